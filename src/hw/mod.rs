@@ -1,0 +1,110 @@
+//! The only doors to hardware. Drivers talk to these small traits; the real
+//! implementations (rppal, linux-embedded-hal, sysfs) and the simulator's both sit
+//! behind them, so every driver runs unchanged on a Pi, in tests and in `--simulate`.
+
+use crate::time::Timestamp;
+
+/// A hardware access that failed, with what the operator should do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct HwError(pub String);
+
+/// A GPIO input that delivers falling edges with the kernel's own timestamps.
+pub trait EdgeSource: Send {
+    /// Appends, in time order, every edge with `from <= ts < until` that has not been
+    /// handed out yet. Edges at or after `until` stay queued for the next call.
+    fn collect(&mut self, from: Timestamp, until: Timestamp, out: &mut Vec<Timestamp>) -> Result<(), HwError>;
+}
+
+/// One channel of an analogue-to-digital converter (the vane's MCP3008).
+pub trait AdcChannel: Send {
+    /// One conversion, as a raw count (0..=1023 for a 10-bit ADC).
+    fn read_count(&mut self) -> Result<u16, HwError>;
+}
+
+/// An I2C bus as drivers see it: embedded-hal's blocking trait, boxed, so the same
+/// driver code runs over `/dev/i2c-N`, a register-level emulator or a scripted mock.
+pub type I2cBus = Box<dyn embedded_hal::i2c::I2c<Error = I2cError> + Send>;
+
+/// An I2C transfer that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum I2cError {
+    /// Nobody acknowledged the address or a data byte: the device is missing or
+    /// unplugged, or the address is wrong.
+    NoAcknowledge,
+    /// Any other bus failure (arbitration, timeout, the device file went away).
+    Bus,
+}
+
+impl embedded_hal::i2c::Error for I2cError {
+    fn kind(&self) -> embedded_hal::i2c::ErrorKind {
+        match self {
+            I2cError::NoAcknowledge => embedded_hal::i2c::ErrorKind::NoAcknowledge(
+                embedded_hal::i2c::NoAcknowledgeSource::Unknown,
+            ),
+            I2cError::Bus => embedded_hal::i2c::ErrorKind::Bus,
+        }
+    }
+}
+
+impl std::fmt::Display for I2cError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            I2cError::NoAcknowledge => f.write_str("no acknowledge (device missing or wrong address)"),
+            I2cError::Bus => f.write_str("I2C bus error"),
+        }
+    }
+}
+
+/// The Linux 1-Wire bus as the `w1` sysfs shows it.
+pub trait OneWire: Send {
+    /// The slave ids present (`28-00000a1b2c3d`), sorted.
+    fn devices(&self) -> Result<Vec<String>, HwError>;
+    /// The text of the device's `w1_slave` file (two lines: CRC check and `t=`).
+    /// Reading it triggers a conversion of up to 750 ms.
+    fn read_slave(&self, id: &str) -> Result<String, HwError>;
+}
+
+/// What the physical world wires to a GPIO pin, so the simulator knows what to play
+/// on it. Real GPIO ignores it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PinRole {
+    Anemometer { kmh_per_hz: f64 },
+    RainGauge { mm_per_tip: f64 },
+}
+
+/// Hands out hardware to drivers at start-up: the real machine's, or the simulator's.
+pub trait Backend: Send + Sync {
+    /// True when device access really blocks (a real bus): polled drivers then run on
+    /// blocking threads with a timeout. The simulator answers from memory and says
+    /// false, so a simulated year replays in seconds.
+    fn blocking_io(&self) -> bool {
+        true
+    }
+    fn edge_source(&self, pin: u8, role: PinRole) -> Result<Box<dyn EdgeSource>, HwError>;
+    /// One channel of an MCP3008 on the SPI device at `spi` (e.g. `/dev/spidev0.0`).
+    fn adc_channel(&self, spi: &str, channel: u8) -> Result<Box<dyn AdcChannel>, HwError>;
+    /// The I2C bus device at `bus` (e.g. `/dev/i2c-1`).
+    fn i2c(&self, bus: &str) -> Result<I2cBus, HwError>;
+    /// The 1-Wire bus under `sysfs_root` (normally `/sys/bus/w1/devices`).
+    fn one_wire(&self, sysfs_root: &std::path::Path) -> Result<Box<dyn OneWire>, HwError>;
+}
+
+/// The Raspberry Pi's hardware. Real GPIO and SPI access arrives with the hardware
+/// drivers; until then opening a device reports that it is not available.
+pub struct RealHardware;
+
+impl Backend for RealHardware {
+    fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
+        Err(HwError(format!("GPIO{pin}: GPIO edge input is not available in this build")))
+    }
+    fn adc_channel(&self, spi: &str, channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
+        Err(HwError(format!("{spi} channel {channel}: SPI is not available in this build")))
+    }
+    fn i2c(&self, bus: &str) -> Result<I2cBus, HwError> {
+        Err(HwError(format!("{bus}: I2C is not available in this build")))
+    }
+    fn one_wire(&self, sysfs_root: &std::path::Path) -> Result<Box<dyn OneWire>, HwError> {
+        Err(HwError(format!("{}: 1-Wire is not available in this build", sysfs_root.display())))
+    }
+}

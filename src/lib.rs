@@ -1,0 +1,27 @@
+//! weatherd: the weather-station daemon.
+//!
+//! # Layout
+//!
+//! Data flows one way: sensors → sampler → aggregator → store (→ uploaders).
+//!
+//! - [`config`]: TOML → validated [`config::Config`], errors with key paths.
+//! - [`hw`]: the small traits every hardware access goes through.
+//! - [`sensors`]: the driver API and one file per driver; [`pulse`]: debounce.
+//! - [`sim`]: simulated weather played through simulated hardware.
+//! - [`clock`], [`sampler`]: wall-clock-aligned ticks; one [`observation::Sample`] per tick.
+//! - [`aggregate`], [`meteo`]: samples → [`record::ArchiveRecord`] per interval.
+//! - [`store`]: the SQLite database, its only owner; [`query`]: output formats.
+//! - [`station`]: wires it all together for `weatherd run`.
+
+pub mod aggregate;
+pub mod clock;
+pub mod config;
+pub mod hw;
+pub mod meteo;
+pub mod observation;
+pub mod pulse;
+pub mod record;
+pub mod sensors;
+pub mod sim;
+pub mod store;
+pub mod time;

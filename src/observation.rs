@@ -1,0 +1,155 @@
+//! What flows from the sampler to the aggregator: quantities, readings, faults and
+//! one `Sample` per tick.
+
+use crate::time::Timestamp;
+use std::fmt;
+use std::sync::Arc;
+
+/// A measured quantity. The standard build's quantities have their own columns in the
+/// `archive` table; any other name a driver reports (e.g. `illuminance_lux`) is stored
+/// in the `archive_extra` table, so a new driver needs no schema change. Names always
+/// carry their unit as a suffix.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Quantity {
+    TemperatureC,
+    HumidityPct,
+    PressureHpa,
+    GroundTemperatureC,
+    /// Wind direction from the vane, degrees clockwise from true north.
+    WindDirDeg,
+    /// Wind speed derived from anemometer closures (never read directly; used for QC
+    /// limits and fault records).
+    WindSpeedKmh,
+    /// Rain derived from bucket tips (used for QC limits and fault records).
+    RainMm,
+    Extra(Arc<str>),
+}
+
+impl Quantity {
+    pub const STANDARD: [Quantity; 7] = [
+        Quantity::TemperatureC,
+        Quantity::HumidityPct,
+        Quantity::PressureHpa,
+        Quantity::GroundTemperatureC,
+        Quantity::WindDirDeg,
+        Quantity::WindSpeedKmh,
+        Quantity::RainMm,
+    ];
+
+    pub fn name(&self) -> &str {
+        match self {
+            Quantity::TemperatureC => "temperature_c",
+            Quantity::HumidityPct => "humidity_pct",
+            Quantity::PressureHpa => "pressure_hpa",
+            Quantity::GroundTemperatureC => "ground_temperature_c",
+            Quantity::WindDirDeg => "wind_dir_deg",
+            Quantity::WindSpeedKmh => "wind_speed_kmh",
+            Quantity::RainMm => "rain_mm",
+            Quantity::Extra(n) => n,
+        }
+    }
+
+    /// Maps a name to a quantity: a standard name to its variant, anything else to
+    /// `Extra`. Callers validate the name's shape (see `is_valid_name`).
+    pub fn from_name(name: &str) -> Quantity {
+        Quantity::STANDARD
+            .iter()
+            .find(|q| q.name() == name)
+            .cloned()
+            .unwrap_or_else(|| Quantity::Extra(Arc::from(name)))
+    }
+
+    /// A quantity name is snake_case ASCII that ends in a unit suffix after an
+    /// underscore (`soil_temperature_c`, `illuminance_lux`).
+    pub fn is_valid_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 64
+            && name.contains('_')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && name.as_bytes()[0].is_ascii_lowercase()
+            && !name.ends_with('_')
+    }
+}
+
+impl fmt::Debug for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One value read from a polled sensor, in the quantity's unit, before calibration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    pub quantity: Quantity,
+    pub value: f64,
+}
+
+impl Reading {
+    pub fn new(quantity: Quantity, value: f64) -> Self {
+        Reading { quantity, value }
+    }
+}
+
+/// Why a value is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// The driver returned an error (bus error, CRC failure, garbage, missing device).
+    ReadError,
+    /// The read did not finish within the sensor timeout.
+    Timeout,
+    /// The previous read had still not returned when the next tick came.
+    Busy,
+    /// The value was outside the QC limits after calibration and was discarded.
+    OutOfRange,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::ReadError => "read_error",
+            FaultKind::Timeout => "timeout",
+            FaultKind::Busy => "busy",
+            FaultKind::OutOfRange => "out_of_range",
+        }
+    }
+}
+
+/// One thing that went wrong during one sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at: Timestamp,
+    /// The sensor's name (its table name in the config).
+    pub sensor: Arc<str>,
+    /// The quantity affected, when the fault concerns one quantity only.
+    pub quantity: Option<Quantity>,
+    pub kind: FaultKind,
+    pub message: String,
+}
+
+/// The edges a pulse counter accepted (after debounce) during one sample period, or
+/// `None` when the counter's input failed for that period (the quantity is then
+/// unknown, which is different from zero).
+pub type Pulses = Option<Vec<Timestamp>>;
+
+/// Everything the sampler learned at one tick. A sample taken at tick `at` describes
+/// the period `[at - sample_interval, at)`: pulse timestamps lie in that half-open
+/// range, and polled readings were taken at `at`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sample {
+    pub at: Timestamp,
+    /// The sensor each reading came from, and the reading.
+    pub readings: Vec<(Arc<str>, Reading)>,
+    /// Anemometer closures; `None` when no anemometer is configured or it failed.
+    pub wind_pulses: Pulses,
+    /// Rain-gauge bucket tips; `None` when no gauge is configured or it failed.
+    pub rain_tips: Pulses,
+    pub faults: Vec<Fault>,
+}

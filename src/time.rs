@@ -1,0 +1,149 @@
+//! Time as the station sees it: nanoseconds since the Unix epoch, always UTC.
+//!
+//! One integer type keeps edge timestamps (which need sub-millisecond resolution for
+//! debounce) and record boundaries (whole seconds) in the same units, so no code
+//! converts between clocks by accident.
+
+use std::fmt;
+
+/// Nanoseconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+pub const NANOS_PER_MILLI: i64 = 1_000_000;
+
+impl Timestamp {
+    pub const fn from_secs(s: i64) -> Self {
+        Timestamp(s * NANOS_PER_SEC)
+    }
+    pub const fn from_millis(ms: i64) -> Self {
+        Timestamp(ms * NANOS_PER_MILLI)
+    }
+    /// Whole seconds, rounded towards negative infinity.
+    pub const fn secs(self) -> i64 {
+        self.0.div_euclid(NANOS_PER_SEC)
+    }
+    pub const fn nanos(self) -> i64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_SEC as f64
+    }
+    pub const fn add_nanos(self, n: i64) -> Self {
+        Timestamp(self.0 + n)
+    }
+    pub const fn add_secs(self, s: i64) -> Self {
+        Timestamp(self.0 + s * NANOS_PER_SEC)
+    }
+    /// The largest multiple of `step_secs` that is `<= self` (a boundary of the grid).
+    pub const fn floor_to(self, step_secs: i64) -> Self {
+        let step = step_secs * NANOS_PER_SEC;
+        Timestamp(self.0.div_euclid(step) * step)
+    }
+    /// The smallest multiple of `step_secs` that is `> self` (the next grid tick).
+    pub const fn next_tick(self, step_secs: i64) -> Self {
+        self.floor_to(step_secs).add_secs(step_secs)
+    }
+    pub fn now() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(d.as_nanos() as i64)
+    }
+    pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.secs(), self.0.rem_euclid(NANOS_PER_SEC) as u32)
+            .unwrap_or_default()
+    }
+    pub fn from_chrono(t: chrono::DateTime<chrono::Utc>) -> Self {
+        Timestamp(t.timestamp() * NANOS_PER_SEC + i64::from(t.timestamp_subsec_nanos()))
+    }
+    /// `2026-01-01T00:00:00Z`, the form stored and printed everywhere.
+    pub fn rfc3339(self) -> String {
+        self.to_chrono().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}+{}ns", self.rfc3339(), self.0.rem_euclid(NANOS_PER_SEC))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
+/// Parses a time given on the command line: `2026-01-01T00:00:00Z`, any RFC 3339
+/// offset, `2026-01-01 12:00[:00]` (UTC) or a bare date `2026-01-01` (UTC midnight).
+pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Timestamp::from_chrono(t.with_timezone(&chrono::Utc)));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(Timestamp::from_chrono(t.and_utc()));
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(Timestamp::from_chrono(t.and_utc()));
+        }
+    }
+    Err(format!(
+        "`{s}` is not a time: use 2026-01-01T00:00:00Z, 2026-01-01 12:00 (UTC) or 2026-01-01"
+    ))
+}
+
+/// Parses a span such as `90s`, `15m`, `36h`, `365d` or `2w` into whole seconds.
+pub fn parse_span(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let err = || format!("`{s}` is not a span: use a number and a unit, e.g. 90s, 15m, 36h, 365d, 2w");
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().map_err(|_| err())?;
+    let mult = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(err()),
+    };
+    if n <= 0 {
+        return Err(format!("`{s}` must be longer than zero"));
+    }
+    n.checked_mul(mult).ok_or_else(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_ticks() {
+        let t = Timestamp::from_secs(62).add_nanos(5);
+        assert_eq!(t.floor_to(5), Timestamp::from_secs(60));
+        assert_eq!(t.next_tick(5), Timestamp::from_secs(65));
+        assert_eq!(Timestamp::from_secs(60).next_tick(5), Timestamp::from_secs(65));
+        assert_eq!(Timestamp::from_secs(-1).floor_to(60), Timestamp::from_secs(-60));
+    }
+
+    #[test]
+    fn parses_times_and_spans() {
+        assert_eq!(parse_time("1970-01-01T00:01:00Z").unwrap(), Timestamp::from_secs(60));
+        assert_eq!(parse_time("1970-01-02").unwrap(), Timestamp::from_secs(86_400));
+        assert_eq!(parse_time("1970-01-01 01:00").unwrap(), Timestamp::from_secs(3600));
+        assert_eq!(parse_time("1970-01-01T02:00:00+01:00").unwrap(), Timestamp::from_secs(3600));
+        assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
+        assert_eq!(parse_span("36h").unwrap(), 36 * 3600);
+        assert_eq!(parse_span("365d").unwrap(), 365 * 86_400);
+        assert!(parse_span("3x").is_err());
+        assert!(parse_span("h").is_err());
+        assert!(parse_span("0s").is_err());
+        assert!(parse_span("99999999999999999999d").is_err());
+    }
+}
