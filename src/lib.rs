@@ -14,14 +14,18 @@
 //! - [`station`]: wires it all together for `weatherd run`.
 
 pub mod aggregate;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod hw;
 pub mod meteo;
 pub mod observation;
 pub mod pulse;
+pub mod query;
 pub mod record;
+pub mod sampler;
 pub mod sensors;
 pub mod sim;
+pub mod station;
 pub mod store;
 pub mod time;

@@ -25,3 +25,8 @@ impl SimTime {
         self.0.store(t.0, Ordering::Relaxed)
     }
 }
+
+pub mod hardware;
+pub mod weather;
+pub use hardware::SimHardware;
+pub use weather::Weather;

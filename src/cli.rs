@@ -1,0 +1,249 @@
+//! The command line: argument parsing and the three subcommands. `main.rs` only sets
+//! up logging and calls [`main`], so the whole CLI is testable as a library.
+
+use crate::clock::Speed;
+use crate::config::{Config, ConfigError};
+use crate::query::{self, Format};
+use crate::station::{self, RunOptions, Simulation};
+use crate::store::{Every, Store};
+use crate::time::{parse_span, parse_time, Timestamp};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where a Pi installation keeps its config.
+pub const SYSTEM_CONFIG: &str = "/etc/weatherd/weatherd.toml";
+
+/// Exit codes: 0 success, 1 a runtime failure (database, I/O), 2 a usage or config
+/// error (the same code clap uses for bad arguments).
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "weatherd", version, about = "Weather-station daemon: sensors → SQLite (→ uploads)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the station: sample sensors, aggregate, store records.
+    Run(RunArgs),
+    /// Print stored records.
+    Query(QueryArgs),
+    /// Validate a config file and print the effective config (defaults filled in).
+    CheckConfig {
+        /// The config file to check.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Config file [default: /etc/weatherd/weatherd.toml; with --simulate: the built-in
+    /// standard build].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run on simulated hardware and a simulated clock.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Database file [default: the config's database.path; with --simulate and no
+    /// config: weather.db].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Simulator seed: the same seed and start give an identical database.
+    #[arg(long, value_name = "N", requires = "simulate", default_value_t = 1)]
+    pub seed: u64,
+    /// Simulated clock speed: N times real time, or `max`.
+    #[arg(long, value_name = "N|max", requires = "simulate", value_parser = parse_speed, default_value = "1")]
+    pub speed: Speed,
+    /// Where the simulated clock starts (e.g. 2026-01-01T00:00:00Z) [default: now].
+    #[arg(long, value_name = "TIME", requires = "simulate", value_parser = parse_time)]
+    pub start: Option<Timestamp>,
+    /// Stop after this much time (e.g. 90s, 36h, 365d), measured from the start.
+    #[arg(long, value_name = "SPAN", value_parser = parse_span)]
+    pub duration: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EveryArg {
+    Raw,
+    Hour,
+    Day,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct QueryArgs {
+    /// Database file [default: the --config's database.path, else that of
+    /// /etc/weatherd/weatherd.toml if present, else weather.db].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Take the database path from this config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// First time to include (UTC unless an offset is given).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<Timestamp>,
+    /// Time to stop before (exclusive).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<Timestamp>,
+    /// One row per record, per UTC hour, or per station-local day.
+    #[arg(long, value_enum, default_value_t = EveryArg::Raw)]
+    pub every: EveryArg,
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    if s.eq_ignore_ascii_case("max") {
+        return Ok(Speed::Max);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(Speed::Factor(f)),
+        _ => Err(format!("`{s}` is not a speed: use a number greater than 0 (e.g. 60) or `max`")),
+    }
+}
+
+/// A failed command: the message for stderr and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure { code: EXIT_USAGE, message: e.to_string() }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn main(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Query(args) => query_cmd(args),
+        Command::CheckConfig { file } => {
+            let config = Config::load(&file)?;
+            print!("{}", config.to_toml());
+            eprintln!("{}: OK", file.display());
+            Ok(())
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<(), Failure> {
+    let mut config = match (&args.config, args.simulate) {
+        (Some(path), _) => Config::load(path)?,
+        (None, true) => {
+            let mut c = Config::example();
+            c.database.path = PathBuf::from("weather.db");
+            c
+        }
+        (None, false) => {
+            if !Path::new(SYSTEM_CONFIG).exists() {
+                return Err(Failure {
+                    code: EXIT_USAGE,
+                    message: format!(
+                        "no config file: {SYSTEM_CONFIG} does not exist. Pass --config FILE, or --simulate to run on simulated sensors"
+                    ),
+                });
+            }
+            Config::load(Path::new(SYSTEM_CONFIG))?
+        }
+    };
+    if let Some(db) = &args.db {
+        config.database.path = db.clone();
+    }
+    let opts = RunOptions {
+        db_path: config.database.path.clone(),
+        config,
+        simulation: args.simulate.then_some(Simulation { seed: args.seed, speed: args.speed, start: args.start }),
+        duration_s: args.duration,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure { code: EXIT_FAILURE, message: format!("cannot start the runtime: {e}") })?;
+    runtime.block_on(async {
+        let summary = station::run(opts, shutdown_signal())
+            .await
+            .map_err(|e| Failure { code: EXIT_FAILURE, message: e.to_string() })?;
+        if summary.interrupted {
+            tracing::info!("shut down on signal");
+        }
+        Ok(())
+    })
+}
+
+/// Resolves when SIGTERM (systemd's stop) or SIGINT (Ctrl-C) arrives.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
+    let db = match (&args.db, &args.config) {
+        (Some(db), _) => db.clone(),
+        (None, Some(cfg)) => Config::load(cfg)?.database.path,
+        (None, None) => {
+            let local = PathBuf::from("weather.db");
+            if !local.exists() && Path::new(SYSTEM_CONFIG).exists() {
+                Config::load(Path::new(SYSTEM_CONFIG))?.database.path
+            } else {
+                local
+            }
+        }
+    };
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if to <= from {
+            return Err(Failure {
+                code: EXIT_USAGE,
+                message: format!("--to ({to}) must be later than --from ({from})"),
+            });
+        }
+    }
+    let store = Store::open_read_only(&db).map_err(|e| Failure { code: EXIT_FAILURE, message: e.to_string() })?;
+    let every = match args.every {
+        EveryArg::Raw => Every::Raw,
+        EveryArg::Hour => Every::Hour,
+        EveryArg::Day => Every::Day,
+    };
+    let table = store
+        .query(args.from, args.to, every)
+        .map_err(|e| Failure { code: EXIT_FAILURE, message: e.to_string() })?;
+    let format = match args.format {
+        FormatArg::Table => Format::Table,
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Json => Format::Json,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = query::render(&table, format, &mut out).and_then(|_| out.flush());
+    match result {
+        // `weatherd query | head` closes the pipe early; that is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure { code: EXIT_FAILURE, message: format!("cannot write the output: {e}") }),
+        Ok(()) => Ok(()),
+    }
+}

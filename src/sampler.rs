@@ -1,0 +1,320 @@
+//! The sampler: at each tick, asks every sensor once and hands back one `Sample`.
+//!
+//! A polled sensor that does bus I/O runs on a blocking thread with a timeout, so a
+//! slow or hung sensor gives a fault for its own quantities and never delays the
+//! others. While a hung read is still running, later ticks report that sensor as busy
+//! instead of piling up threads behind it. Pulse inputs hand over the edges of the
+//! sample period, which the debouncer turns into closures.
+
+use crate::hw::EdgeSource;
+use crate::observation::{Fault, FaultKind, Quantity, Reading, Sample};
+use crate::pulse::Debouncer;
+use crate::sensors::{Driver, PolledSensor, PulseKind, Registered, SensorError};
+use crate::time::Timestamp;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+type ReadResult = Result<Vec<Reading>, SensorError>;
+
+enum Slot {
+    Inline {
+        sensor: Box<dyn PolledSensor>,
+    },
+    Blocking {
+        sensor: Arc<Mutex<Box<dyn PolledSensor>>>,
+        /// A read that outlived its timeout; while it runs the sensor is busy.
+        in_flight: Option<JoinHandle<ReadResult>>,
+    },
+    Pulse {
+        kind: PulseKind,
+        source: Box<dyn EdgeSource>,
+        debouncer: Debouncer,
+    },
+}
+
+struct Entry {
+    name: Arc<str>,
+    quantities: Vec<Quantity>,
+    slot: Slot,
+}
+
+pub struct Sampler {
+    entries: Vec<Entry>,
+    sample_interval_ns: i64,
+    timeout: Duration,
+    /// Reused edge buffer: the simulator hands over millions of edges a minute of
+    /// wall time, so no per-sample allocation for raw edges.
+    edges: Vec<Timestamp>,
+}
+
+impl Sampler {
+    pub fn new(sensors: Vec<Registered>, sample_interval_s: i64, timeout: Duration) -> Sampler {
+        let entries = sensors
+            .into_iter()
+            .map(|r| {
+                let (quantities, slot) = match r.driver {
+                    Driver::Polled { sensor, blocking } => {
+                        let q = sensor.quantities();
+                        let slot = if blocking {
+                            Slot::Blocking { sensor: Arc::new(Mutex::new(sensor)), in_flight: None }
+                        } else {
+                            Slot::Inline { sensor }
+                        };
+                        (q, slot)
+                    }
+                    Driver::Pulse(p) => {
+                        let q = match p.kind {
+                            PulseKind::Wind { .. } => Quantity::WindSpeedKmh,
+                            PulseKind::Rain { .. } => Quantity::RainMm,
+                        };
+                        (vec![q], Slot::Pulse { kind: p.kind, source: p.source, debouncer: p.debouncer })
+                    }
+                };
+                Entry { name: r.name, quantities, slot }
+            })
+            .collect();
+        Sampler {
+            entries,
+            sample_interval_ns: sample_interval_s * crate::time::NANOS_PER_SEC,
+            timeout,
+            edges: Vec::new(),
+        }
+    }
+
+    /// Each sensor's name and quantities, in sampling order.
+    pub fn sensors(&self) -> Vec<(Arc<str>, Vec<Quantity>)> {
+        self.entries.iter().map(|e| (e.name.clone(), e.quantities.clone())).collect()
+    }
+
+    /// Takes the sample for tick `at`, covering `[at - sample_interval, at)`.
+    pub async fn sample(&mut self, at: Timestamp) -> Sample {
+        let mut sample = Sample { at, ..Sample::default() };
+        let from = at.add_nanos(-self.sample_interval_ns);
+
+        // Start every blocking read first so they run side by side.
+        let mut pending: Vec<(usize, JoinHandle<ReadResult>)> = Vec::new();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            if let Slot::Blocking { sensor, in_flight } = &mut e.slot {
+                if let Some(h) = in_flight {
+                    if !h.is_finished() {
+                        sample.faults.push(fault(at, &e.name, FaultKind::Busy, "the previous read has not returned yet"));
+                        continue;
+                    }
+                    // The late result belongs to an earlier tick: drop it.
+                    *in_flight = None;
+                }
+                let sensor = sensor.clone();
+                pending.push((
+                    i,
+                    tokio::task::spawn_blocking(move || {
+                        let mut guard = sensor.lock().unwrap_or_else(|p| p.into_inner());
+                        guard.read()
+                    }),
+                ));
+            }
+        }
+
+        for e in self.entries.iter_mut() {
+            match &mut e.slot {
+                Slot::Inline { sensor } => {
+                    let result = sensor.read();
+                    record(&mut sample, at, &e.name, result);
+                }
+                Slot::Pulse { kind, source, debouncer } => {
+                    self.edges.clear();
+                    let pulses = match source.collect(from, at, &mut self.edges) {
+                        Ok(()) => {
+                            let mut accepted = Vec::new();
+                            debouncer.feed(&self.edges, &mut accepted);
+                            Some(accepted)
+                        }
+                        Err(err) => {
+                            sample.faults.push(fault(at, &e.name, FaultKind::ReadError, &err.0));
+                            None
+                        }
+                    };
+                    match kind {
+                        PulseKind::Wind { .. } => sample.wind_pulses = pulses,
+                        PulseKind::Rain { .. } => sample.rain_tips = pulses,
+                    }
+                }
+                Slot::Blocking { .. } => {}
+            }
+        }
+
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        for (i, mut handle) in pending {
+            let e = &mut self.entries[i];
+            match tokio::time::timeout_at(deadline, &mut handle).await {
+                Ok(Ok(result)) => record(&mut sample, at, &e.name, result),
+                Ok(Err(join_err)) => {
+                    let msg = if join_err.is_panic() { "the driver panicked" } else { "the read was cancelled" };
+                    sample.faults.push(fault(at, &e.name, FaultKind::ReadError, msg));
+                }
+                Err(_) => {
+                    sample.faults.push(fault(
+                        at,
+                        &e.name,
+                        FaultKind::Timeout,
+                        &format!("no answer within {} ms", self.timeout.as_millis()),
+                    ));
+                    if let Slot::Blocking { in_flight, .. } = &mut e.slot {
+                        *in_flight = Some(handle);
+                    }
+                }
+            }
+        }
+        sample
+    }
+}
+
+fn fault(at: Timestamp, sensor: &Arc<str>, kind: FaultKind, message: &str) -> Fault {
+    Fault { at, sensor: sensor.clone(), quantity: None, kind, message: message.to_string() }
+}
+
+fn record(sample: &mut Sample, at: Timestamp, name: &Arc<str>, result: ReadResult) {
+    match result {
+        Ok(readings) => sample.readings.extend(readings.into_iter().map(|r| (name.clone(), r))),
+        Err(err) => sample.faults.push(fault(at, name, FaultKind::ReadError, &err.0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::HwError;
+    use crate::sensors::PulseInput;
+    use std::sync::mpsc;
+
+    struct Fixed(f64);
+    impl PolledSensor for Fixed {
+        fn quantities(&self) -> Vec<Quantity> {
+            vec![Quantity::TemperatureC]
+        }
+        fn read(&mut self) -> ReadResult {
+            Ok(vec![Reading::new(Quantity::TemperatureC, self.0)])
+        }
+    }
+
+    /// Blocks until the test drops the sender: a sensor hung on its bus.
+    struct Hung(Mutex<mpsc::Receiver<()>>);
+    impl PolledSensor for Hung {
+        fn quantities(&self) -> Vec<Quantity> {
+            vec![Quantity::PressureHpa]
+        }
+        fn read(&mut self) -> ReadResult {
+            let _ = self.0.lock().unwrap().recv();
+            Err(SensorError("released".into()))
+        }
+    }
+
+    struct Panics;
+    impl PolledSensor for Panics {
+        fn quantities(&self) -> Vec<Quantity> {
+            vec![Quantity::HumidityPct]
+        }
+        fn read(&mut self) -> ReadResult {
+            panic!("driver bug")
+        }
+    }
+
+    struct Edges(Vec<Timestamp>, bool);
+    impl EdgeSource for Edges {
+        fn collect(&mut self, from: Timestamp, until: Timestamp, out: &mut Vec<Timestamp>) -> Result<(), HwError> {
+            if self.1 {
+                return Err(HwError("GPIO5: interrupt thread stopped".into()));
+            }
+            out.extend(self.0.iter().filter(|t| **t >= from && **t < until));
+            Ok(())
+        }
+    }
+
+    fn polled(name: &str, sensor: impl PolledSensor + 'static, blocking: bool) -> Registered {
+        Registered { name: Arc::from(name), driver: Driver::Polled { sensor: Box::new(sensor), blocking } }
+    }
+
+    fn wind(name: &str, source: Edges) -> Registered {
+        Registered {
+            name: Arc::from(name),
+            driver: Driver::Pulse(PulseInput {
+                kind: PulseKind::Wind { kmh_per_hz: 2.4 },
+                source: Box::new(source),
+                debouncer: Debouncer::from_ms(3.0),
+            }),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hung_sensor_times_out_alone_then_reports_busy() {
+        let (tx, rx) = mpsc::channel::<()>();
+        let mut sampler = Sampler::new(
+            vec![polled("bme", Fixed(21.5), true), polled("hung", Hung(Mutex::new(rx)), true)],
+            5,
+            Duration::from_millis(50),
+        );
+        let s1 = sampler.sample(Timestamp::from_secs(5)).await;
+        assert_eq!(s1.readings, vec![(Arc::from("bme"), Reading::new(Quantity::TemperatureC, 21.5))]);
+        assert_eq!(s1.faults.len(), 1);
+        assert_eq!(s1.faults[0].kind, FaultKind::Timeout);
+        assert_eq!(&*s1.faults[0].sensor, "hung");
+
+        // Still hung: no second thread is started, the sensor is reported busy, and the
+        // healthy sensor is still read.
+        let s2 = sampler.sample(Timestamp::from_secs(10)).await;
+        assert_eq!(s2.readings.len(), 1);
+        assert_eq!(s2.faults.len(), 1);
+        assert_eq!(s2.faults[0].kind, FaultKind::Busy);
+
+        // Released: the late result is discarded and the next read starts afresh.
+        drop(tx);
+        for _ in 0..200 {
+            if let Slot::Blocking { in_flight: Some(h), .. } = &sampler.entries[1].slot {
+                if h.is_finished() {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let s3 = sampler.sample(Timestamp::from_secs(15)).await;
+        assert_eq!(s3.faults.len(), 1);
+        assert_eq!(s3.faults[0].kind, FaultKind::ReadError, "{:?}", s3.faults);
+        assert_eq!(s3.faults[0].message, "released");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn panicking_driver_is_a_fault_of_that_sensor_only() {
+        let mut sampler = Sampler::new(
+            vec![polled("bad", Panics, true), polled("good", Fixed(3.0), false)],
+            5,
+            Duration::from_secs(5),
+        );
+        let s = sampler.sample(Timestamp::from_secs(5)).await;
+        assert_eq!(s.readings.len(), 1);
+        assert_eq!(s.faults.len(), 1);
+        assert_eq!(&*s.faults[0].sensor, "bad");
+        assert!(s.faults[0].message.contains("panicked"));
+    }
+
+    #[tokio::test]
+    async fn pulses_are_debounced_per_sample_period() {
+        let ms = |m: i64| Timestamp::from_millis(m);
+        // Two closures with bounce in [0, 5 s), one exactly at 5 s (next period).
+        let edges = vec![ms(1000), ms(1001), ms(2000), ms(2001), ms(2002), ms(5000)];
+        let mut sampler = Sampler::new(vec![wind("anemometer", Edges(edges, false))], 5, Duration::from_secs(1));
+        let s = sampler.sample(Timestamp::from_secs(5)).await;
+        assert_eq!(s.wind_pulses, Some(vec![ms(1000), ms(2000)]));
+        assert_eq!(s.rain_tips, None);
+        let s = sampler.sample(Timestamp::from_secs(10)).await;
+        assert_eq!(s.wind_pulses, Some(vec![ms(5000)]));
+    }
+
+    #[tokio::test]
+    async fn failed_edge_source_gives_unknown_wind_and_a_fault() {
+        let mut sampler = Sampler::new(vec![wind("anemometer", Edges(vec![], true))], 5, Duration::from_secs(1));
+        let s = sampler.sample(Timestamp::from_secs(5)).await;
+        assert_eq!(s.wind_pulses, None);
+        assert_eq!(s.faults.len(), 1);
+        assert!(s.faults[0].message.contains("interrupt thread"));
+    }
+}
