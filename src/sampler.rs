@@ -46,6 +46,7 @@ pub struct Sampler {
     /// Reused edge buffer: the simulator hands over millions of edges a minute of
     /// wall time, so no per-sample allocation for raw edges.
     edges: Vec<Timestamp>,
+    edges_seen: u64,
 }
 
 impl Sampler {
@@ -79,7 +80,13 @@ impl Sampler {
             sample_interval_ns: sample_interval_s * crate::time::NANOS_PER_SEC,
             timeout,
             edges: Vec::new(),
+            edges_seen: 0,
         }
+    }
+
+    /// Raw edges (bounces included) handed over by all pulse inputs so far.
+    pub fn edges_seen(&self) -> u64 {
+        self.edges_seen
     }
 
     /// Each sensor's name and quantities, in sampling order.
@@ -125,6 +132,7 @@ impl Sampler {
                     self.edges.clear();
                     let pulses = match source.collect(from, at, &mut self.edges) {
                         Ok(()) => {
+                            self.edges_seen += self.edges.len() as u64;
                             let mut accepted = Vec::new();
                             debouncer.feed(&self.edges, &mut accepted);
                             Some(accepted)

@@ -45,6 +45,8 @@ pub struct Simulation {
 pub struct RunSummary {
     pub records_written: u64,
     pub samples: u64,
+    /// Raw GPIO edges processed, contact bounce included.
+    pub edges: u64,
     pub first_tick: Option<Timestamp>,
     pub last_tick: Option<Timestamp>,
     /// True when the run stopped because shutdown was requested.
@@ -138,7 +140,13 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         write(&mut store, &rec, &mut summary);
     }
     drop(store);
-    tracing::info!(records = summary.records_written, samples = summary.samples, "station stopped");
+    summary.edges = sampler.edges_seen();
+    tracing::info!(
+        records = summary.records_written,
+        samples = summary.samples,
+        edges = summary.edges,
+        "station stopped"
+    );
     Ok(summary)
 }
 

@@ -1,0 +1,318 @@
+//! End-to-end: the real `weatherd` binary on simulated hardware, its database read back
+//! through `weatherd query`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
+
+fn weatherd(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env("RUST_LOG", "warn").output().expect("weatherd runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = weatherd(args);
+    assert!(
+        out.status.success(),
+        "weatherd {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+fn sim_day_args(db: &Path) -> Vec<String> {
+    [
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--duration",
+        "1d",
+        "--seed",
+        "1",
+        "--db",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([db.display().to_string()])
+    .collect()
+}
+
+fn run_sim_day(db: &Path) {
+    let args = sim_day_args(db);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+fn query_json(db: &Path) -> Vec<serde_json::Value> {
+    let out = ok(&["query", "--db", db.to_str().unwrap(), "--format", "json"]);
+    serde_json::from_str(&out).expect("query --format json prints JSON")
+}
+
+fn num(row: &serde_json::Value, key: &str) -> Option<f64> {
+    row.get(key).unwrap_or_else(|| panic!("column {key} missing in {row}")).as_f64()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn one_simulated_day_gives_1440_plausible_rows_and_the_same_twice() {
+    let dir = tmp();
+    let a = dir.path().join("a.db");
+    let b = dir.path().join("b.db");
+    run_sim_day(&a);
+    run_sim_day(&b);
+    let rows = query_json(&a);
+    assert_eq!(rows.len(), 1440);
+    assert_eq!(rows, query_json(&b), "same seed and start must give identical records");
+
+    let mut wind_total = 0.0;
+    let mut dirs = 0;
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["start_utc"].as_str().unwrap(), {
+            let t = 1_767_225_600 + 60 * i as i64; // 2026-01-01T00:00:00Z
+            chrono::DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        });
+        let t = num(row, "temperature_c").expect("temperature every minute");
+        assert!((-40.0..45.0).contains(&t), "temperature {t} in {row}");
+        let tmin = num(row, "temperature_min_c").unwrap();
+        let tmax = num(row, "temperature_max_c").unwrap();
+        assert!(tmin <= t && t <= tmax, "{row}");
+        let h = num(row, "humidity_pct").unwrap();
+        assert!((0.0..=100.0).contains(&h), "{row}");
+        let p = num(row, "pressure_hpa").unwrap();
+        assert!((850.0..1090.0).contains(&p), "{row}");
+        let slp = num(row, "sea_level_pressure_hpa").unwrap();
+        assert!(slp >= p, "sea-level pressure above station pressure at 20 m: {row}");
+        let dew = num(row, "dew_point_c").unwrap();
+        assert!(dew <= t + 1e-9, "dew point above temperature: {row}");
+        let g = num(row, "ground_temperature_c").unwrap();
+        assert!((-30.0..40.0).contains(&g), "{row}");
+        let w = num(row, "wind_speed_kmh").unwrap();
+        let gust = num(row, "wind_gust_kmh").unwrap();
+        assert!((0.0..150.0).contains(&w) && gust + 1e-9 >= w, "gust below mean: {row}");
+        wind_total += w;
+        match num(row, "wind_dir_deg") {
+            Some(d) => {
+                assert!((0.0..360.0).contains(&d), "{row}");
+                dirs += 1;
+            }
+            None => assert_eq!(w, 0.0, "direction missing while windy: {row}"),
+        }
+        let r = num(row, "rain_mm").unwrap();
+        assert!((0.0..20.0).contains(&r), "{row}");
+        let tips = r / 0.2794;
+        assert!((tips - tips.round()).abs() < 1e-6, "rain is whole bucket tips: {row}");
+        assert_eq!(row["samples"].as_i64(), Some(12), "{row}");
+    }
+    assert!(wind_total > 0.0 && dirs > 0, "a simulated day has some wind");
+}
+
+fn count_rows(db: &Path) -> usize {
+    if !db.exists() {
+        return 0;
+    }
+    let out = weatherd(&["query", "--db", db.to_str().unwrap(), "--format", "csv"]);
+    if !out.status.success() {
+        return 0;
+    }
+    String::from_utf8_lossy(&out.stdout).lines().count().saturating_sub(1)
+}
+
+fn spawn(args: &[String]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weatherd starts")
+}
+
+/// Kills the simulated day at several points with SIGKILL and restarts it with the
+/// same arguments: the result must be exactly the uninterrupted day.
+#[test]
+fn sigkill_and_restart_gives_exactly_the_uninterrupted_records() {
+    let dir = tmp();
+    let reference = dir.path().join("reference.db");
+    run_sim_day(&reference);
+    let expected = query_json(&reference);
+
+    let db = dir.path().join("killed.db");
+    let args = sim_day_args(&db);
+    let mut kills = 0;
+    // Kill once the database holds at least 200, 500, 900 and 1200 rows.
+    for threshold in [200, 500, 900, 1200] {
+        let mut child = spawn(&args);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "run failed: {status}");
+                break;
+            }
+            if count_rows(&db) >= threshold {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                kills += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // Finish the day.
+    let status = spawn(&args).wait().unwrap();
+    assert!(status.success());
+    assert!(kills >= 1, "the run was never interrupted; the test proved nothing");
+    let got = query_json(&db);
+    assert_eq!(got.len(), 1440);
+    assert_eq!(got, expected, "a killed and resumed run must equal the uninterrupted one");
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on a child we own.
+    let rc = unsafe { libc_kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "kill failed");
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// SIGTERM and SIGINT flush the partial interval and close the database; a restart
+/// continues with neither a duplicated nor a skipped interval.
+#[test]
+fn sigterm_flushes_and_restart_neither_duplicates_nor_skips() {
+    let dir = tmp();
+    let db = dir.path().join("term.db");
+    let args: Vec<String> = [
+        "run", "--simulate", "--speed", "600", "--start", "2026-03-01T00:00:00Z", "--seed", "7", "--db",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([db.display().to_string()])
+    .collect();
+    for sig in [SIGTERM, SIGINT, SIGTERM] {
+        let mut child = spawn(&args);
+        let before = count_rows(&db);
+        // Wait until this run has stored a few records, then stop it mid-interval.
+        while count_rows(&db) < before + 3 {
+            assert!(child.try_wait().unwrap().is_none(), "weatherd exited early");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(37));
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "exit after signal {sig}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let rows = query_json(&db);
+    assert!(rows.len() >= 9);
+    let mut partial = 0;
+    for pair in rows.windows(2) {
+        assert_eq!(pair[0]["end_utc"], pair[1]["start_utc"], "gap or overlap between {} and {}", pair[0], pair[1]);
+    }
+    for row in &rows {
+        if row["samples"].as_i64().unwrap() < 12 {
+            partial += 1;
+        }
+    }
+    assert!(partial >= 1, "a stop mid-interval must flush a partial record");
+}
+
+#[test]
+fn foreign_and_missing_databases_are_refused_untouched() {
+    let dir = tmp();
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "shopping list\n").unwrap();
+    for args in [
+        vec!["query", "--db", text.to_str().unwrap()],
+        vec!["run", "--simulate", "--speed", "max", "--duration", "1h", "--db", text.to_str().unwrap()],
+    ] {
+        let out = weatherd(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("notes.db"), "error names the file: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&text).unwrap(), "shopping list\n");
+
+    let missing = dir.path().join("missing.db");
+    let out = weatherd(&["query", "--db", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.db"));
+    assert!(!missing.exists(), "query must not create a database");
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--simulate", "--speed", "0"], "speed"),
+        (&["run", "--simulate", "--speed", "fast"], "speed"),
+        (&["run", "--simulate", "--duration", "3x"], "3x"),
+        (&["run", "--simulate", "--start", "tomorrow"], "tomorrow"),
+        (&["run", "--seed", "3"], "--simulate"),
+        (&["query", "--from", "garbage"], "garbage"),
+        (&["query", "--every", "week"], "week"),
+        (&["query", "--format", "xml"], "xml"),
+        (&["query", "--from", "2026-01-02", "--to", "2026-01-01"], "--to"),
+    ];
+    for (args, needle) in cases {
+        let out = weatherd(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: error should mention {needle}: {err}");
+    }
+}
+
+#[test]
+fn check_config_accepts_the_example_and_names_bad_keys() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weatherd.example.toml");
+    let out = ok(&["check-config", example.to_str().unwrap()]);
+    assert!(out.contains("sample_interval_seconds = 5"), "{out}");
+    assert!(out.contains("kmh_per_hz = 2.4"), "{out}");
+
+    let dir = tmp();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 2.0\n\n[sensors.anemometer]\ntype = \"anemometer\"\npinn = 5\n",
+    )
+    .unwrap();
+    let out = weatherd(&["check-config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sensors.anemometer"), "{err}");
+    assert!(err.contains("pinn"), "{err}");
+}
+
+#[test]
+fn query_aggregates_by_hour_and_day_and_exports_csv() {
+    let dir = tmp();
+    let db = dir.path().join("day.db");
+    run_sim_day(&db);
+    let d = db.to_str().unwrap();
+    let hours: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&["query", "--db", d, "--every", "hour", "--format", "json"])).unwrap();
+    assert_eq!(hours.len(), 24);
+    let raw = query_json(&db);
+    let rain_raw: f64 = raw.iter().map(|r| num(r, "rain_mm").unwrap()).sum();
+    let rain_hours: f64 = hours.iter().map(|r| num(r, "rain_mm").unwrap_or(0.0)).sum();
+    assert!((rain_raw - rain_hours).abs() < 1e-6, "{rain_raw} vs {rain_hours}");
+    let tmax_raw = raw.iter().map(|r| num(r, "temperature_max_c").unwrap()).fold(f64::MIN, f64::max);
+    let tmax_hours = hours.iter().map(|r| num(r, "temperature_max_c").unwrap()).fold(f64::MIN, f64::max);
+    assert!((tmax_raw - tmax_hours).abs() < 1e-6);
+
+    let csv = ok(&["query", "--db", d, "--from", "2026-01-01T10:00:00Z", "--to", "2026-01-01T11:00:00Z", "--format", "csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 61, "header plus 60 rows");
+    assert!(lines[0].contains("temperature_c") && lines[0].contains("wind_gust_kmh") && lines[0].contains("rain_mm"));
+    let table = ok(&["query", "--db", d, "--every", "day"]);
+    assert!(table.contains("2026-01-01"), "{table}");
+}
