@@ -7,6 +7,7 @@
 mod hint;
 mod parse;
 mod path;
+mod render;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -34,10 +35,10 @@ pub struct Config {
     #[serde(default)]
     pub sensors: BTreeMap<String, SensorConfig>,
     /// Additive offsets by quantity name, applied before QC.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub calibration: BTreeMap<String, f64>,
     /// QC limits by quantity name; values outside become NULL plus a fault.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qc: BTreeMap<String, QcLimits>,
 }
 
@@ -63,7 +64,9 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Database { path: defaults::database_path() }
+        Database {
+            path: defaults::database_path(),
+        }
     }
 }
 
@@ -87,7 +90,8 @@ pub enum SensorConfig {
 
 impl SensorConfig {
     /// Every value `type` may take, in the order error messages list them.
-    pub const TYPES: [&'static str; 5] = ["bme280", "ds18b20", "wind_vane", "anemometer", "rain_gauge"];
+    pub const TYPES: [&'static str; 5] =
+        ["bme280", "ds18b20", "wind_vane", "anemometer", "rain_gauge"];
 
     /// The `type` value of this sensor.
     pub fn type_name(&self) -> &'static str {
@@ -279,7 +283,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { file: None, path: path.into(), line: None, message: message.into() }
+        ConfigError {
+            file: None,
+            path: path.into(),
+            line: None,
+            message: message.into(),
+        }
     }
     fn render(&self) -> String {
         let mut s = String::new();
@@ -389,9 +398,7 @@ impl Config {
     /// The effective config as TOML with every default filled in, for
     /// `weatherd check-config`; parsing it gives back the same `Config`.
     pub fn render_effective(&self) -> String {
-        let body = toml::to_string_pretty(self)
-            .unwrap_or_else(|e| format!("# cannot render the effective config: {e}\n"));
-        format!("# Effective configuration: the file as weatherd reads it, with every default filled in.\n\n{body}")
+        render::render(self)
     }
 
     /// The parsed station time zone (validated at load).
@@ -401,5 +408,8 @@ impl Config {
 }
 
 fn first(errors: Vec<ConfigError>) -> ConfigError {
-    errors.into_iter().next().unwrap_or_else(|| ConfigError::new("", "invalid config"))
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| ConfigError::new("", "invalid config"))
 }

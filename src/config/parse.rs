@@ -21,20 +21,48 @@ pub(crate) struct Problem {
 
 impl Problem {
     pub(crate) fn new(path: KeyPath, message: impl Into<String>) -> Self {
-        Problem { path, message: message.into() }
+        Problem {
+            path,
+            message: message.into(),
+        }
     }
 }
 
 /// Parses already syntax-checked text; does not validate values.
 pub(crate) fn parse(text: &str) -> Result<Config, Problem> {
-    let mut table: toml::Table =
-        text.parse().map_err(|e: toml::de::Error| Problem::new(KeyPath::root(), e.message().to_string()))?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Problem::new(KeyPath::root(), e.message().to_string()))?;
     let sensors = table.remove("sensors");
-    let mut config: Config = deserialize(toml::Value::Table(table), &KeyPath::root())?;
+    let mut config: Config = deserialize(toml::Value::Table(table), &KeyPath::root())
+        .map_err(hint_misplaced_top_level_key)?;
     if let Some(sensors) = sensors {
         config.sensors = parse_sensors(sensors)?;
     }
     Ok(config)
+}
+
+/// The keys that must come before the first `[table]` header.
+const TOP_LEVEL_KEYS: [&str; 3] = [
+    "sample_interval_seconds",
+    "archive_interval_seconds",
+    "sensor_timeout_ms",
+];
+
+/// A top-level key written below a `[table]` header belongs to that table in TOML,
+/// a classic mistake worth naming.
+fn hint_misplaced_top_level_key(mut p: Problem) -> Problem {
+    if let Some(key) = p.path.last_key() {
+        if p.path != KeyPath::of(&[key])
+            && TOP_LEVEL_KEYS.contains(&key)
+            && p.message.starts_with("unknown key")
+        {
+            p.message = format!(
+                "unknown key; `{key}` is a top-level key, so it must come before the first [table] header"
+            );
+        }
+    }
+    p
 }
 
 fn parse_sensors(value: toml::Value) -> Result<BTreeMap<String, SensorConfig>, Problem> {
@@ -42,7 +70,10 @@ fn parse_sensors(value: toml::Value) -> Result<BTreeMap<String, SensorConfig>, P
     let toml::Value::Table(tables) = value else {
         return Err(Problem::new(
             base,
-            format!("must be a table of sensor tables such as [sensors.bme280], found {}", value.type_str()),
+            format!(
+                "must be a table of sensor tables such as [sensors.bme280], found {}",
+                value.type_str()
+            ),
         ));
     };
     let mut sensors = BTreeMap::new();
@@ -59,7 +90,11 @@ fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Prob
     let toml::Value::Table(mut fields) = value else {
         return Err(Problem::new(
             path.clone(),
-            format!("must be a table with a `type` key (one of {}), found {}", known(), value.type_str()),
+            format!(
+                "must be a table with a `type` key (one of {}), found {}",
+                known(),
+                value.type_str()
+            ),
         ));
     };
     let type_path = path.key("type");
@@ -68,13 +103,20 @@ fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Prob
         Some(other) => {
             return Err(Problem::new(
                 type_path,
-                format!("wrong type: expected a string, one of {}, found {}", known(), other.type_str()),
+                format!(
+                    "wrong type: expected a string, one of {}, found {}",
+                    known(),
+                    other.type_str()
+                ),
             ))
         }
         None => {
             return Err(Problem::new(
                 type_path,
-                format!("this required key is missing; every sensor needs `type = ...`, one of {}", known()),
+                format!(
+                    "this required key is missing; every sensor needs `type = ...`, one of {}",
+                    known()
+                ),
             ))
         }
     };
@@ -106,7 +148,8 @@ fn deserialize<T: DeserializeOwned>(value: toml::Value, base: &KeyPath) -> Resul
         for seg in e.path().iter() {
             match seg {
                 serde_path_to_error::Segment::Seq { index } => path.push(Seg::Index(*index)),
-                serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                serde_path_to_error::Segment::Map { key }
+                | serde_path_to_error::Segment::Enum { variant: key } => {
                     path.push(Seg::Key(key.clone()))
                 }
                 serde_path_to_error::Segment::Unknown => {}
@@ -131,25 +174,40 @@ fn explain(mut path: KeyPath, message: &str) -> Problem {
         }
         let expected: Vec<&str> = message
             .split_once(", expected ")
-            .map(|(_, list)| list.split(", ").map(|k| k.trim_start_matches("one of ").trim_matches('`')).collect())
+            .map(|(_, list)| {
+                list.split(", ")
+                    .map(|k| k.trim_start_matches("one of ").trim_matches('`'))
+                    .collect()
+            })
             .unwrap_or_default();
         let message = if expected.is_empty() {
             "unknown key; this table takes no keys".to_string()
         } else {
             format!(
                 "unknown key; the keys allowed here are {}{}",
-                expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+                expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 did_you_mean(field, expected.iter().copied())
             )
         };
         return Problem::new(path, message);
     }
-    for (prefix, label) in [("invalid type: ", "wrong type"), ("invalid value: ", "invalid value")] {
+    for (prefix, label) in [
+        ("invalid type: ", "wrong type"),
+        ("invalid value: ", "invalid value"),
+    ] {
         if let Some(rest) = message.strip_prefix(prefix) {
             if let Some((found, expected)) = rest.split_once(", expected ") {
                 return Problem::new(
                     path,
-                    format!("{label}: expected {}, found {}", humanize_expected(expected), found.replace('`', "")),
+                    format!(
+                        "{label}: expected {}, found {}",
+                        humanize_expected(expected),
+                        found.replace('`', "")
+                    ),
                 );
             }
         }
@@ -197,21 +255,30 @@ mod tests {
 
     #[test]
     fn unknown_key_inside_sensor_has_full_path_and_suggestion() {
-        let p = problem(&format!("{STATION}[sensors.anemometer]\ntype = \"anemometer\"\npinn = 5\n"));
+        let p = problem(&format!(
+            "{STATION}[sensors.anemometer]\ntype = \"anemometer\"\npinn = 5\n"
+        ));
         assert_eq!(p.path.to_string(), "sensors.anemometer.pinn");
         assert!(p.message.contains("did you mean `pin`?"), "{}", p.message);
     }
 
     #[test]
     fn wrong_type_inside_sensor_speaks_config_not_rust() {
-        let p = problem(&format!("{STATION}[sensors.anemometer]\ntype = \"anemometer\"\npin = \"five\"\n"));
+        let p = problem(&format!(
+            "{STATION}[sensors.anemometer]\ntype = \"anemometer\"\npin = \"five\"\n"
+        ));
         assert_eq!(p.path.to_string(), "sensors.anemometer.pin");
-        assert_eq!(p.message, "wrong type: expected a whole number from 0 to 255, found string \"five\"");
+        assert_eq!(
+            p.message,
+            "wrong type: expected a whole number from 0 to 255, found string \"five\""
+        );
     }
 
     #[test]
     fn out_of_range_integer_names_the_key() {
-        let p = problem(&format!("{STATION}[sensors.a]\ntype = \"anemometer\"\npin = 300\n"));
+        let p = problem(&format!(
+            "{STATION}[sensors.a]\ntype = \"anemometer\"\npin = 300\n"
+        ));
         assert_eq!(p.path.to_string(), "sensors.a.pin");
         assert!(p.message.starts_with("invalid value"), "{}", p.message);
     }
@@ -225,7 +292,12 @@ mod tests {
 
     #[test]
     fn missing_and_wrong_type_keys() {
-        assert_eq!(problem("[station]\nlatitude = 1.0\nlongitude = 2.0\n").path.to_string(), "station.name");
+        assert_eq!(
+            problem("[station]\nlatitude = 1.0\nlongitude = 2.0\n")
+                .path
+                .to_string(),
+            "station.name"
+        );
         let p = problem(&format!("{STATION}[sensors.x]\npin = 5\n"));
         assert_eq!(p.path.to_string(), "sensors.x.type");
         let p = problem(&format!("{STATION}[sensors.x]\ntype = 5\n"));
@@ -239,8 +311,20 @@ mod tests {
     }
 
     #[test]
+    fn top_level_key_below_a_table_header_is_explained() {
+        let p = problem(&format!("{STATION}sample_interval_seconds = 10\n"));
+        assert_eq!(p.path.to_string(), "station.sample_interval_seconds");
+        assert!(
+            p.message.contains("before the first [table] header"),
+            "{}",
+            p.message
+        );
+    }
+
+    #[test]
     fn integers_are_accepted_where_numbers_are_expected() {
-        let config = parse("[station]\nname = \"x\"\nlatitude = 52\nlongitude = 0\n").expect("parses");
+        let config =
+            parse("[station]\nname = \"x\"\nlatitude = 52\nlongitude = 0\n").expect("parses");
         assert_eq!(config.station.latitude, 52.0);
     }
 }

@@ -66,7 +66,8 @@ impl fmt::Display for KeyPath {
                         f.write_str(".")?;
                     }
                     let bare = !k.is_empty()
-                        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                     if bare {
                         f.write_str(k)?;
                     } else {
@@ -96,7 +97,10 @@ enum Node<'a> {
 
 impl<'a> Source<'a> {
     pub(crate) fn parse(text: &'a str) -> Result<Self, toml_edit::TomlError> {
-        Ok(Source { text, doc: ImDocument::parse(text)? })
+        Ok(Source {
+            text,
+            doc: ImDocument::parse(text)?,
+        })
     }
 
     /// The 1-based line of the deepest part of `path` present in the file: the key
@@ -140,7 +144,11 @@ impl<'a> Source<'a> {
 /// The 1-based line holding byte `offset` of `text`.
 pub(crate) fn line_at(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -149,7 +157,9 @@ mod tests {
 
     #[test]
     fn display_quotes_keys_that_need_it() {
-        let p = KeyPath::of(&["sensors", "my probe", "table"]).index(3).key("ohm");
+        let p = KeyPath::of(&["sensors", "my probe", "table"])
+            .index(3)
+            .key("ohm");
         assert_eq!(p.to_string(), "sensors.\"my probe\".table[3].ohm");
     }
 
@@ -159,12 +169,28 @@ mod tests {
                     [[sensors.v2.table]]\ndeg = 2.0\n[[sensors.v2.table]]\ndeg = 3.0\n[s]\nin = { x = 1, y = 2 }\n";
         let src = Source::parse(text).expect("valid toml");
         assert_eq!(src.line_of(&KeyPath::of(&["a"])), Some(1));
-        assert_eq!(src.line_of(&KeyPath::of(&["sensors", "vane", "type"])), Some(3));
-        assert_eq!(src.line_of(&KeyPath::of(&["sensors", "vane", "table"]).index(1).key("deg")), Some(6));
-        assert_eq!(src.line_of(&KeyPath::of(&["sensors", "v2", "table"]).index(1).key("deg")), Some(11));
+        assert_eq!(
+            src.line_of(&KeyPath::of(&["sensors", "vane", "type"])),
+            Some(3)
+        );
+        assert_eq!(
+            src.line_of(
+                &KeyPath::of(&["sensors", "vane", "table"])
+                    .index(1)
+                    .key("deg")
+            ),
+            Some(6)
+        );
+        assert_eq!(
+            src.line_of(&KeyPath::of(&["sensors", "v2", "table"]).index(1).key("deg")),
+            Some(11)
+        );
         assert_eq!(src.line_of(&KeyPath::of(&["s", "in", "y"])), Some(13));
         // A missing key points at the table that should hold it.
-        assert_eq!(src.line_of(&KeyPath::of(&["sensors", "vane", "nope"])), Some(2));
+        assert_eq!(
+            src.line_of(&KeyPath::of(&["sensors", "vane", "nope"])),
+            Some(2)
+        );
         assert_eq!(src.line_of(&KeyPath::of(&["nope"])), None);
     }
 }

@@ -9,7 +9,8 @@ use super::hint::did_you_mean;
 use super::parse::Problem;
 use super::path::KeyPath;
 use super::{
-    AnemometerConfig, Bme280Config, Config, Ds18b20Config, RainGaugeConfig, SensorConfig, WindVaneConfig,
+    AnemometerConfig, Bme280Config, Config, Ds18b20Config, RainGaugeConfig, SensorConfig,
+    WindVaneConfig,
 };
 use crate::observation::Quantity;
 use std::collections::BTreeMap;
@@ -27,16 +28,25 @@ const MAX_RAIN_DEBOUNCE_MS: f64 = 1000.0;
 pub(crate) type LineOf<'a> = &'a dyn Fn(&KeyPath) -> Option<usize>;
 
 pub(crate) fn problems(c: &Config, line_of: LineOf<'_>) -> Vec<Problem> {
-    let mut v = Validator { out: Vec::new(), line_of };
+    let mut v = Validator {
+        out: Vec::new(),
+        line_of,
+    };
     v.intervals(c);
     v.station(c);
     if c.database.path.as_os_str().is_empty() {
-        v.push(KeyPath::of(&["database", "path"]), "must not be empty; it is the SQLite file weatherd writes");
+        v.push(
+            KeyPath::of(&["database", "path"]),
+            "must not be empty; it is the SQLite file weatherd writes",
+        );
     }
     v.calibration_and_qc(c);
     // Sensors in file order, so "already used by" names the one written first.
-    let mut sensors: Vec<(KeyPath, &SensorConfig)> =
-        c.sensors.iter().map(|(name, s)| (KeyPath::of(&["sensors", name]), s)).collect();
+    let mut sensors: Vec<(KeyPath, &SensorConfig)> = c
+        .sensors
+        .iter()
+        .map(|(name, s)| (KeyPath::of(&["sensors", name]), s))
+        .collect();
     sensors.sort_by_key(|(path, _)| line_of(path).unwrap_or(usize::MAX));
     for (path, sensor) in &sensors {
         v.sensor(path, sensor);
@@ -66,7 +76,10 @@ impl Validator<'_> {
     /// Rejects NaN and infinities (TOML allows `nan` and `inf`); true if finite.
     fn finite(&mut self, path: &KeyPath, value: f64) -> bool {
         if !value.is_finite() {
-            self.push(path.clone(), format!("must be a finite number, found {value}"));
+            self.push(
+                path.clone(),
+                format!("must be a finite number, found {value}"),
+            );
         }
         value.is_finite()
     }
@@ -74,13 +87,19 @@ impl Validator<'_> {
     /// `lo <= value <= hi`; `why` explains the range.
     fn within(&mut self, path: KeyPath, value: f64, lo: f64, hi: f64, why: &str) {
         if self.finite(&path, value) && !(lo..=hi).contains(&value) {
-            self.push(path, format!("must be from {lo} to {hi}{why}, found {value}"));
+            self.push(
+                path,
+                format!("must be from {lo} to {hi}{why}, found {value}"),
+            );
         }
     }
 
     fn positive(&mut self, path: KeyPath, value: f64, what: &str) {
         if self.finite(&path, value) && value <= 0.0 {
-            self.push(path, format!("must be greater than 0 ({what}), found {value}"));
+            self.push(
+                path,
+                format!("must be greater than 0 ({what}), found {value}"),
+            );
         }
     }
 
@@ -148,10 +167,32 @@ impl Validator<'_> {
     fn station(&mut self, c: &Config) {
         let s = &c.station;
         let at = |key: &str| KeyPath::of(&["station", key]);
-        self.not_empty(at("name"), &s.name, "it names the station in reports and uploads");
-        self.within(at("latitude"), s.latitude, -90.0, 90.0, " degrees (north positive)");
-        self.within(at("longitude"), s.longitude, -180.0, 180.0, " degrees (east positive)");
-        self.within(at("elevation_m"), s.elevation_m, -500.0, 9000.0, " metres above sea level");
+        self.not_empty(
+            at("name"),
+            &s.name,
+            "it names the station in reports and uploads",
+        );
+        self.within(
+            at("latitude"),
+            s.latitude,
+            -90.0,
+            90.0,
+            " degrees (north positive)",
+        );
+        self.within(
+            at("longitude"),
+            s.longitude,
+            -180.0,
+            180.0,
+            " degrees (east positive)",
+        );
+        self.within(
+            at("elevation_m"),
+            s.elevation_m,
+            -500.0,
+            9000.0,
+            " metres above sea level",
+        );
         if s.time_zone.parse::<chrono_tz::Tz>().is_err() {
             self.push(
                 at("time_zone"),
@@ -196,7 +237,10 @@ impl Validator<'_> {
             if min_ok && max_ok && limits.min >= limits.max {
                 self.push(
                     path.key("min"),
-                    format!("must be less than max ({}), found {}", limits.max, limits.min),
+                    format!(
+                        "must be less than max ({}), found {}",
+                        limits.max, limits.min
+                    ),
                 );
             }
         }
@@ -205,9 +249,14 @@ impl Validator<'_> {
     fn gpio(&mut self, path: KeyPath, pin: u8) {
         if pin > MAX_GPIO {
             let hint = physical_to_bcm(pin)
-                .map(|bcm| format!("; if {pin} is the physical pin number, its BCM number is {bcm}"))
+                .map(|bcm| {
+                    format!("; if {pin} is the physical pin number, its BCM number is {bcm}")
+                })
                 .unwrap_or_default();
-            self.push(path, format!("must be a BCM GPIO number from 0 to {MAX_GPIO}, found {pin}{hint}"));
+            self.push(
+                path,
+                format!("must be a BCM GPIO number from 0 to {MAX_GPIO}, found {pin}{hint}"),
+            );
         }
     }
 
@@ -222,11 +271,18 @@ impl Validator<'_> {
     }
 
     fn bme280(&mut self, path: &KeyPath, s: &Bme280Config) {
-        self.not_empty(path.key("bus"), &s.bus, "it is the I2C device file, e.g. \"/dev/i2c-1\"");
+        self.not_empty(
+            path.key("bus"),
+            &s.bus,
+            "it is the I2C device file, e.g. \"/dev/i2c-1\"",
+        );
         if !(0x03..=0x77).contains(&s.address) {
             self.push(
                 path.key("address"),
-                format!("must be a 7-bit I2C address from 0x03 to 0x77, found {:#04x}", s.address),
+                format!(
+                    "must be a 7-bit I2C address from 0x03 to 0x77, found {:#04x}",
+                    s.address
+                ),
             );
         } else if s.address != 0x76 && s.address != 0x77 {
             self.push(
@@ -257,28 +313,57 @@ impl Validator<'_> {
         }
         self.quantity_name(path.key("quantity"), &s.quantity);
         self.gpio(path.key("pin"), s.pin);
-        self.not_empty(path.key("sysfs_root"), &s.sysfs_root.to_string_lossy(), "normally \"/sys/bus/w1/devices\"");
+        self.not_empty(
+            path.key("sysfs_root"),
+            &s.sysfs_root.to_string_lossy(),
+            "normally \"/sys/bus/w1/devices\"",
+        );
     }
 
     fn wind_vane(&mut self, path: &KeyPath, s: &WindVaneConfig) {
-        self.not_empty(path.key("spi"), &s.spi, "it is the SPI device file, e.g. \"/dev/spidev0.0\"");
+        self.not_empty(
+            path.key("spi"),
+            &s.spi,
+            "it is the SPI device file, e.g. \"/dev/spidev0.0\"",
+        );
         if s.channel > 7 {
-            self.push(path.key("channel"), format!("must be an MCP3008 channel from 0 to 7, found {}", s.channel));
+            self.push(
+                path.key("channel"),
+                format!(
+                    "must be an MCP3008 channel from 0 to 7, found {}",
+                    s.channel
+                ),
+            );
         }
         if !(1..=100).contains(&s.reads_per_sample) {
             self.push(
                 path.key("reads_per_sample"),
-                format!("must be from 1 to 100 ADC reads per sample, found {}", s.reads_per_sample),
+                format!(
+                    "must be from 1 to 100 ADC reads per sample, found {}",
+                    s.reads_per_sample
+                ),
             );
         }
-        let divider_ok = self.finite(&path.key("divider_ohm"), s.divider_ohm) && s.divider_ohm > 0.0;
-        self.positive(path.key("divider_ohm"), s.divider_ohm, "it is the fixed resistor of the voltage divider");
-        self.positive(path.key("supply_v"), s.supply_v, "it is the divider's supply voltage");
+        let divider_ok =
+            self.finite(&path.key("divider_ohm"), s.divider_ohm) && s.divider_ohm > 0.0;
+        self.positive(
+            path.key("divider_ohm"),
+            s.divider_ohm,
+            "it is the fixed resistor of the voltage divider",
+        );
+        self.positive(
+            path.key("supply_v"),
+            s.supply_v,
+            "it is the divider's supply voltage",
+        );
         let table = path.key("table");
         if s.table.len() < 2 {
             self.push(
                 table.clone(),
-                format!("needs at least 2 positions to tell directions apart, found {}", s.table.len()),
+                format!(
+                    "needs at least 2 positions to tell directions apart, found {}",
+                    s.table.len()
+                ),
             );
         }
         let mut seen_deg: Vec<(f64, usize)> = Vec::new();
@@ -289,11 +374,17 @@ impl Validator<'_> {
                 if !(0.0..360.0).contains(&pos.deg) {
                     self.push(
                         at.key("deg"),
-                        format!("must be at least 0 and less than 360 degrees, found {}", pos.deg),
+                        format!(
+                            "must be at least 0 and less than 360 degrees, found {}",
+                            pos.deg
+                        ),
                     );
                 } else if let Some((_, j)) = seen_deg.iter().find(|(d, _)| *d == pos.deg) {
                     let other = self.cite(&table.index(*j).key("deg"));
-                    self.push(at.key("deg"), format!("{} degrees is already listed at {other}", pos.deg));
+                    self.push(
+                        at.key("deg"),
+                        format!("{} degrees is already listed at {other}", pos.deg),
+                    );
                 } else {
                     seen_deg.push((pos.deg, i));
                 }
@@ -302,7 +393,10 @@ impl Validator<'_> {
                 continue;
             }
             if pos.ohm <= 0.0 {
-                self.push(at.key("ohm"), format!("must be greater than 0 ohm, found {}", pos.ohm));
+                self.push(
+                    at.key("ohm"),
+                    format!("must be greater than 0 ohm, found {}", pos.ohm),
+                );
                 continue;
             }
             if divider_ok {
@@ -326,12 +420,22 @@ impl Validator<'_> {
 
     fn anemometer(&mut self, path: &KeyPath, s: &AnemometerConfig) {
         self.gpio(path.key("pin"), s.pin);
-        self.positive(path.key("kmh_per_hz"), s.kmh_per_hz, "km/h for one switch closure per second");
-        let kmh_per_hz = if s.kmh_per_hz.is_finite() && s.kmh_per_hz > 0.0 { s.kmh_per_hz } else { 2.4 };
+        self.positive(
+            path.key("kmh_per_hz"),
+            s.kmh_per_hz,
+            "km/h for one switch closure per second",
+        );
+        let kmh_per_hz = if s.kmh_per_hz.is_finite() && s.kmh_per_hz > 0.0 {
+            s.kmh_per_hz
+        } else {
+            2.4
+        };
         let period_ms = 1000.0 * kmh_per_hz / MAX_WIND_KMH;
         let limit_ms = (period_ms / 2.0).min(MAX_WIND_DEBOUNCE_MS);
         let debounce = path.key("debounce_ms");
-        if self.finite(&debounce, s.debounce_ms) && !(s.debounce_ms > 0.0 && s.debounce_ms < limit_ms) {
+        if self.finite(&debounce, s.debounce_ms)
+            && !(s.debounce_ms > 0.0 && s.debounce_ms < limit_ms)
+        {
             self.push(
                 debounce,
                 format!(
@@ -346,7 +450,11 @@ impl Validator<'_> {
 
     fn rain_gauge(&mut self, path: &KeyPath, s: &RainGaugeConfig) {
         self.gpio(path.key("pin"), s.pin);
-        self.positive(path.key("mm_per_tip"), s.mm_per_tip, "mm of rain for one bucket tip");
+        self.positive(
+            path.key("mm_per_tip"),
+            s.mm_per_tip,
+            "mm of rain for one bucket tip",
+        );
         let debounce = path.key("debounce_ms");
         if self.finite(&debounce, s.debounce_ms)
             && !(s.debounce_ms > 0.0 && s.debounce_ms <= MAX_RAIN_DEBOUNCE_MS)
@@ -370,7 +478,10 @@ impl Validator<'_> {
         let mut singletons: BTreeMap<&str, KeyPath> = BTreeMap::new();
         let mut w1_ids: BTreeMap<&str, KeyPath> = BTreeMap::new();
         let mut quantities: BTreeMap<Quantity, KeyPath> = BTreeMap::new();
-        let ds18b20_count = sensors.iter().filter(|(_, s)| matches!(s, SensorConfig::Ds18b20(_))).count();
+        let ds18b20_count = sensors
+            .iter()
+            .filter(|(_, s)| matches!(s, SensorConfig::Ds18b20(_)))
+            .count();
         for (path, sensor) in sensors {
             match sensor {
                 SensorConfig::Bme280(s) => {
@@ -395,7 +506,10 @@ impl Validator<'_> {
                         let other = self.cite(other);
                         self.push(
                             at,
-                            format!("ADC channel {} on {} is already used by {other}", s.channel, s.spi),
+                            format!(
+                                "ADC channel {} on {} is already used by {other}",
+                                s.channel, s.spi
+                            ),
                         );
                     } else {
                         spi.insert((s.spi.as_str(), s.channel), at);
@@ -466,7 +580,9 @@ impl Validator<'_> {
             match sensor {
                 SensorConfig::Bme280(s) if s.bus == "/dev/i2c-1" => {
                     for (pin, line) in [(2, "SDA"), (3, "SCL")] {
-                        reserved.entry(pin).or_insert((path.key("bus"), format!("I2C bus 1's {line} line")));
+                        reserved
+                            .entry(pin)
+                            .or_insert((path.key("bus"), format!("I2C bus 1's {line} line")));
                     }
                 }
                 SensorConfig::WindVane(s) if s.spi.starts_with("/dev/spidev0.") => {
@@ -477,7 +593,9 @@ impl Validator<'_> {
                         _ => {}
                     }
                     for (pin, line) in pins {
-                        reserved.entry(pin).or_insert((path.key("spi"), format!("SPI0's {line} line")));
+                        reserved
+                            .entry(pin)
+                            .or_insert((path.key("spi"), format!("SPI0's {line} line")));
                     }
                 }
                 _ => {}
@@ -517,11 +635,80 @@ impl Validator<'_> {
 /// BCM GPIO number of a physical header pin, for the "did you use the physical
 /// number?" hint (physical pin 29 is GPIO5, the anemometer's).
 fn physical_to_bcm(physical: u8) -> Option<u8> {
+    #[rustfmt::skip]
     const MAP: [(u8, u8); 28] = [
         (3, 2), (5, 3), (7, 4), (8, 14), (10, 15), (11, 17), (12, 18), (13, 27), (15, 22),
         (16, 23), (18, 24), (19, 10), (21, 9), (22, 25), (23, 11), (24, 8), (26, 7), (27, 0),
         (28, 1), (29, 5), (31, 6), (32, 12), (33, 13), (35, 19), (36, 16), (37, 26), (38, 20),
         (40, 21),
     ];
-    MAP.iter().find(|(p, _)| *p == physical).map(|(_, bcm)| *bcm)
+    MAP.iter()
+        .find(|(p, _)| *p == physical)
+        .map(|(_, bcm)| *bcm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(extra: &str) -> Vec<Problem> {
+        let text = format!("[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 2.0\n{extra}");
+        let config = super::super::parse::parse(&text).expect("parses");
+        problems(&config, &|_| None)
+    }
+
+    fn paths(problems: &[Problem]) -> Vec<String> {
+        problems.iter().map(|p| p.path.to_string()).collect()
+    }
+
+    #[test]
+    fn two_vanes_on_one_adc_channel_conflict_before_the_one_vane_rule() {
+        let p =
+            problems_of("[sensors.a]\ntype = \"wind_vane\"\n[sensors.b]\ntype = \"wind_vane\"\n");
+        assert_eq!(paths(&p)[0], "sensors.b.channel");
+        assert!(p[0]
+            .message
+            .contains("ADC channel 0 on /dev/spidev0.0 is already used by `sensors.a.channel`"));
+        let p = problems_of(
+            "[sensors.a]\ntype = \"wind_vane\"\n[sensors.b]\ntype = \"wind_vane\"\nchannel = 1\n",
+        );
+        assert_eq!(paths(&p)[0], "sensors.b.type");
+        assert!(
+            p[0].message.contains("only one wind vane"),
+            "{}",
+            p[0].message
+        );
+    }
+
+    #[test]
+    fn pulse_input_on_the_vanes_chip_select_conflicts() {
+        let p = problems_of(
+            "[sensors.v]\ntype = \"wind_vane\"\n[sensors.r]\ntype = \"rain_gauge\"\npin = 8\n",
+        );
+        assert_eq!(paths(&p), ["sensors.r.pin"]);
+        assert!(p[0].message.contains("SPI0's CE0 line"), "{}", p[0].message);
+        // CE1 is free while the vane uses CE0.
+        assert!(problems_of(
+            "[sensors.v]\ntype = \"wind_vane\"\n[sensors.r]\ntype = \"rain_gauge\"\npin = 7\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn debounce_limit_follows_kmh_per_hz() {
+        // 4.8 km/h per Hz: 240 km/h is 50 closures a second, 20 ms apart, so 8 ms is fine.
+        assert!(problems_of(
+            "[sensors.a]\ntype = \"anemometer\"\nkmh_per_hz = 4.8\ndebounce_ms = 8.0\n"
+        )
+        .is_empty());
+        let p = problems_of("[sensors.a]\ntype = \"anemometer\"\ndebounce_ms = 8.0\n");
+        assert_eq!(paths(&p), ["sensors.a.debounce_ms"]);
+    }
+
+    #[test]
+    fn physical_pin_hint() {
+        assert_eq!(physical_to_bcm(29), Some(5));
+        assert_eq!(physical_to_bcm(31), Some(6));
+        assert_eq!(physical_to_bcm(30), None); // a ground pin
+    }
 }
