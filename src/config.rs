@@ -323,7 +323,7 @@ impl Config {
                 file: None,
                 path: String::new(),
                 line: e.span().map(|s| path::line_at(text, s.start)),
-                message: e.message().trim_end().to_string(),
+                message: e.message().trim_end().replace('\n', "; "),
             }]
         })?;
         let line_of = |p: &path::KeyPath| source.line_of(p);
@@ -334,12 +334,16 @@ impl Config {
             message: p.message,
         };
         let config = parse::parse(text).map_err(|p| vec![located(p)])?;
-        let problems = validate::problems(&config, &line_of);
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems.into_iter().map(located).collect())
+        let mut errors: Vec<ConfigError> = validate::problems(&config, &line_of)
+            .into_iter()
+            .map(located)
+            .collect();
+        if errors.is_empty() {
+            return Ok(config);
         }
+        // In file order, as the reader will fix them (stable: same-line order kept).
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        Err(errors)
     }
 
     /// Reads, parses and validates a file; errors carry the file name.

@@ -362,7 +362,10 @@ fn ds18b20_may_not_share_a_pulse_pin_but_probes_share_their_bus() {
 fn i2c_bus_and_address_conflict() {
     let text = format!("{STATION}{SENSORS}\n[sensors.second]\ntype = \"bme280\"\naddress = 0x77\n");
     let all = Config::from_toml_all(&text).expect_err("conflicts");
-    let e = &all[0];
+    let e = all
+        .iter()
+        .find(|e| e.path.ends_with("address"))
+        .expect("an address conflict");
     assert_error(
         e,
         "sensors.second.address",
