@@ -4,6 +4,12 @@
 //! parser knows it, the line, because the person reading it is a teacher editing a
 //! file over SSH. Validation happens once at load; drivers never see a bad value.
 
+mod hint;
+mod parse;
+mod path;
+mod render;
+mod validate;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,10 +35,10 @@ pub struct Config {
     #[serde(default)]
     pub sensors: BTreeMap<String, SensorConfig>,
     /// Additive offsets by quantity name, applied before QC.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub calibration: BTreeMap<String, f64>,
     /// QC limits by quantity name; values outside become NULL plus a fault.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qc: BTreeMap<String, QcLimits>,
 }
 
@@ -58,7 +64,9 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Database { path: defaults::database_path() }
+        Database {
+            path: defaults::database_path(),
+        }
     }
 }
 
@@ -78,6 +86,23 @@ pub enum SensorConfig {
     WindVane(WindVaneConfig),
     Anemometer(AnemometerConfig),
     RainGauge(RainGaugeConfig),
+}
+
+impl SensorConfig {
+    /// Every value `type` may take, in the order error messages list them.
+    pub const TYPES: [&'static str; 5] =
+        ["bme280", "ds18b20", "wind_vane", "anemometer", "rain_gauge"];
+
+    /// The `type` value of this sensor.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SensorConfig::Bme280(_) => "bme280",
+            SensorConfig::Ds18b20(_) => "ds18b20",
+            SensorConfig::WindVane(_) => "wind_vane",
+            SensorConfig::Anemometer(_) => "anemometer",
+            SensorConfig::RainGauge(_) => "rain_gauge",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -258,7 +283,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { file: None, path: path.into(), line: None, message: message.into() }
+        ConfigError {
+            file: None,
+            path: path.into(),
+            line: None,
+            message: message.into(),
+        }
     }
     fn render(&self) -> String {
         let mut s = String::new();
@@ -280,29 +310,65 @@ impl ConfigError {
 }
 
 impl Config {
-    /// Parses and validates TOML text.
+    /// Parses and validates TOML text; the error is the first problem found.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
-            file: None,
-            path: String::new(),
-            line: None,
-            message: e.to_string(),
+        Config::from_toml_all(text).map_err(first)
+    }
+
+    /// Like `from_toml`, but returns every validation problem (a syntax or type error
+    /// stops parsing, so it comes alone), so `check-config` can list them all at once.
+    pub fn from_toml_all(text: &str) -> Result<Config, Vec<ConfigError>> {
+        let source = path::Source::parse(text).map_err(|e| {
+            vec![ConfigError {
+                file: None,
+                path: String::new(),
+                line: e.span().map(|s| path::line_at(text, s.start)),
+                message: e.message().trim_end().replace('\n', "; "),
+            }]
         })?;
-        config.validate()?;
-        Ok(config)
+        let line_of = |p: &path::KeyPath| source.line_of(p);
+        let located = |p: parse::Problem| ConfigError {
+            file: None,
+            line: line_of(&p.path),
+            path: p.path.to_string(),
+            message: p.message,
+        };
+        let config = parse::parse(text).map_err(|p| vec![located(p)])?;
+        let mut errors: Vec<ConfigError> = validate::problems(&config, &line_of)
+            .into_iter()
+            .map(located)
+            .collect();
+        if errors.is_empty() {
+            return Ok(config);
+        }
+        // In file order, as the reader will fix them (stable: same-line order kept).
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        Err(errors)
     }
 
     /// Reads, parses and validates a file; errors carry the file name.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: Some(path.to_path_buf()),
-            path: String::new(),
-            line: None,
-            message: format!("cannot read the config file: {e}"),
+        Config::load_all(path).map_err(first)
+    }
+
+    /// Like `load`, but returns every validation problem.
+    pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: Some(path.to_path_buf()),
+                path: String::new(),
+                line: None,
+                message: format!("cannot read the config file: {e}"),
+            }]
         })?;
-        Config::from_toml(&text).map_err(|mut e| {
-            e.file = Some(path.to_path_buf());
-            e
+        Config::from_toml_all(&text).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    e.file = Some(path.to_path_buf());
+                    e
+                })
+                .collect()
         })
     }
 
@@ -312,17 +378,42 @@ impl Config {
     }
 
     /// Checks values and resource conflicts that the types alone cannot express.
+    /// Without the source text the errors carry key paths but no lines.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        Ok(())
+        match self.validate_all().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem `validate` would report, in order.
+    pub fn validate_all(&self) -> Vec<ConfigError> {
+        validate::problems(self, &|_| None)
+            .into_iter()
+            .map(|p| ConfigError::new(p.path.to_string(), p.message))
+            .collect()
     }
 
     /// The effective config as TOML, defaults filled in (for `check-config`).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_default()
+        self.render_effective()
+    }
+
+    /// The effective config as TOML with every default filled in, for
+    /// `weatherd check-config`; parsing it gives back the same `Config`.
+    pub fn render_effective(&self) -> String {
+        render::render(self)
     }
 
     /// The parsed station time zone (validated at load).
     pub fn time_zone(&self) -> chrono_tz::Tz {
         self.station.time_zone.parse().unwrap_or(chrono_tz::UTC)
     }
+}
+
+fn first(errors: Vec<ConfigError>) -> ConfigError {
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| ConfigError::new("", "invalid config"))
 }

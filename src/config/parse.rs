@@ -1,0 +1,330 @@
+//! TOML text → `Config`, with every error naming its key path.
+//!
+//! Two steps, because an internally tagged enum makes serde buffer a sensor table
+//! and forget the path inside it: first everything except `[sensors]` goes straight
+//! into `Config` (through `serde_path_to_error`); then each `[sensors.NAME]` table is
+//! read by hand: its `type` picks the driver struct, and the remaining keys are
+//! deserialized into that struct with the path `sensors.NAME` as prefix.
+
+use super::hint::did_you_mean;
+use super::path::{KeyPath, Seg};
+use super::{Config, SensorConfig};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+
+/// A config error before the line is known.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Problem {
+    pub path: KeyPath,
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(path: KeyPath, message: impl Into<String>) -> Self {
+        Problem {
+            path,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses already syntax-checked text; does not validate values.
+pub(crate) fn parse(text: &str) -> Result<Config, Problem> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Problem::new(KeyPath::root(), e.message().to_string()))?;
+    let sensors = table.remove("sensors");
+    let mut config: Config = deserialize(toml::Value::Table(table), &KeyPath::root())
+        .map_err(hint_misplaced_top_level_key)?;
+    if let Some(sensors) = sensors {
+        config.sensors = parse_sensors(sensors)?;
+    }
+    Ok(config)
+}
+
+/// The keys that must come before the first `[table]` header.
+const TOP_LEVEL_KEYS: [&str; 3] = [
+    "sample_interval_seconds",
+    "archive_interval_seconds",
+    "sensor_timeout_ms",
+];
+
+/// A top-level key written below a `[table]` header belongs to that table in TOML,
+/// a classic mistake worth naming.
+fn hint_misplaced_top_level_key(mut p: Problem) -> Problem {
+    if let Some(key) = p.path.last_key() {
+        if p.path != KeyPath::of(&[key])
+            && TOP_LEVEL_KEYS.contains(&key)
+            && p.message.starts_with("unknown key")
+        {
+            p.message = format!(
+                "unknown key; `{key}` is a top-level key, so it must come before the first [table] header"
+            );
+        }
+    }
+    p
+}
+
+fn parse_sensors(value: toml::Value) -> Result<BTreeMap<String, SensorConfig>, Problem> {
+    let base = KeyPath::of(&["sensors"]);
+    let toml::Value::Table(tables) = value else {
+        return Err(Problem::new(
+            base,
+            format!(
+                "must be a table of sensor tables such as [sensors.bme280], found {}",
+                value.type_str()
+            ),
+        ));
+    };
+    let mut sensors = BTreeMap::new();
+    for (name, value) in tables {
+        let path = base.key(&name);
+        let sensor = parse_sensor(&path, value)?;
+        sensors.insert(name, sensor);
+    }
+    Ok(sensors)
+}
+
+fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Problem> {
+    let known = || SensorConfig::TYPES.map(|t| format!("\"{t}\"")).join(", ");
+    let toml::Value::Table(mut fields) = value else {
+        return Err(Problem::new(
+            path.clone(),
+            format!(
+                "must be a table with a `type` key (one of {}), found {}",
+                known(),
+                value.type_str()
+            ),
+        ));
+    };
+    let type_path = path.key("type");
+    let type_name = match fields.remove("type") {
+        Some(toml::Value::String(s)) => s,
+        Some(other) => {
+            return Err(Problem::new(
+                type_path,
+                format!(
+                    "wrong type: expected a string, one of {}, found {}",
+                    known(),
+                    other.type_str()
+                ),
+            ))
+        }
+        None => {
+            return Err(Problem::new(
+                type_path,
+                format!(
+                    "this required key is missing; every sensor needs `type = ...`, one of {}",
+                    known()
+                ),
+            ))
+        }
+    };
+    let rest = toml::Value::Table(fields);
+    let sensor = match type_name.as_str() {
+        "bme280" => SensorConfig::Bme280(deserialize(rest, path)?),
+        "ds18b20" => SensorConfig::Ds18b20(deserialize(rest, path)?),
+        "wind_vane" => SensorConfig::WindVane(deserialize(rest, path)?),
+        "anemometer" => SensorConfig::Anemometer(deserialize(rest, path)?),
+        "rain_gauge" => SensorConfig::RainGauge(deserialize(rest, path)?),
+        other => {
+            return Err(Problem::new(
+                type_path,
+                format!(
+                    "unknown sensor type \"{other}\"; the known types are {}{}",
+                    known(),
+                    did_you_mean(other, SensorConfig::TYPES)
+                ),
+            ))
+        }
+    };
+    Ok(sensor)
+}
+
+/// Deserializes `value` as `T`, reporting errors under `base`.
+fn deserialize<T: DeserializeOwned>(value: toml::Value, base: &KeyPath) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut path = base.clone();
+        for seg in e.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Seq { index } => path.push(Seg::Index(*index)),
+                serde_path_to_error::Segment::Map { key }
+                | serde_path_to_error::Segment::Enum { variant: key } => {
+                    path.push(Seg::Key(key.clone()))
+                }
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        explain(path, e.inner().message())
+    })
+}
+
+/// Turns serde's wording (which speaks Rust: `u8`, `struct Station`, "field") into
+/// the config's, and moves the key a message names into the path.
+fn explain(mut path: KeyPath, message: &str) -> Problem {
+    if let Some(field) = between(message, "missing field `", "`") {
+        if path.last_key() != Some(field) {
+            path = path.key(field);
+        }
+        return Problem::new(path, "this required key is missing");
+    }
+    if let Some(field) = between(message, "unknown field `", "`") {
+        if path.last_key() != Some(field) {
+            path = path.key(field);
+        }
+        let expected: Vec<&str> = message
+            .split_once(", expected ")
+            .map(|(_, list)| {
+                list.split(", ")
+                    .map(|k| k.trim_start_matches("one of ").trim_matches('`'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let message = if expected.is_empty() {
+            "unknown key; this table takes no keys".to_string()
+        } else {
+            format!(
+                "unknown key; the keys allowed here are {}{}",
+                expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                did_you_mean(field, expected.iter().copied())
+            )
+        };
+        return Problem::new(path, message);
+    }
+    for (prefix, label) in [
+        ("invalid type: ", "wrong type"),
+        ("invalid value: ", "invalid value"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.split_once(", expected ") {
+                return Problem::new(
+                    path,
+                    format!(
+                        "{label}: expected {}, found {}",
+                        humanize_expected(expected),
+                        found.replace('`', "")
+                    ),
+                );
+            }
+        }
+    }
+    Problem::new(path, message.to_string())
+}
+
+fn humanize_expected(expected: &str) -> String {
+    match expected {
+        "u8" => "a whole number from 0 to 255".into(),
+        "u16" => "a whole number from 0 to 65535".into(),
+        "u32" => "a whole number from 0 to 4294967295".into(),
+        "f64" | "f32" => "a number".into(),
+        "path string" => "a string".into(),
+        "a sequence" => "an array".into(),
+        "a map" => "a table".into(),
+        e if e.starts_with("struct ") => "a table".into(),
+        e => e.into(),
+    }
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = s.strip_prefix(start)?;
+    rest.split_once(end).map(|(inner, _)| inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(text: &str) -> Problem {
+        parse(text).expect_err("the text should not parse")
+    }
+
+    const STATION: &str = "[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 2.0\n";
+
+    #[test]
+    fn every_known_type_parses_with_defaults() {
+        for t in SensorConfig::TYPES {
+            let text = format!("{STATION}[sensors.s]\ntype = \"{t}\"\n");
+            let config = parse(&text).unwrap_or_else(|p| panic!("{t}: {p:?}"));
+            assert_eq!(config.sensors["s"].type_name(), t);
+        }
+    }
+
+    #[test]
+    fn unknown_key_inside_sensor_has_full_path_and_suggestion() {
+        let p = problem(&format!(
+            "{STATION}[sensors.anemometer]\ntype = \"anemometer\"\npinn = 5\n"
+        ));
+        assert_eq!(p.path.to_string(), "sensors.anemometer.pinn");
+        assert!(p.message.contains("did you mean `pin`?"), "{}", p.message);
+    }
+
+    #[test]
+    fn wrong_type_inside_sensor_speaks_config_not_rust() {
+        let p = problem(&format!(
+            "{STATION}[sensors.anemometer]\ntype = \"anemometer\"\npin = \"five\"\n"
+        ));
+        assert_eq!(p.path.to_string(), "sensors.anemometer.pin");
+        assert_eq!(
+            p.message,
+            "wrong type: expected a whole number from 0 to 255, found string \"five\""
+        );
+    }
+
+    #[test]
+    fn out_of_range_integer_names_the_key() {
+        let p = problem(&format!(
+            "{STATION}[sensors.a]\ntype = \"anemometer\"\npin = 300\n"
+        ));
+        assert_eq!(p.path.to_string(), "sensors.a.pin");
+        assert!(p.message.starts_with("invalid value"), "{}", p.message);
+    }
+
+    #[test]
+    fn vane_table_errors_carry_the_index() {
+        let p = problem(&format!("{STATION}[sensors.v]\ntype = \"wind_vane\"\ntable = [{{ deg = 0.0, ohm = 1.0 }}, {{ deg = 1.0 }}]\n"));
+        assert_eq!(p.path.to_string(), "sensors.v.table[1].ohm");
+        assert_eq!(p.message, "this required key is missing");
+    }
+
+    #[test]
+    fn missing_and_wrong_type_keys() {
+        assert_eq!(
+            problem("[station]\nlatitude = 1.0\nlongitude = 2.0\n")
+                .path
+                .to_string(),
+            "station.name"
+        );
+        let p = problem(&format!("{STATION}[sensors.x]\npin = 5\n"));
+        assert_eq!(p.path.to_string(), "sensors.x.type");
+        let p = problem(&format!("{STATION}[sensors.x]\ntype = 5\n"));
+        assert_eq!(p.path.to_string(), "sensors.x.type");
+        assert!(p.message.starts_with("wrong type"), "{}", p.message);
+        let p = problem(&format!("sensors = 5\n{STATION}"));
+        assert_eq!(p.path.to_string(), "sensors");
+        let p = problem("station = 5\n");
+        assert_eq!(p.path.to_string(), "station");
+        assert_eq!(p.message, "wrong type: expected a table, found integer 5");
+    }
+
+    #[test]
+    fn top_level_key_below_a_table_header_is_explained() {
+        let p = problem(&format!("{STATION}sample_interval_seconds = 10\n"));
+        assert_eq!(p.path.to_string(), "station.sample_interval_seconds");
+        assert!(
+            p.message.contains("before the first [table] header"),
+            "{}",
+            p.message
+        );
+    }
+
+    #[test]
+    fn integers_are_accepted_where_numbers_are_expected() {
+        let config =
+            parse("[station]\nname = \"x\"\nlatitude = 52\nlongitude = 0\n").expect("parses");
+        assert_eq!(config.station.latitude, 52.0);
+    }
+}

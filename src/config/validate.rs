@@ -1,0 +1,714 @@
+//! The checks types cannot express: ranges, intervals that fit a day, and resource
+//! conflicts between sensors (one GPIO pin, one I2C address, one ADC channel each).
+//!
+//! Every check reports all it finds, so `check-config` can list every problem in one
+//! pass. Messages say what is allowed and why, because the reader is editing a file
+//! over SSH, not reading this code.
+
+use super::hint::did_you_mean;
+use super::parse::Problem;
+use super::path::KeyPath;
+use super::{
+    AnemometerConfig, Bme280Config, Config, Ds18b20Config, RainGaugeConfig, SensorConfig,
+    WindVaneConfig,
+};
+use crate::observation::Quantity;
+use std::collections::BTreeMap;
+
+const SECONDS_PER_DAY: u32 = 86_400;
+/// BCM numbers of the GPIO lines on the 40-pin header.
+const MAX_GPIO: u8 = 27;
+/// The wind speed the anemometer debounce must still count correctly.
+const MAX_WIND_KMH: f64 = 240.0;
+/// Reed switches bounce for up to ~2 ms; a wind lock-out above this is never useful.
+const MAX_WIND_DEBOUNCE_MS: f64 = 20.0;
+const MAX_RAIN_DEBOUNCE_MS: f64 = 1000.0;
+
+/// Looks up the line of a key path (or always `None` without the source text).
+pub(crate) type LineOf<'a> = &'a dyn Fn(&KeyPath) -> Option<usize>;
+
+pub(crate) fn problems(c: &Config, line_of: LineOf<'_>) -> Vec<Problem> {
+    let mut v = Validator {
+        out: Vec::new(),
+        line_of,
+    };
+    v.intervals(c);
+    v.station(c);
+    if c.database.path.as_os_str().is_empty() {
+        v.push(
+            KeyPath::of(&["database", "path"]),
+            "must not be empty; it is the SQLite file weatherd writes",
+        );
+    }
+    v.calibration_and_qc(c);
+    // Sensors in file order, so "already used by" names the one written first.
+    let mut sensors: Vec<(KeyPath, &SensorConfig)> = c
+        .sensors
+        .iter()
+        .map(|(name, s)| (KeyPath::of(&["sensors", name]), s))
+        .collect();
+    sensors.sort_by_key(|(path, _)| line_of(path).unwrap_or(usize::MAX));
+    for (path, sensor) in &sensors {
+        v.sensor(path, sensor);
+    }
+    v.conflicts(&sensors);
+    v.out
+}
+
+struct Validator<'a> {
+    out: Vec<Problem>,
+    line_of: LineOf<'a>,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, path: KeyPath, message: impl Into<String>) {
+        self.out.push(Problem::new(path, message));
+    }
+
+    /// A reference to another key for a message: `` `sensors.x.pin` (line 12) ``.
+    fn cite(&self, path: &KeyPath) -> String {
+        match (self.line_of)(path) {
+            Some(line) => format!("`{path}` (line {line})"),
+            None => format!("`{path}`"),
+        }
+    }
+
+    /// Rejects NaN and infinities (TOML allows `nan` and `inf`); true if finite.
+    fn finite(&mut self, path: &KeyPath, value: f64) -> bool {
+        if !value.is_finite() {
+            self.push(
+                path.clone(),
+                format!("must be a finite number, found {value}"),
+            );
+        }
+        value.is_finite()
+    }
+
+    /// `lo <= value <= hi`; `why` explains the range.
+    fn within(&mut self, path: KeyPath, value: f64, lo: f64, hi: f64, why: &str) {
+        if self.finite(&path, value) && !(lo..=hi).contains(&value) {
+            self.push(
+                path,
+                format!("must be from {lo} to {hi}{why}, found {value}"),
+            );
+        }
+    }
+
+    fn positive(&mut self, path: KeyPath, value: f64, what: &str) {
+        if self.finite(&path, value) && value <= 0.0 {
+            self.push(
+                path,
+                format!("must be greater than 0 ({what}), found {value}"),
+            );
+        }
+    }
+
+    fn not_empty(&mut self, path: KeyPath, value: &str, what: &str) {
+        if value.trim().is_empty() {
+            self.push(path, format!("must not be empty; {what}"));
+        }
+    }
+
+    fn intervals(&mut self, c: &Config) {
+        let sample = c.sample_interval_seconds;
+        let archive = c.archive_interval_seconds;
+        let sample_path = KeyPath::of(&["sample_interval_seconds"]);
+        let archive_path = KeyPath::of(&["archive_interval_seconds"]);
+        let sample_ok = if sample == 0 {
+            self.push(sample_path, "must be at least 1 second");
+            false
+        } else if SECONDS_PER_DAY % sample != 0 {
+            self.push(
+                sample_path,
+                format!(
+                    "must divide a day (86400 s) evenly, so samples fall on the same clock times every day \
+                     (e.g. 1, 2, 5, 10, 15, 30 or 60), found {sample}"
+                ),
+            );
+            false
+        } else {
+            true
+        };
+        if archive == 0 {
+            self.push(archive_path, "must be at least 1 second");
+        } else if sample_ok && archive % sample != 0 {
+            self.push(
+                archive_path,
+                format!(
+                    "must be a multiple of sample_interval_seconds ({sample} s), so each archive interval holds \
+                     whole samples, found {archive}"
+                ),
+            );
+        } else if SECONDS_PER_DAY % archive != 0 {
+            self.push(
+                archive_path,
+                format!(
+                    "must divide a day (86400 s) evenly, so archive intervals start at midnight \
+                     (e.g. 60, 300, 600, 900, 1800 or 3600), found {archive}"
+                ),
+            );
+        }
+        let timeout = c.sensor_timeout_ms;
+        let timeout_path = KeyPath::of(&["sensor_timeout_ms"]);
+        if timeout == 0 {
+            self.push(timeout_path, "must be at least 1 ms");
+        } else if sample_ok && u64::from(timeout) >= u64::from(sample) * 1000 {
+            self.push(
+                timeout_path,
+                format!(
+                    "must be less than the sample interval ({} ms), so a hung read is given up before the next \
+                     tick, found {timeout}",
+                    u64::from(sample) * 1000
+                ),
+            );
+        }
+    }
+
+    fn station(&mut self, c: &Config) {
+        let s = &c.station;
+        let at = |key: &str| KeyPath::of(&["station", key]);
+        self.not_empty(
+            at("name"),
+            &s.name,
+            "it names the station in reports and uploads",
+        );
+        self.within(
+            at("latitude"),
+            s.latitude,
+            -90.0,
+            90.0,
+            " degrees (north positive)",
+        );
+        self.within(
+            at("longitude"),
+            s.longitude,
+            -180.0,
+            180.0,
+            " degrees (east positive)",
+        );
+        self.within(
+            at("elevation_m"),
+            s.elevation_m,
+            -500.0,
+            9000.0,
+            " metres above sea level",
+        );
+        if s.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            self.push(
+                at("time_zone"),
+                format!(
+                    "unknown time zone \"{}\"; use an IANA name such as \"Europe/London\" or \"UTC\"{}",
+                    s.time_zone,
+                    did_you_mean(&s.time_zone, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
+                ),
+            );
+        }
+    }
+
+    fn quantity_name(&mut self, path: KeyPath, name: &str) -> bool {
+        let ok = Quantity::is_valid_name(name);
+        if !ok {
+            self.push(
+                path,
+                format!(
+                    "\"{name}\" is not a valid quantity name: use lowercase snake_case ending in a unit suffix, \
+                     like `temperature_c`, `humidity_pct` or `soil_moisture_pct`{}",
+                    did_you_mean(name, Quantity::STANDARD.iter().map(|q| q.name()))
+                ),
+            );
+        }
+        ok
+    }
+
+    fn calibration_and_qc(&mut self, c: &Config) {
+        for (name, offset) in &c.calibration {
+            let path = KeyPath::of(&["calibration", name]);
+            if self.quantity_name(path.clone(), name) {
+                self.finite(&path, *offset);
+            }
+        }
+        for (name, limits) in &c.qc {
+            let path = KeyPath::of(&["qc", name]);
+            if !self.quantity_name(path.clone(), name) {
+                continue;
+            }
+            let min_ok = self.finite(&path.key("min"), limits.min);
+            let max_ok = self.finite(&path.key("max"), limits.max);
+            if min_ok && max_ok && limits.min >= limits.max {
+                self.push(
+                    path.key("min"),
+                    format!(
+                        "must be less than max ({}), found {}",
+                        limits.max, limits.min
+                    ),
+                );
+            }
+        }
+    }
+
+    fn gpio(&mut self, path: KeyPath, pin: u8) {
+        if pin > MAX_GPIO {
+            let hint = physical_to_bcm(pin)
+                .map(|bcm| {
+                    format!("; if {pin} is the physical pin number, its BCM number is {bcm}")
+                })
+                .unwrap_or_default();
+            self.push(
+                path,
+                format!("must be a BCM GPIO number from 0 to {MAX_GPIO}, found {pin}{hint}"),
+            );
+        }
+    }
+
+    fn sensor(&mut self, path: &KeyPath, sensor: &SensorConfig) {
+        match sensor {
+            SensorConfig::Bme280(s) => self.bme280(path, s),
+            SensorConfig::Ds18b20(s) => self.ds18b20(path, s),
+            SensorConfig::WindVane(s) => self.wind_vane(path, s),
+            SensorConfig::Anemometer(s) => self.anemometer(path, s),
+            SensorConfig::RainGauge(s) => self.rain_gauge(path, s),
+        }
+    }
+
+    fn bme280(&mut self, path: &KeyPath, s: &Bme280Config) {
+        self.not_empty(
+            path.key("bus"),
+            &s.bus,
+            "it is the I2C device file, e.g. \"/dev/i2c-1\"",
+        );
+        if !(0x03..=0x77).contains(&s.address) {
+            self.push(
+                path.key("address"),
+                format!(
+                    "must be a 7-bit I2C address from 0x03 to 0x77, found {:#04x}",
+                    s.address
+                ),
+            );
+        } else if s.address != 0x76 && s.address != 0x77 {
+            self.push(
+                path.key("address"),
+                format!(
+                    "a BME280 answers only at 0x76 (most cheap boards, SDO to GND) or 0x77 (Adafruit, SDO to \
+                     3.3 V), found {:#04x}; `i2cdetect -y 1` shows which one your board uses",
+                    s.address
+                ),
+            );
+        }
+    }
+
+    fn ds18b20(&mut self, path: &KeyPath, s: &Ds18b20Config) {
+        let id_ok = s.id.is_empty()
+            || (s.id.len() == 15
+                && s.id.starts_with("28-")
+                && s.id.bytes().skip(3).all(|b| b.is_ascii_hexdigit()));
+        if !id_ok {
+            self.push(
+                path.key("id"),
+                format!(
+                    "must be empty (use the first probe found) or a DS18B20 1-Wire id: \"28-\" and 12 hex digits, \
+                     as listed in /sys/bus/w1/devices/, found \"{}\"",
+                    s.id
+                ),
+            );
+        }
+        self.quantity_name(path.key("quantity"), &s.quantity);
+        self.gpio(path.key("pin"), s.pin);
+        self.not_empty(
+            path.key("sysfs_root"),
+            &s.sysfs_root.to_string_lossy(),
+            "normally \"/sys/bus/w1/devices\"",
+        );
+    }
+
+    fn wind_vane(&mut self, path: &KeyPath, s: &WindVaneConfig) {
+        self.not_empty(
+            path.key("spi"),
+            &s.spi,
+            "it is the SPI device file, e.g. \"/dev/spidev0.0\"",
+        );
+        if s.channel > 7 {
+            self.push(
+                path.key("channel"),
+                format!(
+                    "must be an MCP3008 channel from 0 to 7, found {}",
+                    s.channel
+                ),
+            );
+        }
+        if !(1..=100).contains(&s.reads_per_sample) {
+            self.push(
+                path.key("reads_per_sample"),
+                format!(
+                    "must be from 1 to 100 ADC reads per sample, found {}",
+                    s.reads_per_sample
+                ),
+            );
+        }
+        let divider_ok =
+            self.finite(&path.key("divider_ohm"), s.divider_ohm) && s.divider_ohm > 0.0;
+        self.positive(
+            path.key("divider_ohm"),
+            s.divider_ohm,
+            "it is the fixed resistor of the voltage divider",
+        );
+        self.positive(
+            path.key("supply_v"),
+            s.supply_v,
+            "it is the divider's supply voltage",
+        );
+        let table = path.key("table");
+        if s.table.len() < 2 {
+            self.push(
+                table.clone(),
+                format!(
+                    "needs at least 2 positions to tell directions apart, found {}",
+                    s.table.len()
+                ),
+            );
+        }
+        let mut seen_deg: Vec<(f64, usize)> = Vec::new();
+        let mut seen_count: BTreeMap<i64, usize> = BTreeMap::new();
+        for (i, pos) in s.table.iter().enumerate() {
+            let at = table.index(i);
+            if self.finite(&at.key("deg"), pos.deg) {
+                if !(0.0..360.0).contains(&pos.deg) {
+                    self.push(
+                        at.key("deg"),
+                        format!(
+                            "must be at least 0 and less than 360 degrees, found {}",
+                            pos.deg
+                        ),
+                    );
+                } else if let Some((_, j)) = seen_deg.iter().find(|(d, _)| *d == pos.deg) {
+                    let other = self.cite(&table.index(*j).key("deg"));
+                    self.push(
+                        at.key("deg"),
+                        format!("{} degrees is already listed at {other}", pos.deg),
+                    );
+                } else {
+                    seen_deg.push((pos.deg, i));
+                }
+            }
+            if !self.finite(&at.key("ohm"), pos.ohm) {
+                continue;
+            }
+            if pos.ohm <= 0.0 {
+                self.push(
+                    at.key("ohm"),
+                    format!("must be greater than 0 ohm, found {}", pos.ohm),
+                );
+                continue;
+            }
+            if divider_ok {
+                // What the MCP3008 reads for this resistance; the supply voltage cancels out.
+                let count = (1023.0 * s.divider_ohm / (s.divider_ohm + pos.ohm)).round() as i64;
+                if let Some(j) = seen_count.get(&count) {
+                    let other = self.cite(&table.index(*j).key("ohm"));
+                    self.push(
+                        at.key("ohm"),
+                        format!(
+                            "gives the same ADC count ({count}) as {other}, so the two directions cannot be told \
+                             apart; check the resistances or divider_ohm"
+                        ),
+                    );
+                } else {
+                    seen_count.insert(count, i);
+                }
+            }
+        }
+    }
+
+    fn anemometer(&mut self, path: &KeyPath, s: &AnemometerConfig) {
+        self.gpio(path.key("pin"), s.pin);
+        self.positive(
+            path.key("kmh_per_hz"),
+            s.kmh_per_hz,
+            "km/h for one switch closure per second",
+        );
+        let kmh_per_hz = if s.kmh_per_hz.is_finite() && s.kmh_per_hz > 0.0 {
+            s.kmh_per_hz
+        } else {
+            2.4
+        };
+        let period_ms = 1000.0 * kmh_per_hz / MAX_WIND_KMH;
+        let limit_ms = (period_ms / 2.0).min(MAX_WIND_DEBOUNCE_MS);
+        let debounce = path.key("debounce_ms");
+        if self.finite(&debounce, s.debounce_ms)
+            && !(s.debounce_ms > 0.0 && s.debounce_ms < limit_ms)
+        {
+            self.push(
+                debounce,
+                format!(
+                    "must be more than 0 and less than {limit_ms} ms, found {}: the reed switch bounces for \
+                     1-2 ms, and at {MAX_WIND_KMH} km/h it closes every {period_ms} ms (with kmh_per_hz = \
+                     {kmh_per_hz}), so a longer lock-out would drop real closures and under-read strong wind",
+                    s.debounce_ms
+                ),
+            );
+        }
+    }
+
+    fn rain_gauge(&mut self, path: &KeyPath, s: &RainGaugeConfig) {
+        self.gpio(path.key("pin"), s.pin);
+        self.positive(
+            path.key("mm_per_tip"),
+            s.mm_per_tip,
+            "mm of rain for one bucket tip",
+        );
+        let debounce = path.key("debounce_ms");
+        if self.finite(&debounce, s.debounce_ms)
+            && !(s.debounce_ms > 0.0 && s.debounce_ms <= MAX_RAIN_DEBOUNCE_MS)
+        {
+            self.push(
+                debounce,
+                format!(
+                    "must be more than 0 and at most {MAX_RAIN_DEBOUNCE_MS} ms, found {}: without a lock-out the \
+                     switch's bounce counts as extra tips (phantom rain), and a bucket tips at most a few times a \
+                     second even in a cloudburst",
+                    s.debounce_ms
+                ),
+            );
+        }
+    }
+
+    fn conflicts(&mut self, sensors: &[(KeyPath, &SensorConfig)]) {
+        self.gpio_conflicts(sensors);
+        let mut i2c: BTreeMap<(&str, u8), KeyPath> = BTreeMap::new();
+        let mut spi: BTreeMap<(&str, u8), KeyPath> = BTreeMap::new();
+        let mut singletons: BTreeMap<&str, KeyPath> = BTreeMap::new();
+        let mut w1_ids: BTreeMap<&str, KeyPath> = BTreeMap::new();
+        let mut quantities: BTreeMap<Quantity, KeyPath> = BTreeMap::new();
+        let ds18b20_count = sensors
+            .iter()
+            .filter(|(_, s)| matches!(s, SensorConfig::Ds18b20(_)))
+            .count();
+        for (path, sensor) in sensors {
+            match sensor {
+                SensorConfig::Bme280(s) => {
+                    let at = path.key("address");
+                    if let Some(other) = i2c.get(&(s.bus.as_str(), s.address)) {
+                        let other = self.cite(other);
+                        self.push(
+                            at,
+                            format!(
+                                "I2C address {:#04x} on {} is already used by {other}; two devices cannot share \
+                                 an address on one bus (set the other board's address or use another bus)",
+                                s.address, s.bus
+                            ),
+                        );
+                    } else {
+                        i2c.insert((s.bus.as_str(), s.address), at);
+                    }
+                }
+                SensorConfig::WindVane(s) => {
+                    let at = path.key("channel");
+                    if let Some(other) = spi.get(&(s.spi.as_str(), s.channel)) {
+                        let other = self.cite(other);
+                        self.push(
+                            at,
+                            format!(
+                                "ADC channel {} on {} is already used by {other}",
+                                s.channel, s.spi
+                            ),
+                        );
+                    } else {
+                        spi.insert((s.spi.as_str(), s.channel), at);
+                    }
+                }
+                SensorConfig::Ds18b20(s) if ds18b20_count > 1 => {
+                    let at = path.key("id");
+                    if s.id.is_empty() {
+                        self.push(
+                            at,
+                            "must be set when there is more than one DS18B20, or every one reads the same first \
+                             probe; see /sys/bus/w1/devices/ for the 28-... ids",
+                        );
+                    } else if let Some(other) = w1_ids.get(s.id.as_str()) {
+                        let other = self.cite(other);
+                        self.push(at, format!("probe \"{}\" is already used by {other}", s.id));
+                    } else {
+                        w1_ids.insert(s.id.as_str(), at);
+                    }
+                }
+                _ => {}
+            }
+            let single = match sensor {
+                SensorConfig::Anemometer(_) => Some("anemometer"),
+                SensorConfig::RainGauge(_) => Some("rain gauge"),
+                SensorConfig::WindVane(_) => Some("wind vane"),
+                _ => None,
+            };
+            if let Some(kind) = single {
+                let at = path.key("type");
+                if let Some(other) = singletons.get(kind) {
+                    let other = self.cite(other);
+                    self.push(
+                        at,
+                        format!("only one {kind} is supported (the archive has one column for it); {other} is already one"),
+                    );
+                    continue;
+                }
+                singletons.insert(kind, at);
+            }
+            for q in sensor.quantities() {
+                // A DS18B20's quantity is its own key; other sensors' are implied by `type`.
+                let at = match sensor {
+                    SensorConfig::Ds18b20(_) => path.key("quantity"),
+                    _ => path.key("type"),
+                };
+                if let Some(other) = quantities.get(&q) {
+                    let other = self.cite(other);
+                    self.push(
+                        at,
+                        format!(
+                            "reports `{q}`, which {other} already reports; each quantity must come from one sensor \
+                             (a DS18B20 can report another quantity via `quantity`)"
+                        ),
+                    );
+                } else {
+                    quantities.insert(q, at);
+                }
+            }
+        }
+    }
+
+    /// A GPIO line can serve one sensor; 1-Wire probes share their bus pin, and the
+    /// pins of an I2C or SPI bus in use are taken.
+    fn gpio_conflicts(&mut self, sensors: &[(KeyPath, &SensorConfig)]) {
+        let mut reserved: BTreeMap<u8, (KeyPath, String)> = BTreeMap::new();
+        for (path, sensor) in sensors {
+            match sensor {
+                SensorConfig::Bme280(s) if s.bus == "/dev/i2c-1" => {
+                    for (pin, line) in [(2, "SDA"), (3, "SCL")] {
+                        reserved
+                            .entry(pin)
+                            .or_insert((path.key("bus"), format!("I2C bus 1's {line} line")));
+                    }
+                }
+                SensorConfig::WindVane(s) if s.spi.starts_with("/dev/spidev0.") => {
+                    let mut pins = vec![(9, "MISO"), (10, "MOSI"), (11, "SCLK")];
+                    match s.spi.as_str() {
+                        "/dev/spidev0.0" => pins.push((8, "CE0")),
+                        "/dev/spidev0.1" => pins.push((7, "CE1")),
+                        _ => {}
+                    }
+                    for (pin, line) in pins {
+                        reserved
+                            .entry(pin)
+                            .or_insert((path.key("spi"), format!("SPI0's {line} line")));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // pin → (the key that took it, whether it is a 1-Wire bus)
+        let mut used: BTreeMap<u8, (KeyPath, bool)> = BTreeMap::new();
+        for (path, sensor) in sensors {
+            let (pin, one_wire) = match sensor {
+                SensorConfig::Anemometer(s) => (s.pin, false),
+                SensorConfig::RainGauge(s) => (s.pin, false),
+                SensorConfig::Ds18b20(s) => (s.pin, true),
+                _ => continue,
+            };
+            let at = path.key("pin");
+            if let Some((other, what)) = reserved.get(&pin) {
+                let other = self.cite(other);
+                self.push(at, format!("GPIO {pin} is {what}, in use by {other}"));
+            } else if let Some((other, other_one_wire)) = used.get(&pin) {
+                if !(one_wire && *other_one_wire) {
+                    let other = self.cite(other);
+                    self.push(
+                        at,
+                        format!(
+                            "GPIO {pin} is already used by {other}; a pin can serve only one sensor (only \
+                             DS18B20 probes may share their 1-Wire pin)"
+                        ),
+                    );
+                }
+            } else {
+                used.insert(pin, (at, one_wire));
+            }
+        }
+    }
+}
+
+/// BCM GPIO number of a physical header pin, for the "did you use the physical
+/// number?" hint (physical pin 29 is GPIO5, the anemometer's).
+fn physical_to_bcm(physical: u8) -> Option<u8> {
+    #[rustfmt::skip]
+    const MAP: [(u8, u8); 28] = [
+        (3, 2), (5, 3), (7, 4), (8, 14), (10, 15), (11, 17), (12, 18), (13, 27), (15, 22),
+        (16, 23), (18, 24), (19, 10), (21, 9), (22, 25), (23, 11), (24, 8), (26, 7), (27, 0),
+        (28, 1), (29, 5), (31, 6), (32, 12), (33, 13), (35, 19), (36, 16), (37, 26), (38, 20),
+        (40, 21),
+    ];
+    MAP.iter()
+        .find(|(p, _)| *p == physical)
+        .map(|(_, bcm)| *bcm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(extra: &str) -> Vec<Problem> {
+        let text = format!("[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 2.0\n{extra}");
+        let config = super::super::parse::parse(&text).expect("parses");
+        problems(&config, &|_| None)
+    }
+
+    fn paths(problems: &[Problem]) -> Vec<String> {
+        problems.iter().map(|p| p.path.to_string()).collect()
+    }
+
+    #[test]
+    fn two_vanes_on_one_adc_channel_conflict_before_the_one_vane_rule() {
+        let p =
+            problems_of("[sensors.a]\ntype = \"wind_vane\"\n[sensors.b]\ntype = \"wind_vane\"\n");
+        assert_eq!(paths(&p)[0], "sensors.b.channel");
+        assert!(p[0]
+            .message
+            .contains("ADC channel 0 on /dev/spidev0.0 is already used by `sensors.a.channel`"));
+        let p = problems_of(
+            "[sensors.a]\ntype = \"wind_vane\"\n[sensors.b]\ntype = \"wind_vane\"\nchannel = 1\n",
+        );
+        assert_eq!(paths(&p)[0], "sensors.b.type");
+        assert!(
+            p[0].message.contains("only one wind vane"),
+            "{}",
+            p[0].message
+        );
+    }
+
+    #[test]
+    fn pulse_input_on_the_vanes_chip_select_conflicts() {
+        let p = problems_of(
+            "[sensors.v]\ntype = \"wind_vane\"\n[sensors.r]\ntype = \"rain_gauge\"\npin = 8\n",
+        );
+        assert_eq!(paths(&p), ["sensors.r.pin"]);
+        assert!(p[0].message.contains("SPI0's CE0 line"), "{}", p[0].message);
+        // CE1 is free while the vane uses CE0.
+        assert!(problems_of(
+            "[sensors.v]\ntype = \"wind_vane\"\n[sensors.r]\ntype = \"rain_gauge\"\npin = 7\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn debounce_limit_follows_kmh_per_hz() {
+        // 4.8 km/h per Hz: 240 km/h is 50 closures a second, 20 ms apart, so 8 ms is fine.
+        assert!(problems_of(
+            "[sensors.a]\ntype = \"anemometer\"\nkmh_per_hz = 4.8\ndebounce_ms = 8.0\n"
+        )
+        .is_empty());
+        let p = problems_of("[sensors.a]\ntype = \"anemometer\"\ndebounce_ms = 8.0\n");
+        assert_eq!(paths(&p), ["sensors.a.debounce_ms"]);
+    }
+
+    #[test]
+    fn physical_pin_hint() {
+        assert_eq!(physical_to_bcm(29), Some(5));
+        assert_eq!(physical_to_bcm(31), Some(6));
+        assert_eq!(physical_to_bcm(30), None); // a ground pin
+    }
+}
