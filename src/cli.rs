@@ -131,7 +131,11 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run(args),
         Command::Query(args) => query_cmd(args),
         Command::CheckConfig { file } => {
-            let config = Config::load(&file)?;
+            // Every problem at once, so a teacher fixes the file in one pass.
+            let config = Config::load_all(&file).map_err(|errors| Failure {
+                code: EXIT_USAGE,
+                message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nweatherd: "),
+            })?;
             print!("{}", config.to_toml());
             eprintln!("{}: OK", file.display());
             Ok(())
