@@ -29,3 +29,4 @@ pub mod sim;
 pub mod station;
 pub mod store;
 pub mod time;
+pub mod timesync;

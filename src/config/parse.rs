@@ -43,10 +43,11 @@ pub(crate) fn parse(text: &str) -> Result<Config, Problem> {
 }
 
 /// The keys that must come before the first `[table]` header.
-const TOP_LEVEL_KEYS: [&str; 3] = [
+const TOP_LEVEL_KEYS: [&str; 4] = [
     "sample_interval_seconds",
     "archive_interval_seconds",
     "sensor_timeout_ms",
+    "wait_for_time_sync",
 ];
 
 /// A top-level key written below a `[table]` header belongs to that table in TOML,
