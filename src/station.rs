@@ -181,6 +181,14 @@ pub async fn run_in(
                 tick = now.next_tick(sample_s);
                 continue;
             }
+            if now.0 > tick.0 + sample_s * NANOS_PER_SEC {
+                // Woke far past the tick: the clock stepped forward while we slept. A
+                // sample dated by the stale tick would carry the wrong time.
+                summary.clock_steps += 1;
+                tracing::warn!(from = %tick, to = %now, "wall clock jumped forward; re-planning ticks");
+                tick = now.next_tick(sample_s);
+                continue;
+            }
         }
 
         let sample = sampler.sample(tick).await;

@@ -102,7 +102,7 @@ async fn clock_steps_forward_and_back_by_hours_and_a_year() {
     assert_eq!(count(0, 600), 10, "the first ten minutes");
     assert!((9..=11).contains(&count(3 * 3600 + 600, 3 * 3600 + 1200)), "ten minutes after the forward step");
     assert!((9..=11).contains(&count(3 * 3600 + 1800, 3 * 3600 + 2400)), "ten minutes after the clock came back");
-    assert_eq!(count(600, 3 * 3600 + 600), 1, "only the partial interval cut by the step lies in the skipped 3 h");
+    assert!(count(600, 3 * 3600 + 600) <= 1, "at most the partial interval cut by the step lies in the skipped 3 h");
     assert!(rows.iter().all(|r| r.start >= b), "nothing archived in the year the clock wrongly showed");
     assert!(rows.len() <= 33, "no burst of empty records: {}", rows.len());
     assert!((110..=130).contains(&summary.discarded_backward), "{summary:?}");
