@@ -20,6 +20,7 @@ pub mod hw;
 pub mod meteo;
 pub mod observation;
 pub mod pulse;
+pub mod query;
 pub mod record;
 pub mod sensors;
 pub mod sim;
