@@ -14,39 +14,22 @@ pub enum Speed {
 
 pub enum Clock {
     Real,
-    Simulated {
-        time: SimTime,
-        speed: Speed,
-        real_origin: Instant,
-        sim_origin: Timestamp,
-    },
+    Simulated { time: SimTime, speed: Speed, real_origin: Instant, sim_origin: Timestamp },
 }
 
 impl Clock {
     pub fn simulated(start: Timestamp, speed: Speed, time: SimTime) -> Clock {
         time.set(start);
-        Clock::Simulated {
-            time,
-            speed,
-            real_origin: Instant::now(),
-            sim_origin: start,
-        }
+        Clock::Simulated { time, speed, real_origin: Instant::now(), sim_origin: start }
     }
 
     pub fn now(&self) -> Timestamp {
         match self {
             Clock::Real => Timestamp::now(),
-            Clock::Simulated {
-                time,
-                speed: Speed::Max,
-                ..
-            } => time.get(),
-            Clock::Simulated {
-                speed: Speed::Factor(f),
-                real_origin,
-                sim_origin,
-                ..
-            } => sim_origin.add_nanos((real_origin.elapsed().as_nanos() as f64 * f) as i64),
+            Clock::Simulated { time, speed: Speed::Max, .. } => time.get(),
+            Clock::Simulated { speed: Speed::Factor(f), real_origin, sim_origin, .. } => {
+                sim_origin.add_nanos((real_origin.elapsed().as_nanos() as f64 * f) as i64)
+            }
         }
     }
 
@@ -60,18 +43,10 @@ impl Clock {
                     tokio::time::sleep(Duration::from_nanos((t.0 - now.0) as u64)).await;
                 }
             }
-            Clock::Simulated {
-                time,
-                speed: Speed::Max,
-                ..
-            } => {
+            Clock::Simulated { time, speed: Speed::Max, .. } => {
                 time.set(t);
             }
-            Clock::Simulated {
-                time,
-                speed: Speed::Factor(f),
-                ..
-            } => {
+            Clock::Simulated { time, speed: Speed::Factor(f), .. } => {
                 let now = self.now();
                 if t > now {
                     let real = (t.0 - now.0) as f64 / f;

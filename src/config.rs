@@ -58,9 +58,7 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Database {
-            path: defaults::database_path(),
-        }
+        Database { path: defaults::database_path() }
     }
 }
 
@@ -260,12 +258,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            file: None,
-            path: path.into(),
-            line: None,
-            message: message.into(),
-        }
+        ConfigError { file: None, path: path.into(), line: None, message: message.into() }
     }
     fn render(&self) -> String {
         let mut s = String::new();
