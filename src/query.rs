@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(format_real(0.1 + 0.2).as_deref(), Some("0.3"));
         assert_eq!(format_real(1013.256).as_deref(), Some("1013.26"));
         assert_eq!(format_real(-0.001).as_deref(), Some("0"));
-        assert_eq!(format_real(-3.14159).as_deref(), Some("-3.14"));
+        assert_eq!(format_real(-7.45678).as_deref(), Some("-7.46"));
         assert_eq!(format_real(f64::NAN), None);
         assert_eq!(format_real(f64::INFINITY), None);
     }
