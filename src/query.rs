@@ -53,24 +53,46 @@ impl fmt::Display for Format {
 /// A real rounded to `DECIMALS` places in its shortest form; `None` for NaN and
 /// infinities, which are not measurements.
 pub fn format_real(x: f64) -> Option<String> {
+    let mut s = String::new();
+    push_real(&mut s, x).then_some(s)
+}
+
+/// Appends `format_real(x)`; false (nothing appended) for a non-finite `x`.
+fn push_real(buf: &mut String, x: f64) -> bool {
+    use std::fmt::Write as _;
     if !x.is_finite() {
-        return None;
+        return false;
     }
     let scale = 10f64.powi(DECIMALS);
     let r = (x * scale).round() / scale;
     // Avoid printing "-0" for tiny negatives.
     let r = if r == 0.0 { 0.0 } else { r };
-    Some(format!("{r}"))
+    let _ = write!(buf, "{r}");
+    true
+}
+
+/// Appends the text of a cell; false (nothing appended) for NULL. Exports write
+/// millions of cells, so they reuse one buffer instead of allocating per cell.
+fn push_cell(buf: &mut String, v: &Value) -> bool {
+    use std::fmt::Write as _;
+    match v {
+        Value::Null => false,
+        Value::Int(i) => {
+            let _ = write!(buf, "{i}");
+            true
+        }
+        Value::Real(x) => push_real(buf, *x),
+        Value::Text(s) => {
+            buf.push_str(s);
+            true
+        }
+    }
 }
 
 /// The text of a cell, `None` for NULL.
 fn cell_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::Int(i) => Some(i.to_string()),
-        Value::Real(x) => format_real(*x),
-        Value::Text(s) => Some(s.clone()),
-    }
+    let mut s = String::new();
+    push_cell(&mut s, v).then_some(s)
 }
 
 pub fn render(table: &Table, format: Format, out: &mut impl Write) -> io::Result<()> {
@@ -134,8 +156,14 @@ fn render_csv(table: &Table, out: &mut impl Write) -> io::Result<()> {
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     w.write_record(&table.columns)?;
+    let mut buf = String::new();
     for row in &table.rows {
-        w.write_record(row.iter().map(|v| cell_text(v).unwrap_or_default()))?;
+        for v in row {
+            buf.clear();
+            push_cell(&mut buf, v);
+            w.write_field(&buf)?;
+        }
+        w.write_record(None::<&[u8]>)?;
     }
     w.flush()?;
     Ok(())
@@ -169,7 +197,11 @@ fn render_json(table: &Table, out: &mut impl Write) -> io::Result<()> {
             line.push_str(": ");
             match v {
                 Value::Text(s) => line.push_str(&json_string(s)?),
-                other => line.push_str(cell_text(other).as_deref().unwrap_or("null")),
+                other => {
+                    if !push_cell(&mut line, other) {
+                        line.push_str("null");
+                    }
+                }
             }
         }
         line.push('}');

@@ -727,8 +727,7 @@ impl Store {
     ) -> Result<Table, StoreError> {
         let (from_s, to_s) = bounds(from, to);
         let sql = format!(
-            "SELECT id, strftime('%Y-%m-%dT%H:%M:%SZ', start_ts, 'unixepoch'), \
-             strftime('%Y-%m-%dT%H:%M:%SZ', end_ts, 'unixepoch'), {} \
+            "SELECT id, start_ts, end_ts, {} \
              FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
             VALUE_COLUMNS.join(", ")
         );
@@ -744,9 +743,13 @@ impl Store {
         let mut rows = stmt.query(params![from_s, to_s])?;
         let mut ids = Vec::new();
         while let Some(row) = rows.next()? {
-            let cells = (0..width)
-                .map(|i| row.get_ref(i).map(Value::from))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut cells = Vec::with_capacity(width);
+            cells.push(Value::Int(row.get(0)?));
+            cells.push(Value::Text(utc_text(row.get(1)?)));
+            cells.push(Value::Text(utc_text(row.get(2)?)));
+            for i in 3..width {
+                cells.push(Value::from(row.get_ref(i)?));
+            }
             ids.push(row.get::<_, i64>(0)?);
             table.rows.push(cells);
         }
@@ -961,6 +964,43 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// `2026-01-01T00:00:00Z` for Unix seconds, as `Timestamp::rfc3339` writes it, but
+/// without a format-string interpreter: the raw query writes two per row.
+fn utc_text(secs: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+    let (days, tod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return Timestamp::from_secs(secs).rfc3339();
+    }
+    let (h, m, s) = (tod / 3600, tod / 60 % 60, tod % 60);
+    let mut out = String::with_capacity(20);
+    for (v, width, sep) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (h, 2, ':'),
+        (m, 2, ':'),
+        (s, 2, 'Z'),
+    ] {
+        let mut div = 10i64.pow(width - 1);
+        while div > 0 {
+            out.push(char::from(b'0' + (v / div % 10) as u8));
+            div /= 10;
+        }
+        out.push(sep);
+    }
+    out
 }
 
 fn bounds(from: Option<Timestamp>, to: Option<Timestamp>) -> (i64, i64) {
@@ -1385,6 +1425,21 @@ mod tests {
             "soil_temperature_max_c"
         );
         assert_eq!(n_name("soil_temperature_c"), "soil_temperature_n");
+    }
+
+    #[test]
+    fn utc_text_matches_chrono() {
+        let mut secs = -86_400 * 366;
+        while secs < 4_102_444_800 {
+            assert_eq!(
+                utc_text(secs),
+                Timestamp::from_secs(secs).rfc3339(),
+                "{secs}"
+            );
+            secs += 86_399 * 7 + 3_601;
+        }
+        assert_eq!(utc_text(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_text(1_767_225_599), "2025-12-31T23:59:59Z");
     }
 
     #[test]
