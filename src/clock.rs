@@ -38,13 +38,23 @@ pub enum Clock {
 impl Clock {
     pub fn simulated(start: Timestamp, speed: Speed, time: SimTime) -> Clock {
         time.set(start);
-        Clock::Simulated { time, speed, real_origin: Instant::now(), sim_origin: start }
+        Clock::Simulated {
+            time,
+            speed,
+            real_origin: Instant::now(),
+            sim_origin: start,
+        }
     }
 
     /// A steppable clock reading `base` now; `step_ns` is added to every reading.
     pub fn stepped(base: Timestamp, step_ns: Arc<AtomicI64>, time: SimTime) -> Clock {
         time.set(base);
-        Clock::Stepped { base, origin: tokio::time::Instant::now(), step_ns, time }
+        Clock::Stepped {
+            base,
+            origin: tokio::time::Instant::now(),
+            step_ns,
+            time,
+        }
     }
 
     /// True for clocks that can jump under us (the real one, and its test double).
@@ -55,11 +65,23 @@ impl Clock {
     pub fn now(&self) -> Timestamp {
         match self {
             Clock::Real => Timestamp::now(),
-            Clock::Simulated { time, speed: Speed::Max, .. } => time.get(),
-            Clock::Simulated { speed: Speed::Factor(f), real_origin, sim_origin, .. } => {
-                sim_origin.add_nanos((real_origin.elapsed().as_nanos() as f64 * f) as i64)
-            }
-            Clock::Stepped { base, origin, step_ns, .. } => {
+            Clock::Simulated {
+                time,
+                speed: Speed::Max,
+                ..
+            } => time.get(),
+            Clock::Simulated {
+                speed: Speed::Factor(f),
+                real_origin,
+                sim_origin,
+                ..
+            } => sim_origin.add_nanos((real_origin.elapsed().as_nanos() as f64 * f) as i64),
+            Clock::Stepped {
+                base,
+                origin,
+                step_ns,
+                ..
+            } => {
                 base.add_nanos(origin.elapsed().as_nanos() as i64 + step_ns.load(Ordering::Relaxed))
             }
         }
@@ -78,7 +100,11 @@ impl Clock {
                     tokio::time::sleep(Duration::from_nanos((t.0 - now.0) as u64)).await;
                 }
             }
-            Clock::Simulated { time, speed: Speed::Max, .. } => {
+            Clock::Simulated {
+                time,
+                speed: Speed::Max,
+                ..
+            } => {
                 time.set(t);
                 // Let other tasks (signal handlers) in now and then without slowing the
                 // replay: one yield per simulated hour.
@@ -86,7 +112,11 @@ impl Clock {
                     tokio::task::yield_now().await;
                 }
             }
-            Clock::Simulated { time, speed: Speed::Factor(f), .. } => {
+            Clock::Simulated {
+                time,
+                speed: Speed::Factor(f),
+                ..
+            } => {
                 let now = self.now();
                 if t > now {
                     let real = (t.0 - now.0) as f64 / f;

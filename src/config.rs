@@ -43,6 +43,9 @@ pub struct Config {
     /// QC limits by quantity name; values outside become NULL plus a fault.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qc: BTreeMap<String, QcLimits>,
+    /// Upload destinations (`[[upload]]` tables), each with a unique name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upload: Vec<crate::upload::UploadConfig>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

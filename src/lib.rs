@@ -30,3 +30,4 @@ pub mod station;
 pub mod store;
 pub mod time;
 pub mod timesync;
+pub mod upload;

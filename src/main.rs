@@ -21,7 +21,10 @@ fn init_logging() {
     };
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         if let Ok(journald) = tracing_journald::layer() {
-            tracing_subscriber::registry().with(filter()).with(journald).init();
+            tracing_subscriber::registry()
+                .with(filter())
+                .with(journald)
+                .init();
             return;
         }
     }

@@ -17,7 +17,12 @@ pub fn sea_level_pressure_hpa(station_hpa: f64, temperature_c: f64, elevation_m:
 
 /// Highest 3-second running mean of wind speed (km/h) within `[start, end)`, from the
 /// debounced closure timestamps. `None` when the interval is shorter than the window.
-pub fn gust_kmh(closures: &[Timestamp], start: Timestamp, end: Timestamp, kmh_per_hz: f64) -> Option<f64> {
+pub fn gust_kmh(
+    closures: &[Timestamp],
+    start: Timestamp,
+    end: Timestamp,
+    kmh_per_hz: f64,
+) -> Option<f64> {
     let _ = (closures, start, end, kmh_per_hz);
     todo!()
 }
@@ -30,7 +35,11 @@ pub fn vector_mean_deg(samples: &[(f64, f64)]) -> Option<f64> {
 
 /// Highest rain rate (mm/h) over the tips in an interval, each tip's rate taken from
 /// the time since the tip before it (`previous` is the last tip before the interval).
-pub fn peak_rain_rate_mm_per_h(tips: &[Timestamp], previous: Option<Timestamp>, mm_per_tip: f64) -> Option<f64> {
+pub fn peak_rain_rate_mm_per_h(
+    tips: &[Timestamp],
+    previous: Option<Timestamp>,
+    mm_per_tip: f64,
+) -> Option<f64> {
     let _ = (tips, previous, mm_per_tip);
     todo!()
 }

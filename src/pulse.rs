@@ -16,7 +16,10 @@ pub struct Debouncer {
 
 impl Debouncer {
     pub fn new(lockout_ns: i64) -> Self {
-        Debouncer { lockout_ns, last_accepted: None }
+        Debouncer {
+            lockout_ns,
+            last_accepted: None,
+        }
     }
     pub fn from_ms(ms: f64) -> Self {
         Debouncer::new((ms * NANOS_PER_MILLI as f64).round() as i64)

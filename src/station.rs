@@ -89,13 +89,18 @@ pub enum RunError {
 
 /// Runs the station described by `opts` on the real machine or, with
 /// `opts.simulation`, on simulated hardware.
-pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result<RunSummary, RunError> {
+pub async fn run(
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary, RunError> {
     let config = &opts.config;
     let archive_s = i64::from(config.archive_interval_seconds);
     let store = Store::open(&opts.db_path, config.time_zone())?;
     let env = match &opts.simulation {
         Some(sim) => {
-            let requested = sim.start.unwrap_or_else(|| Timestamp::now().floor_to(archive_s));
+            let requested = sim
+                .start
+                .unwrap_or_else(|| Timestamp::now().floor_to(archive_s));
             // A simulated run resumes where its database ends, so a run that was
             // killed and restarted with the same arguments continues seamlessly.
             let start = match store.resume()?.last_end {
@@ -103,7 +108,11 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
                 _ => requested,
             };
             let time = SimTime::new(start);
-            let weather = Arc::new(Weather::new(sim.seed, config.station.latitude, config.station.elevation_m));
+            let weather = Arc::new(Weather::new(
+                sim.seed,
+                config.station.latitude,
+                config.station.elevation_m,
+            ));
             Env {
                 clock: Clock::simulated(start, sim.speed, time.clone()),
                 hw: Box::new(SimHardware::new(weather, time)),
@@ -114,8 +123,11 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         }
         None => {
             let now = Timestamp::now();
-            let sync: Box<dyn SyncSource> =
-                if config.wait_for_time_sync { Box::new(KernelSync) } else { Box::new(AlwaysSynced) };
+            let sync: Box<dyn SyncSource> = if config.wait_for_time_sync {
+                Box::new(KernelSync)
+            } else {
+                Box::new(AlwaysSynced)
+            };
             Env {
                 clock: Clock::Real,
                 hw: Box::new(RealHardware),
@@ -136,7 +148,13 @@ pub async fn run_in(
     env: Env,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary, RunError> {
-    let Env { clock, hw, mut sync, start, end } = env;
+    let Env {
+        clock,
+        hw,
+        mut sync,
+        start,
+        end,
+    } = env;
     let sample_s = i64::from(config.sample_interval_seconds);
     let resume = store.resume()?;
 

@@ -25,7 +25,12 @@ struct Row {
 fn rows(path: &std::path::Path) -> Vec<Row> {
     let store = Store::open_read_only(path).unwrap();
     let t = store.query(None, None, Every::Raw).unwrap();
-    let col = |name: &str| t.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no {name}"));
+    let col = |name: &str| {
+        t.columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
     let (s, e, n) = (col("start_utc"), col("end_utc"), col("samples"));
     let secs = |v: &Value| match v {
         Value::Text(t) => parse_time(t).unwrap().secs(),
@@ -56,7 +61,11 @@ async fn station(
     config.database.path = db.clone();
     let store = Store::open(&db, config.time_zone()).unwrap();
     let time = SimTime::new(base);
-    let weather = Arc::new(Weather::new(3, config.station.latitude, config.station.elevation_m));
+    let weather = Arc::new(Weather::new(
+        3,
+        config.station.latitude,
+        config.station.elevation_m,
+    ));
     let env = Env {
         clock: Clock::stepped(base, step, time.clone()),
         hw: Box::new(SimHardware::new(weather, time)),
@@ -70,7 +79,13 @@ async fn station(
 
 fn assert_monotonic_and_non_empty(rows: &[Row]) {
     for pair in rows.windows(2) {
-        assert!(pair[1].start >= pair[0].end, "overlap: {}..{} then {}", pair[0].start, pair[0].end, pair[1].start);
+        assert!(
+            pair[1].start >= pair[0].end,
+            "overlap: {}..{} then {}",
+            pair[0].start,
+            pair[0].end,
+            pair[1].start
+        );
     }
     for r in rows {
         assert!(r.samples > 0, "empty record at {}", r.start);
@@ -98,14 +113,37 @@ async fn clock_steps_forward_and_back_by_hours_and_a_year() {
     assert_monotonic_and_non_empty(&rows);
 
     let b = base.secs();
-    let count = |from: i64, to: i64| rows.iter().filter(|r| r.start >= b + from && r.start < b + to).count();
+    let count = |from: i64, to: i64| {
+        rows.iter()
+            .filter(|r| r.start >= b + from && r.start < b + to)
+            .count()
+    };
     assert_eq!(count(0, 600), 10, "the first ten minutes");
-    assert!((9..=11).contains(&count(3 * 3600 + 600, 3 * 3600 + 1200)), "ten minutes after the forward step");
-    assert!((9..=11).contains(&count(3 * 3600 + 1800, 3 * 3600 + 2400)), "ten minutes after the clock came back");
-    assert!(count(600, 3 * 3600 + 600) <= 1, "at most the partial interval cut by the step lies in the skipped 3 h");
-    assert!(rows.iter().all(|r| r.start >= b), "nothing archived in the year the clock wrongly showed");
-    assert!(rows.len() <= 33, "no burst of empty records: {}", rows.len());
-    assert!((110..=130).contains(&summary.discarded_backward), "{summary:?}");
+    assert!(
+        (9..=11).contains(&count(3 * 3600 + 600, 3 * 3600 + 1200)),
+        "ten minutes after the forward step"
+    );
+    assert!(
+        (9..=11).contains(&count(3 * 3600 + 1800, 3 * 3600 + 2400)),
+        "ten minutes after the clock came back"
+    );
+    assert!(
+        count(600, 3 * 3600 + 600) <= 1,
+        "at most the partial interval cut by the step lies in the skipped 3 h"
+    );
+    assert!(
+        rows.iter().all(|r| r.start >= b),
+        "nothing archived in the year the clock wrongly showed"
+    );
+    assert!(
+        rows.len() <= 33,
+        "no burst of empty records: {}",
+        rows.len()
+    );
+    assert!(
+        (110..=130).contains(&summary.discarded_backward),
+        "{summary:?}"
+    );
     assert!(summary.clock_steps >= 3, "{summary:?}");
 }
 
@@ -128,6 +166,9 @@ async fn nothing_is_archived_before_the_clock_is_synchronised() {
     assert_monotonic_and_non_empty(&rows);
     assert_eq!(summary.discarded_unsynced, 24, "{summary:?}");
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r.start >= base.secs()), "a record was dated by the unsynchronised clock");
+    assert!(
+        rows.iter().all(|r| r.start >= base.secs()),
+        "a record was dated by the unsynchronised clock"
+    );
     assert!((9..=11).contains(&rows.len()), "{}", rows.len());
 }

@@ -13,7 +13,12 @@ pub struct HwError(pub String);
 pub trait EdgeSource: Send {
     /// Appends, in time order, every edge with `from <= ts < until` that has not been
     /// handed out yet. Edges at or after `until` stay queued for the next call.
-    fn collect(&mut self, from: Timestamp, until: Timestamp, out: &mut Vec<Timestamp>) -> Result<(), HwError>;
+    fn collect(
+        &mut self,
+        from: Timestamp,
+        until: Timestamp,
+        out: &mut Vec<Timestamp>,
+    ) -> Result<(), HwError>;
 }
 
 /// One channel of an analogue-to-digital converter (the vane's MCP3008).
@@ -50,7 +55,9 @@ impl embedded_hal::i2c::Error for I2cError {
 impl std::fmt::Display for I2cError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            I2cError::NoAcknowledge => f.write_str("no acknowledge (device missing or wrong address)"),
+            I2cError::NoAcknowledge => {
+                f.write_str("no acknowledge (device missing or wrong address)")
+            }
             I2cError::Bus => f.write_str("I2C bus error"),
         }
     }
@@ -96,15 +103,24 @@ pub struct RealHardware;
 
 impl Backend for RealHardware {
     fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-        Err(HwError(format!("GPIO{pin}: GPIO edge input is not available in this build")))
+        Err(HwError(format!(
+            "GPIO{pin}: GPIO edge input is not available in this build"
+        )))
     }
     fn adc_channel(&self, spi: &str, channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-        Err(HwError(format!("{spi} channel {channel}: SPI is not available in this build")))
+        Err(HwError(format!(
+            "{spi} channel {channel}: SPI is not available in this build"
+        )))
     }
     fn i2c(&self, bus: &str) -> Result<I2cBus, HwError> {
-        Err(HwError(format!("{bus}: I2C is not available in this build")))
+        Err(HwError(format!(
+            "{bus}: I2C is not available in this build"
+        )))
     }
     fn one_wire(&self, sysfs_root: &std::path::Path) -> Result<Box<dyn OneWire>, HwError> {
-        Err(HwError(format!("{}: 1-Wire is not available in this build", sysfs_root.display())))
+        Err(HwError(format!(
+            "{}: 1-Wire is not available in this build",
+            sysfs_root.display()
+        )))
     }
 }

@@ -41,7 +41,11 @@ impl VaneTable {
 pub fn build(c: &WindVaneConfig, hw: &dyn Backend) -> Result<Driver, SensorError> {
     let adc = hw.adc_channel(&c.spi, c.channel)?;
     Ok(Driver::Polled {
-        sensor: Box::new(WindVane { adc, table: VaneTable::from_config(c), reads: c.reads_per_sample.max(1) }),
+        sensor: Box::new(WindVane {
+            adc,
+            table: VaneTable::from_config(c),
+            reads: c.reads_per_sample.max(1),
+        }),
         blocking: hw.blocking_io(),
     })
 }
