@@ -5,6 +5,12 @@
 //! give an identical database, and a run that is killed and resumed produces exactly
 //! the rows an uninterrupted run would have.
 
+pub mod bme280_chip;
+pub mod edges;
+pub mod hardware;
+pub mod noise;
+pub mod weather;
+
 use crate::time::Timestamp;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
