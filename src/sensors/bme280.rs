@@ -17,6 +17,7 @@ use embedded_hal::i2c::{ErrorType, I2c, Operation};
 use std::sync::{Arc, Mutex};
 
 const REG_CHIP_ID: u8 = 0xD0;
+const REG_CTRL_MEAS: u8 = 0xF4;
 const CHIP_ID_BME280: u8 = 0x60;
 const CHIP_ID_BMP280: u8 = 0x58;
 
@@ -139,6 +140,21 @@ impl PolledSensor for Bme280Sensor {
     }
 
     fn read(&mut self) -> Result<Vec<Reading>, SensorError> {
+        if self.device.is_some() {
+            // A chip that lost power between two reads (a loose connector, a
+            // brown-out) answers again but has forgotten its oversampling settings and
+            // would report a skipped measurement as a value. Its ctrl_meas register
+            // tells: initialisation never leaves both oversampling fields at zero.
+            let mut ctrl_meas = [0u8];
+            if let Err(e) = self.bus.write_read(self.address, &[REG_CTRL_MEAS], &mut ctrl_meas) {
+                self.device = None;
+                return Err(SensorError(format!("{}: {}", self.here(), bus_hint(e))));
+            }
+            if ctrl_meas[0] & 0xFC == 0 {
+                tracing::info!("{}: the chip was reset; initialising it again", self.here());
+                self.device = None;
+            }
+        }
         if self.device.is_none() {
             self.init().map_err(|(InitError::WrongChip(e) | InitError::Bus(e))| e)?;
         }

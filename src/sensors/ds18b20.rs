@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn parses_good_and_negative() {
         assert_eq!(parse_w1_slave(GOOD), Ok(23.125));
-        let neg = "5e ff 4b 46 7f ff 02 10 d4 : crc=d4 YES\n5e ff 4b 46 7f ff 02 10 d4 t=-10125\n";
+        let neg = "5e ff 4b 46 7f ff 02 10 b6 : crc=b6 YES\n5e ff 4b 46 7f ff 02 10 b6 t=-10125\n";
         assert_eq!(parse_w1_slave(neg), Ok(-10.125));
     }
 

@@ -386,7 +386,8 @@ impl State {
         // for humidity (a BMP280 has no humidity registers and reads 0 there).
         let hum: [u8; 2] = if self.variant.has_humidity() { [0x80, 0x00] } else { [0, 0] };
         let data = [0x80, 0x00, 0x00, 0x80, 0x00, 0x00, hum[0], hum[1]];
-        self.regs[usize::from(REG_DATA)..].copy_from_slice(&data);
+        let d = usize::from(REG_DATA);
+        self.regs[d..d + data.len()].copy_from_slice(&data);
     }
 
     fn store_measurement(&mut self, raw: RawSample) {

@@ -224,9 +224,10 @@ mod tests {
             w1_slave_text(23.125),
             "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"
         );
-        let neg = w1_slave_text(-10.125);
-        assert!(neg.starts_with("5e ff "), "{neg}");
-        assert!(neg.ends_with(" t=-10125\n"), "{neg}");
+        assert_eq!(
+            w1_slave_text(-10.125),
+            "5e ff 4b 46 7f ff 02 10 b6 : crc=b6 YES\n5e ff 4b 46 7f ff 02 10 b6 t=-10125\n"
+        );
     }
 
     #[test]

@@ -58,6 +58,7 @@ mod stream {
     pub const DIR_MESO: u64 = 14;
     pub const DIR_TURB: u64 = 15;
     pub const RAIN: u64 = 16;
+    pub const DIR_SEASONAL: u64 = 17;
 }
 
 /// Every simulated quantity at one instant.
@@ -383,7 +384,8 @@ impl Weather {
 
     fn wind_dir_at(&self, s: f64) -> f64 {
         let dir = self.prevailing_dir_deg()
-            + 100.0 * fbm(self.seed, stream::DIR_SYNOPTIC, s, 2.0 * SECS_PER_DAY, 2)
+            + 170.0 * fbm(self.seed, stream::DIR_SYNOPTIC, s, 2.0 * SECS_PER_DAY, 2)
+            + 140.0 * value_noise(self.seed, stream::DIR_SEASONAL, s, 10.0 * SECS_PER_DAY)
             + 20.0 * value_noise(self.seed, stream::DIR_MESO, s, 40.0 * 60.0)
             + 10.0 * value_noise(self.seed, stream::DIR_TURB, s, 30.0);
         dir.rem_euclid(360.0)
