@@ -144,13 +144,16 @@ impl OneWire for SysfsOneWire {
             return Err(HwError(format!("`{id}` is not a 1-Wire device id (expected e.g. 28-00000a1b2c3d)")));
         }
         let path = self.root.join(id).join("w1_slave");
-        std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        // Bytes, not a string: a corrupt read is the parser's to report, with the rest
+        // of the text's faults.
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => HwError(format!(
                 "1-Wire device {id} not found under {} (probe unplugged or wrong id?)",
                 self.root.display()
             )),
             _ => HwError(format!("{}: {e}", path.display())),
-        })
+        })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
