@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use weatherd::config::{Bme280Config, Ds18b20Config};
-use weatherd::hw::{AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole, RealHardware};
+use weatherd::hw::{
+    AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole, RealHardware,
+};
 use weatherd::observation::{Quantity, Reading};
 use weatherd::sensors::ds18b20::Ds18b20;
 use weatherd::sensors::{bme280, ds18b20, Driver, PolledSensor, SensorError};
@@ -15,7 +17,11 @@ use weatherd::sim::weather::Weather;
 use weatherd::sim::SimTime;
 use weatherd::time::Timestamp;
 
-const AIR: AirConditions = AirConditions { temperature_c: 18.5, pressure_pa: 99_870.0, humidity_pct: 55.5 };
+const AIR: AirConditions = AirConditions {
+    temperature_c: 18.5,
+    pressure_pa: 99_870.0,
+    humidity_pct: 55.5,
+};
 
 /// A backend with one emulated chip on its I2C bus and nothing else.
 struct ChipBackend(Bme280Chip);
@@ -42,7 +48,10 @@ impl Backend for ChipBackend {
 }
 
 fn bme_config(address: u8) -> Bme280Config {
-    Bme280Config { bus: "/dev/i2c-1".into(), address }
+    Bme280Config {
+        bus: "/dev/i2c-1".into(),
+        address,
+    }
 }
 
 fn polled(d: Result<Driver, SensorError>) -> (Box<dyn PolledSensor>, bool) {
@@ -70,9 +79,17 @@ fn assert_air(readings: &[Reading]) {
 #[test]
 fn bme280_reads_temperature_humidity_and_pressure_in_hpa() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x76, AIR);
-    let (mut sensor, blocking) = polled(bme280::build(&bme_config(0x76), &ChipBackend(chip.clone())));
+    let (mut sensor, blocking) =
+        polled(bme280::build(&bme_config(0x76), &ChipBackend(chip.clone())));
     assert!(!blocking);
-    assert_eq!(sensor.quantities(), vec![Quantity::TemperatureC, Quantity::HumidityPct, Quantity::PressureHpa]);
+    assert_eq!(
+        sensor.quantities(),
+        vec![
+            Quantity::TemperatureC,
+            Quantity::HumidityPct,
+            Quantity::PressureHpa
+        ]
+    );
     assert_air(&sensor.read().expect("read"));
     assert_air(&sensor.read().expect("second read"));
     assert_eq!(chip.measurements(), 2, "one forced conversion per read");
@@ -82,7 +99,10 @@ fn bme280_reads_temperature_humidity_and_pressure_in_hpa() {
 fn bmp280_reports_temperature_and_pressure_only() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bmp280, 0x77, AIR);
     let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip)));
-    assert_eq!(sensor.quantities(), vec![Quantity::TemperatureC, Quantity::PressureHpa]);
+    assert_eq!(
+        sensor.quantities(),
+        vec![Quantity::TemperatureC, Quantity::PressureHpa]
+    );
     let r = sensor.read().expect("read");
     assert_eq!(r.len(), 2);
     assert!(value(&r, Quantity::HumidityPct).is_none());
@@ -97,7 +117,10 @@ fn another_chip_id_is_refused_naming_the_id() {
         Ok(_) => panic!("a chip with id 0x55 must be refused"),
     };
     assert!(err.0.contains("0x55"), "{err}");
-    assert!(err.0.contains("0x77"), "the message should say where: {err}");
+    assert!(
+        err.0.contains("0x77"),
+        "the message should say where: {err}"
+    );
 }
 
 #[test]
@@ -161,7 +184,9 @@ fn bme280_on_the_simulator_reads_the_simulated_weather() {
 // ---- DS18B20 --------------------------------------------------------------------
 
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/w1").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/w1")
+        .join(case)
 }
 
 fn ds_config(case: &str, id: &str) -> Ds18b20Config {
@@ -188,15 +213,24 @@ fn ds18b20_reads_a_good_probe() {
 #[test]
 fn ds18b20_faults() {
     let crc = ds_read("crc_no", "").expect_err("CRC NO");
-    assert!(crc.0.contains("CRC") && crc.0.contains("28-0000075a1b2c"), "{crc}");
+    assert!(
+        crc.0.contains("CRC") && crc.0.contains("28-0000075a1b2c"),
+        "{crc}"
+    );
     let power_on = ds_read("power_on", "").expect_err("85000");
     assert!(power_on.0.contains("85"), "{power_on}");
     let garbage = ds_read("garbage", "").expect_err("garbage");
     assert!(garbage.0.contains("unreadable"), "{garbage}");
     let missing = ds_read("good", "28-000000000bad").expect_err("missing");
-    assert!(missing.0.contains("not found") && missing.0.contains("28-000000000bad"), "{missing}");
+    assert!(
+        missing.0.contains("not found") && missing.0.contains("28-000000000bad"),
+        "{missing}"
+    );
     let traversal = ds_read("good", "../good/28-0000075a1b2c").expect_err("path in id");
-    assert!(traversal.0.contains("not a 1-Wire device id"), "{traversal}");
+    assert!(
+        traversal.0.contains("not a 1-Wire device id"),
+        "{traversal}"
+    );
 }
 
 #[test]
@@ -210,14 +244,20 @@ fn ds18b20_with_no_probe_and_no_id_fails_to_build() {
         Err(e) => e,
         Ok(_) => panic!("no bus at all"),
     };
-    assert!(err.0.contains("w1-gpio"), "the hint should name the overlay: {err}");
+    assert!(
+        err.0.contains("w1-gpio"),
+        "the hint should name the overlay: {err}"
+    );
 }
 
 #[test]
 fn two_probes_first_found_or_by_id() {
     let bus = weatherd::hw::SysfsOneWire::new(fixture("two_probes"));
     // Only the DS18B20 family, not the bus master or a DS18S20.
-    assert_eq!(bus.devices().expect("list"), vec!["28-00000aaaaaaa", "28-00000bbbbbbb"]);
+    assert_eq!(
+        bus.devices().expect("list"),
+        vec!["28-00000aaaaaaa", "28-00000bbbbbbb"]
+    );
     let first = ds_read("two_probes", "").expect("first probe");
     assert_eq!(first[0].value, -10.125);
     let second = ds_read("two_probes", "28-00000bbbbbbb").expect("second probe");
@@ -251,13 +291,21 @@ impl OneWire for Scripted {
 }
 
 const GOOD: &str = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
-const BAD_CRC: &str = "72 01 4b 46 7f ff 0e 10 57 : crc=ff NO\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
-const POWER_ON: &str = "50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n";
+const BAD_CRC: &str =
+    "72 01 4b 46 7f ff 0e 10 57 : crc=ff NO\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
+const POWER_ON: &str =
+    "50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n";
 
 fn scripted(texts: &[&str]) -> (Ds18b20, Arc<AtomicUsize>) {
     let reads = Arc::new(AtomicUsize::new(0));
-    let bus = Scripted { texts: texts.iter().map(|s| s.to_string()).collect(), reads: reads.clone() };
-    (Ds18b20::new(Box::new(bus), "28-1".into(), Quantity::GroundTemperatureC), reads)
+    let bus = Scripted {
+        texts: texts.iter().map(|s| s.to_string()).collect(),
+        reads: reads.clone(),
+    };
+    (
+        Ds18b20::new(Box::new(bus), "28-1".into(), Quantity::GroundTemperatureC),
+        reads,
+    )
 }
 
 #[test]
@@ -282,7 +330,10 @@ fn ds18b20_on_the_simulator_reads_the_ground_temperature() {
     let weather = Arc::new(Weather::new(5, 52.2, 20.0));
     let time = SimTime::new(Timestamp::from_secs(1_767_225_600));
     let hw = SimHardware::new(weather.clone(), time.clone());
-    let c = Ds18b20Config { id: String::new(), ..ds_config("unused", "") };
+    let c = Ds18b20Config {
+        id: String::new(),
+        ..ds_config("unused", "")
+    };
     let (mut sensor, blocking) = polled(ds18b20::build(&c, &hw));
     assert!(!blocking);
     for k in 0..100 {
@@ -292,7 +343,10 @@ fn ds18b20_on_the_simulator_reads_the_ground_temperature() {
         // 12-bit resolution: 1/16 °C.
         assert!((got - weather.ground_temperature_c(t)).abs() <= 0.0625 / 2.0 + 0.001);
     }
-    let wrong = Ds18b20Config { id: "28-000000000bad".into(), ..c };
+    let wrong = Ds18b20Config {
+        id: "28-000000000bad".into(),
+        ..c
+    };
     let (mut sensor, _) = polled(ds18b20::build(&wrong, &hw));
     let err = sensor.read().expect_err("no such probe");
     assert!(err.0.contains(SIM_PROBE_ID), "{err}");

@@ -141,7 +141,9 @@ impl OneWire for SysfsOneWire {
     fn read_slave(&self, id: &str) -> Result<String, HwError> {
         // The id comes from the config: keep it to one path component.
         if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
-            return Err(HwError(format!("`{id}` is not a 1-Wire device id (expected e.g. 28-00000a1b2c3d)")));
+            return Err(HwError(format!(
+                "`{id}` is not a 1-Wire device id (expected e.g. 28-00000a1b2c3d)"
+            )));
         }
         let path = self.root.join(id).join("w1_slave");
         // Bytes, not a string: a corrupt read is the parser's to report, with the rest

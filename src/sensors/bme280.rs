@@ -32,7 +32,10 @@ pub fn build(c: &Bme280Config, hw: &dyn Backend) -> Result<Driver, SensorError> 
         // every read, reporting a fault until then.
         Err(InitError::Bus(e)) => tracing::warn!("{e}; will retry on every read"),
     }
-    Ok(Driver::Polled { sensor: Box::new(sensor), blocking: hw.blocking_io() })
+    Ok(Driver::Polled {
+        sensor: Box::new(sensor),
+        blocking: hw.blocking_io(),
+    })
 }
 
 /// Which part answered.
@@ -58,7 +61,11 @@ impl ErrorType for SharedBus {
 }
 
 impl I2c for SharedBus {
-    fn transaction(&mut self, address: u8, operations: &mut [Operation<'_>]) -> Result<(), I2cError> {
+    fn transaction(
+        &mut self,
+        address: u8,
+        operations: &mut [Operation<'_>],
+    ) -> Result<(), I2cError> {
         // Only this driver's thread uses the bus; a poisoned lock still holds a usable
         // bus handle.
         let mut bus = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -79,7 +86,12 @@ pub struct Bme280Sensor {
 }
 
 impl Bme280Sensor {
-    pub fn new(bus: I2cBus, bus_name: String, address: u8, delay: Box<dyn DelayNs + Send>) -> Bme280Sensor {
+    pub fn new(
+        bus: I2cBus,
+        bus_name: String,
+        address: u8,
+        delay: Box<dyn DelayNs + Send>,
+    ) -> Bme280Sensor {
         Bme280Sensor {
             bus: SharedBus(Arc::new(Mutex::new(bus))),
             bus_name,
@@ -102,7 +114,9 @@ impl Bme280Sensor {
         let mut id = [0u8];
         self.bus
             .write_read(self.address, &[REG_CHIP_ID], &mut id)
-            .map_err(|e| InitError::Bus(SensorError(format!("{}: {}", self.here(), bus_hint(e)))))?;
+            .map_err(|e| {
+                InitError::Bus(SensorError(format!("{}: {}", self.here(), bus_hint(e))))
+            })?;
         let part = match id[0] {
             CHIP_ID_BME280 => Part::Bme280,
             CHIP_ID_BMP280 => Part::Bmp280,
@@ -115,16 +129,23 @@ impl Bme280Sensor {
             }
         };
         if part == Part::Bmp280 && self.part != Part::Bmp280 {
-            tracing::info!("{}: this is a BMP280 (chip id 0x58): temperature and pressure only", self.here());
+            tracing::info!(
+                "{}: this is a BMP280 (chip id 0x58): temperature and pressure only",
+                self.here()
+            );
         }
         let mut device = match self.address {
             0x76 => BME280::new_primary(self.bus.clone()),
             0x77 => BME280::new_secondary(self.bus.clone()),
             other => BME280::new(self.bus.clone(), other),
         };
-        device
-            .init(&mut &mut *self.delay)
-            .map_err(|e| InitError::Bus(SensorError(format!("{}: initialising: {}", self.here(), describe(e)))))?;
+        device.init(&mut &mut *self.delay).map_err(|e| {
+            InitError::Bus(SensorError(format!(
+                "{}: initialising: {}",
+                self.here(),
+                describe(e)
+            )))
+        })?;
         self.part = part;
         self.device = Some(device);
         Ok(())
@@ -134,7 +155,11 @@ impl Bme280Sensor {
 impl PolledSensor for Bme280Sensor {
     fn quantities(&self) -> Vec<Quantity> {
         match self.part {
-            Part::Bme280 => vec![Quantity::TemperatureC, Quantity::HumidityPct, Quantity::PressureHpa],
+            Part::Bme280 => vec![
+                Quantity::TemperatureC,
+                Quantity::HumidityPct,
+                Quantity::PressureHpa,
+            ],
             Part::Bmp280 => vec![Quantity::TemperatureC, Quantity::PressureHpa],
         }
     }
@@ -146,7 +171,10 @@ impl PolledSensor for Bme280Sensor {
             // would report a skipped measurement as a value. Its ctrl_meas register
             // tells: initialisation never leaves both oversampling fields at zero.
             let mut ctrl_meas = [0u8];
-            if let Err(e) = self.bus.write_read(self.address, &[REG_CTRL_MEAS], &mut ctrl_meas) {
+            if let Err(e) = self
+                .bus
+                .write_read(self.address, &[REG_CTRL_MEAS], &mut ctrl_meas)
+            {
                 self.device = None;
                 return Err(SensorError(format!("{}: {}", self.here(), bus_hint(e))));
             }
@@ -156,7 +184,8 @@ impl PolledSensor for Bme280Sensor {
             }
         }
         if self.device.is_none() {
-            self.init().map_err(|(InitError::WrongChip(e) | InitError::Bus(e))| e)?;
+            self.init()
+                .map_err(|(InitError::WrongChip(e) | InitError::Bus(e))| e)?;
         }
         let here = self.here();
         let Some(device) = self.device.as_mut() else {
@@ -188,7 +217,8 @@ impl PolledSensor for Bme280Sensor {
 fn bus_hint(e: I2cError) -> String {
     match e {
         I2cError::NoAcknowledge => {
-            "no acknowledge: the sensor is missing, unplugged or at the other address (0x76/0x77)".into()
+            "no acknowledge: the sensor is missing, unplugged or at the other address (0x76/0x77)"
+                .into()
         }
         I2cError::Bus => "I2C bus error (check wiring and that i2c is enabled)".into(),
     }

@@ -38,7 +38,11 @@ pub fn build(c: &Ds18b20Config, hw: &dyn Backend) -> Result<Driver, SensorError>
         c.id.clone()
     };
     Ok(Driver::Polled {
-        sensor: Box::new(Ds18b20 { bus, id, quantity: Quantity::from_name(&c.quantity) }),
+        sensor: Box::new(Ds18b20 {
+            bus,
+            id,
+            quantity: Quantity::from_name(&c.quantity),
+        }),
         blocking: hw.blocking_io(),
     })
 }
@@ -66,7 +70,10 @@ impl PolledSensor for Ds18b20 {
     fn read(&mut self) -> Result<Vec<Reading>, SensorError> {
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            let text = self.bus.read_slave(&self.id).map_err(|e| SensorError(format!("DS18B20 {}: {e}", self.id)))?;
+            let text = self
+                .bus
+                .read_slave(&self.id)
+                .map_err(|e| SensorError(format!("DS18B20 {}: {e}", self.id)))?;
             match parse_w1_slave(&text) {
                 Ok(c) => return Ok(vec![Reading::new(self.quantity.clone(), c)]),
                 Err(e @ (W1Error::Crc | W1Error::PowerOn)) => last = Some(e),
@@ -74,7 +81,10 @@ impl PolledSensor for Ds18b20 {
             }
         }
         let e = last.unwrap_or(W1Error::Crc);
-        Err(SensorError(format!("DS18B20 {}: {e} ({ATTEMPTS} attempts)", self.id)))
+        Err(SensorError(format!(
+            "DS18B20 {}: {e} ({ATTEMPTS} attempts)",
+            self.id
+        )))
     }
 }
 
@@ -93,31 +103,45 @@ pub enum W1Error {
 pub fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
     let mut lines = text.lines();
     let (Some(crc_line), Some(t_line)) = (lines.next(), lines.next()) else {
-        return Err(W1Error::Garbage(format!("expected two lines, got {:?}", shorten(text))));
+        return Err(W1Error::Garbage(format!(
+            "expected two lines, got {:?}",
+            shorten(text)
+        )));
     };
     let crc_line = crc_line.trim_end();
     if !crc_line.contains("crc=") {
-        return Err(W1Error::Garbage(format!("first line has no crc=: {:?}", shorten(crc_line))));
+        return Err(W1Error::Garbage(format!(
+            "first line has no crc=: {:?}",
+            shorten(crc_line)
+        )));
     }
     if crc_line.ends_with("NO") {
         return Err(W1Error::Crc);
     }
     if !crc_line.ends_with("YES") {
-        return Err(W1Error::Garbage(format!("first line ends in neither YES nor NO: {:?}", shorten(crc_line))));
+        return Err(W1Error::Garbage(format!(
+            "first line ends in neither YES nor NO: {:?}",
+            shorten(crc_line)
+        )));
     }
     let t_line = t_line.trim_end();
     let Some((_, value)) = t_line.rsplit_once("t=") else {
-        return Err(W1Error::Garbage(format!("second line has no t=: {:?}", shorten(t_line))));
+        return Err(W1Error::Garbage(format!(
+            "second line has no t=: {:?}",
+            shorten(t_line)
+        )));
     };
-    let millideg: i32 = value
-        .parse()
-        .map_err(|_| W1Error::Garbage(format!("t={value:?} is not a whole number of millidegrees")))?;
+    let millideg: i32 = value.parse().map_err(|_| {
+        W1Error::Garbage(format!("t={value:?} is not a whole number of millidegrees"))
+    })?;
     if millideg == POWER_ON_MILLIDEG {
         return Err(W1Error::PowerOn);
     }
     // The DS18B20 measures −55…+125 °C; anything else did not come from one.
     if !(-55_000..=125_000).contains(&millideg) {
-        return Err(W1Error::Garbage(format!("t={millideg} is outside the DS18B20's −55…125 °C")));
+        return Err(W1Error::Garbage(format!(
+            "t={millideg} is outside the DS18B20's −55…125 °C"
+        )));
     }
     Ok(f64::from(millideg) / 1000.0)
 }
@@ -130,7 +154,8 @@ fn shorten(s: &str) -> String {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
+    const GOOD: &str =
+        "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
 
     #[test]
     fn parses_good_and_negative() {
@@ -145,8 +170,17 @@ mod tests {
         assert_eq!(parse_w1_slave(&no), Err(W1Error::Crc));
         let hot = GOOD.replace("t=23125", "t=85000");
         assert_eq!(parse_w1_slave(&hot), Err(W1Error::PowerOn));
-        for bad in ["", "hello\n", "crc=00 YES\nno temperature\n", "crc=00 YES\nt=12.5\n", "crc=00 MAYBE\nt=1\n"] {
-            assert!(matches!(parse_w1_slave(bad), Err(W1Error::Garbage(_))), "{bad:?}");
+        for bad in [
+            "",
+            "hello\n",
+            "crc=00 YES\nno temperature\n",
+            "crc=00 YES\nt=12.5\n",
+            "crc=00 MAYBE\nt=1\n",
+        ] {
+            assert!(
+                matches!(parse_w1_slave(bad), Err(W1Error::Garbage(_))),
+                "{bad:?}"
+            );
         }
         let absurd = GOOD.replace("t=23125", "t=200000");
         assert!(matches!(parse_w1_slave(&absurd), Err(W1Error::Garbage(_))));

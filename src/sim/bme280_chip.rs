@@ -180,26 +180,51 @@ impl Calibration {
         let v = t_fine - 76800.0;
         let v = (f64::from(adc_h) - (f64::from(self.h4) * 64.0 + f64::from(self.h5) / 16384.0 * v))
             * (f64::from(self.h2) / 65536.0
-                * (1.0 + f64::from(self.h6) / 67108864.0 * v * (1.0 + f64::from(self.h3) / 67108864.0 * v)));
+                * (1.0
+                    + f64::from(self.h6) / 67108864.0
+                        * v
+                        * (1.0 + f64::from(self.h3) / 67108864.0 * v)));
         v * (1.0 - f64::from(self.h1) * v / 524288.0)
     }
 
     /// The raw ADC values the chip would report for these conditions.
     pub fn raw_for(&self, air: AirConditions) -> RawSample {
         let temperature_c = air.temperature_c.clamp(-40.0, 85.0);
-        let adc_t = search(0, (1 << 20) - 1, temperature_c, |x| self.temperature(x).0, true);
+        let adc_t = search(
+            0,
+            (1 << 20) - 1,
+            temperature_c,
+            |x| self.temperature(x).0,
+            true,
+        );
         let t_fine = self.temperature(adc_t).1;
         let pressure_pa = air.pressure_pa.clamp(30_000.0, 110_000.0);
-        let adc_p = search(0, (1 << 20) - 1, pressure_pa, |x| self.pressure(x, t_fine), false);
+        let adc_p = search(
+            0,
+            (1 << 20) - 1,
+            pressure_pa,
+            |x| self.pressure(x, t_fine),
+            false,
+        );
         let humidity_pct = air.humidity_pct.clamp(0.0, 100.0);
         let adc_h = search(0, 0xffff, humidity_pct, |x| self.humidity(x, t_fine), true);
-        RawSample { adc_t, adc_p, adc_h: adc_h as u16 }
+        RawSample {
+            adc_t,
+            adc_p,
+            adc_h: adc_h as u16,
+        }
     }
 }
 
 /// The raw value in `lo..=hi` whose image under the monotonic `f` is nearest `target`.
 fn search(mut lo: u32, mut hi: u32, target: f64, f: impl Fn(u32) -> f64, increasing: bool) -> u32 {
-    let below = |x: u32| if increasing { f(x) < target } else { f(x) > target };
+    let below = |x: u32| {
+        if increasing {
+            f(x) < target
+        } else {
+            f(x) > target
+        }
+    };
     let (min, max) = (lo, hi);
     // Invariant: the first x with !below(x) lies in lo..=hi (or there is none).
     while lo < hi {
@@ -262,7 +287,12 @@ pub struct Bme280Chip {
 }
 
 impl Bme280Chip {
-    pub fn new(variant: Variant, address: u8, calibration: Calibration, air: AirSource) -> Bme280Chip {
+    pub fn new(
+        variant: Variant,
+        address: u8,
+        calibration: Calibration,
+        air: AirSource,
+    ) -> Bme280Chip {
         let mut state = State {
             variant,
             address,
@@ -276,12 +306,20 @@ impl Bme280Chip {
             measurements: 0,
         };
         state.power_on();
-        Bme280Chip { state: Arc::new(Mutex::new(state)), air }
+        Bme280Chip {
+            state: Arc::new(Mutex::new(state)),
+            air,
+        }
     }
 
     /// A chip in fixed conditions (for tests).
     pub fn with_fixed_air(variant: Variant, address: u8, air: AirConditions) -> Bme280Chip {
-        Bme280Chip::new(variant, address, Calibration::DATASHEET, Arc::new(move || air))
+        Bme280Chip::new(
+            variant,
+            address,
+            Calibration::DATASHEET,
+            Arc::new(move || air),
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -384,7 +422,11 @@ impl State {
         self.active_ctrl_hum = 0;
         // Data registers' reset values: 0x80000 for pressure and temperature, 0x8000
         // for humidity (a BMP280 has no humidity registers and reads 0 there).
-        let hum: [u8; 2] = if self.variant.has_humidity() { [0x80, 0x00] } else { [0, 0] };
+        let hum: [u8; 2] = if self.variant.has_humidity() {
+            [0x80, 0x00]
+        } else {
+            [0, 0]
+        };
         let data = [0x80, 0x00, 0x00, 0x80, 0x00, 0x00, hum[0], hum[1]];
         let d = usize::from(REG_DATA);
         self.regs[d..d + data.len()].copy_from_slice(&data);
@@ -402,7 +444,11 @@ impl State {
         self.regs[d..d + 3].copy_from_slice(&bytes20(p));
         self.regs[d + 3..d + 6].copy_from_slice(&bytes20(t));
         if self.variant.has_humidity() {
-            let h = if self.active_ctrl_hum == 0 { 0x8000 } else { raw.adc_h };
+            let h = if self.active_ctrl_hum == 0 {
+                0x8000
+            } else {
+                raw.adc_h
+            };
             self.regs[d + 6..d + 8].copy_from_slice(&h.to_be_bytes());
         }
     }
@@ -414,7 +460,11 @@ fn reduce_resolution(raw: u32, osrs: u8, filter: u8) -> u32 {
     if osrs == 0 {
         return 0x80000;
     }
-    let bits = if filter != 0 { 20 } else { (15 + u32::from(osrs.min(5))).min(20) };
+    let bits = if filter != 0 {
+        20
+    } else {
+        (15 + u32::from(osrs.min(5))).min(20)
+    };
     let drop = 20 - bits;
     (raw >> drop) << drop
 }
@@ -429,7 +479,11 @@ impl ErrorType for Bme280Chip {
 }
 
 impl I2c<SevenBitAddress> for Bme280Chip {
-    fn transaction(&mut self, address: u8, operations: &mut [Operation<'_>]) -> Result<(), I2cError> {
+    fn transaction(
+        &mut self,
+        address: u8,
+        operations: &mut [Operation<'_>],
+    ) -> Result<(), I2cError> {
         let mut s = self.lock();
         if !s.plugged || address != s.address {
             return Err(I2cError::NoAcknowledge);
@@ -437,7 +491,9 @@ impl I2c<SevenBitAddress> for Bme280Chip {
         for op in operations {
             match op {
                 Operation::Write(bytes) => {
-                    let Some((&reg, rest)) = bytes.split_first() else { continue };
+                    let Some((&reg, rest)) = bytes.split_first() else {
+                        continue;
+                    };
                     s.pointer = reg;
                     // In I2C writes every data byte is preceded by its register address.
                     let mut reg = reg;
@@ -486,7 +542,11 @@ mod tests {
         let c = Calibration::DATASHEET;
         let (t, t_fine) = c.temperature(519_888);
         let p = c.pressure(415_148, t_fine);
-        let raw = c.raw_for(AirConditions { temperature_c: t, pressure_pa: p, humidity_pct: 50.0 });
+        let raw = c.raw_for(AirConditions {
+            temperature_c: t,
+            pressure_pa: p,
+            humidity_pct: 50.0,
+        });
         assert_eq!(raw.adc_t, 519_888);
         assert_eq!(raw.adc_p, 415_148);
         let h = c.humidity(u32::from(raw.adc_h), t_fine);
@@ -495,7 +555,11 @@ mod tests {
 
     #[test]
     fn calibration_bytes_round_trip_h4_h5_packing() {
-        let c = Calibration { h4: -300, h5: 1234, ..Calibration::DATASHEET };
+        let c = Calibration {
+            h4: -300,
+            h5: 1234,
+            ..Calibration::DATASHEET
+        };
         let h = c.h_bytes();
         // The bme280 crate's unpacking (sign-extended nibbles).
         let h4 = (h[3] as i8 as i16 * 16) | ((h[4] as i8 as i16) & 0x0F);

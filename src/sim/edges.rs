@@ -12,7 +12,7 @@
 //! nothing is allocated beyond the caller's vector.
 
 use super::noise::{cell_rng, mix, unit};
-use super::weather::Weather;
+use super::weather::{MeanWindCache, Weather};
 use crate::hw::{EdgeSource, HwError, PinRole};
 use crate::time::{Timestamp, NANOS_PER_SEC};
 use rand::RngCore;
@@ -42,6 +42,8 @@ pub struct SimEdgeSource {
     weather: Arc<Weather>,
     kind: Kind,
     stream: u64,
+    /// A memo of the slow wind (same values with or without it).
+    wind_cache: MeanWindCache,
 }
 
 impl SimEdgeSource {
@@ -53,18 +55,31 @@ impl SimEdgeSource {
             PinRole::RainGauge { mm_per_tip } if mm_per_tip.is_finite() && mm_per_tip > 0.0 => {
                 (Kind::Rain { mm_per_tip }, STREAM_RAIN)
             }
-            other => return Err(HwError(format!("GPIO{pin}: simulated {other:?} needs a positive factor"))),
+            other => {
+                return Err(HwError(format!(
+                    "GPIO{pin}: simulated {other:?} needs a positive factor"
+                )))
+            }
         };
-        Ok(SimEdgeSource { weather, kind, stream: mix(base ^ u64::from(pin)) })
+        Ok(SimEdgeSource {
+            weather,
+            kind,
+            stream: mix(base ^ u64::from(pin)),
+            wind_cache: MeanWindCache::default(),
+        })
     }
 
     /// Appends every edge of 1-second cell `cell` (seconds since the epoch), in order.
-    pub fn cell_edges(&self, cell: i64, out: &mut Vec<Timestamp>) {
+    pub fn cell_edges(&mut self, cell: i64, out: &mut Vec<Timestamp>) {
         let start = cell.saturating_mul(CELL_NS);
         let mid = Timestamp(start + CELL_NS / 2);
         match self.kind {
             Kind::Wind { kmh_per_hz } => {
-                let hz = (self.weather.wind_speed_kmh(mid) / kmh_per_hz).min(MAX_CLOSURES_PER_SEC);
+                let hz = (self
+                    .weather
+                    .wind_speed_kmh_cached(mid, &mut self.wind_cache)
+                    / kmh_per_hz)
+                    .min(MAX_CLOSURES_PER_SEC);
                 if hz > 0.0 {
                     let mut rng = cell_rng(self.weather.seed(), self.stream, cell);
                     wind_cell(&mut rng, start, hz, out);
@@ -82,7 +97,12 @@ impl SimEdgeSource {
 }
 
 impl EdgeSource for SimEdgeSource {
-    fn collect(&mut self, from: Timestamp, until: Timestamp, out: &mut Vec<Timestamp>) -> Result<(), HwError> {
+    fn collect(
+        &mut self,
+        from: Timestamp,
+        until: Timestamp,
+        out: &mut Vec<Timestamp>,
+    ) -> Result<(), HwError> {
         if until <= from {
             return Ok(());
         }
@@ -185,10 +205,14 @@ mod tests {
             let start = cell * CELL_NS;
             wind_cell(&mut rng, start, 4.3, &mut out);
             assert!(out.windows(2).all(|w| w[0] < w[1]));
-            assert!(out.iter().all(|t| t.0 >= start && t.0 < start + WIND_WINDOW_NS + 1_500_000));
+            assert!(out
+                .iter()
+                .all(|t| t.0 >= start && t.0 < start + WIND_WINDOW_NS + 1_500_000));
             // A closure is an edge more than 1.5 ms after the one before (bounces are
             // closer than that).
-            total += (0..out.len()).filter(|&i| i == 0 || out[i].0 - out[i - 1].0 > 1_500_000).count();
+            total += (0..out.len())
+                .filter(|&i| i == 0 || out[i].0 - out[i - 1].0 > 1_500_000)
+                .count();
         }
         let rate = total as f64 / cells as f64;
         assert!((rate - 4.3).abs() < 0.02, "rate {rate}");
@@ -202,7 +226,12 @@ mod tests {
             out.clear();
             rain_cell(&mut rng, cell * CELL_NS, 1.0, &mut out);
             let tip = out[0];
-            assert!(out[1..].iter().all(|t| t.0 - tip.0 >= 1_000_000 && t.0 - tip.0 <= 5_000_000), "{out:?}");
+            assert!(
+                out[1..]
+                    .iter()
+                    .all(|t| t.0 - tip.0 >= 1_000_000 && t.0 - tip.0 <= 5_000_000),
+                "{out:?}"
+            );
             assert!(out.last().map_or(0, |t| t.0) < cell * CELL_NS + RAIN_WINDOW_NS);
         }
     }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 /// The standard Argent/SparkFun vane: resistance at each of its 16 positions, from N
 /// clockwise in 22.5° steps (see the reference table).
 pub const VANE_OHMS: [f64; 16] = [
-    33_000.0, 6_570.0, 8_200.0, 891.0, 1_000.0, 688.0, 2_200.0, 1_410.0, 3_900.0, 3_140.0, 16_000.0,
-    14_120.0, 120_000.0, 42_120.0, 64_900.0, 21_880.0,
+    33_000.0, 6_570.0, 8_200.0, 891.0, 1_000.0, 688.0, 2_200.0, 1_410.0, 3_900.0, 3_140.0,
+    16_000.0, 14_120.0, 120_000.0, 42_120.0, 64_900.0, 21_880.0,
 ];
 /// The vane's divider resistor to ground.
 pub const VANE_DIVIDER_OHM: f64 = 4_700.0;
@@ -58,8 +58,17 @@ impl SimHardware {
                 humidity_pct: c.humidity_pct,
             }
         });
-        let bme280 = Bme280Chip::new(Variant::Bme280, SIM_BME280_ADDRESS, Calibration::DATASHEET, air);
-        SimHardware { weather, time, bme280 }
+        let bme280 = Bme280Chip::new(
+            Variant::Bme280,
+            SIM_BME280_ADDRESS,
+            Calibration::DATASHEET,
+            air,
+        );
+        SimHardware {
+            weather,
+            time,
+            bme280,
+        }
     }
 
     /// The emulated BME280 on the I2C bus (every bus path reaches the same chip):
@@ -83,15 +92,25 @@ impl Backend for SimHardware {
     }
 
     fn edge_source(&self, pin: u8, role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-        Ok(Box::new(SimEdgeSource::new(self.weather.clone(), pin, role)?))
+        Ok(Box::new(SimEdgeSource::new(
+            self.weather.clone(),
+            pin,
+            role,
+        )?))
     }
 
     fn adc_channel(&self, spi: &str, channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
         if channel > 7 {
-            return Err(HwError(format!("{spi}: the MCP3008 has channels 0–7, not {channel}")));
+            return Err(HwError(format!(
+                "{spi}: the MCP3008 has channels 0–7, not {channel}"
+            )));
         }
         // The vane is wired to whichever channel the config names.
-        Ok(Box::new(SimVane::new(self.weather.clone(), self.time.clone(), channel)))
+        Ok(Box::new(SimVane::new(
+            self.weather.clone(),
+            self.time.clone(),
+            channel,
+        )))
     }
 
     fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
@@ -99,7 +118,10 @@ impl Backend for SimHardware {
     }
 
     fn one_wire(&self, _sysfs_root: &Path) -> Result<Box<dyn OneWire>, HwError> {
-        Ok(Box::new(SimOneWire { weather: self.weather.clone(), time: self.time.clone() }))
+        Ok(Box::new(SimOneWire {
+            weather: self.weather.clone(),
+            time: self.time.clone(),
+        }))
     }
 
     fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
@@ -131,7 +153,13 @@ pub struct SimVane {
 
 impl SimVane {
     pub fn new(weather: Arc<Weather>, time: SimTime, channel: u8) -> SimVane {
-        SimVane { weather, time, channel, at: Timestamp(i64::MIN), reads_at: 0 }
+        SimVane {
+            weather,
+            time,
+            channel,
+            at: Timestamp(i64::MIN),
+            reads_at: 0,
+        }
     }
 }
 
@@ -164,9 +192,13 @@ impl OneWire for SimOneWire {
 
     fn read_slave(&self, id: &str) -> Result<String, HwError> {
         if id != SIM_PROBE_ID {
-            return Err(HwError(format!("1-Wire device {id} not found (the simulator has {SIM_PROBE_ID})")));
+            return Err(HwError(format!(
+                "1-Wire device {id} not found (the simulator has {SIM_PROBE_ID})"
+            )));
         }
-        Ok(w1_slave_text(self.weather.ground_temperature_c(self.time.get())))
+        Ok(w1_slave_text(
+            self.weather.ground_temperature_c(self.time.get()),
+        ))
     }
 }
 
@@ -232,7 +264,9 @@ mod tests {
 
     #[test]
     fn vane_counts_match_the_reference_table() {
-        let table = [128, 427, 373, 860, 844, 892, 697, 787, 559, 613, 232, 255, 39, 103, 69, 181];
+        let table = [
+            128, 427, 373, 860, 844, 892, 697, 787, 559, 613, 232, 255, 39, 103, 69, 181,
+        ];
         for (pos, &want) in table.iter().enumerate() {
             assert_eq!(vane_count(pos), want, "position {pos}");
         }

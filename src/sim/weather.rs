@@ -39,6 +39,8 @@ const SHOWER_CELL_S: f64 = 3_600.0;
 const SHOWER_P_MAX: f64 = 0.15;
 const STORM_CELL_S: f64 = 4.0 * SECS_PER_DAY;
 const GUST_CELL_S: f64 = 20.0;
+/// Grid of the slow wind terms.
+const WIND_GRID_S: f64 = 60.0;
 
 /// Noise streams: one per phenomenon so they are independent.
 mod stream {
@@ -59,6 +61,15 @@ mod stream {
     pub const DIR_TURB: u64 = 15;
     pub const RAIN: u64 = 16;
     pub const DIR_SEASONAL: u64 = 17;
+}
+
+/// The two grid nodes of the slow wind last used. A memo only: the values are the same
+/// with or without it, so it cannot make a resumed run differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MeanWindCache {
+    node: Option<i64>,
+    a: f64,
+    b: f64,
 }
 
 /// Every simulated quantity at one instant.
@@ -92,15 +103,27 @@ impl Weather {
     pub fn new(seed: u64, latitude: f64, elevation_m: f64) -> Weather {
         Weather {
             seed,
-            latitude: if latitude.is_finite() { latitude.clamp(-89.0, 89.0) } else { 0.0 },
-            elevation_m: if elevation_m.is_finite() { elevation_m } else { 0.0 },
+            latitude: if latitude.is_finite() {
+                latitude.clamp(-89.0, 89.0)
+            } else {
+                0.0
+            },
+            elevation_m: if elevation_m.is_finite() {
+                elevation_m
+            } else {
+                0.0
+            },
             longitude: 0.0,
         }
     }
 
     /// Shifts the diurnal cycle to the station's local solar time.
     pub fn with_longitude(mut self, longitude: f64) -> Weather {
-        self.longitude = if longitude.is_finite() { longitude } else { 0.0 };
+        self.longitude = if longitude.is_finite() {
+            longitude
+        } else {
+            0.0
+        };
         self
     }
 
@@ -164,6 +187,12 @@ impl Weather {
         self.wind_speed_at(t.as_secs_f64())
     }
 
+    /// The same as [`Weather::wind_speed_kmh`], faster when called for nearby times in
+    /// order with the same cache.
+    pub fn wind_speed_kmh_cached(&self, t: Timestamp, cache: &mut MeanWindCache) -> f64 {
+        self.wind_speed_cached(t.as_secs_f64(), cache)
+    }
+
     pub fn wind_dir_deg(&self, t: Timestamp) -> f64 {
         self.wind_dir_at(t.as_secs_f64())
     }
@@ -217,7 +246,8 @@ impl Weather {
     /// The daily wave in °C: its amplitude grows with the sun's height and shrinks
     /// under cloud.
     fn diurnal_c(&self, s: f64, rain_mmh: f64) -> f64 {
-        let cloud = (0.5 + 0.5 * fbm(self.seed, stream::CLOUD, s, 10.0 * SECS_PER_HOUR, 2)
+        let cloud = (0.5
+            + 0.5 * fbm(self.seed, stream::CLOUD, s, 10.0 * SECS_PER_HOUR, 2)
             + rain_mmh / (rain_mmh + 1.0))
             .clamp(0.0, 1.0);
         let amplitude = (3.5 + 1.5 * self.sun_factor(s)) * (1.0 - 0.6 * cloud);
@@ -289,7 +319,10 @@ impl Weather {
 
     /// International standard atmosphere: p = p0 (1 - 2.25577e-5 h)^5.25588.
     fn station_from_sea_level(&self, slp_hpa: f64) -> f64 {
-        slp_hpa * (1.0 - 2.25577e-5 * self.elevation_m).max(0.01).powf(5.25588)
+        slp_hpa
+            * (1.0 - 2.25577e-5 * self.elevation_m)
+                .max(0.01)
+                .powf(5.25588)
     }
 
     // ---- ground ------------------------------------------------------------------
@@ -312,8 +345,26 @@ impl Weather {
 
     // ---- wind --------------------------------------------------------------------
 
-    /// The wind speed without turbulence and gusts.
-    fn mean_wind_at(&self, s: f64) -> f64 {
+    /// The wind speed without turbulence and gusts: the slow terms at whole minutes,
+    /// joined linearly. The grid keeps this a pure function while letting the edge
+    /// generator, which asks once per simulated second, reuse the two nodes around it
+    /// (see [`MeanWindCache`]) instead of re-evaluating days-long noise every second.
+    fn mean_wind_at(&self, s: f64, cache: &mut MeanWindCache) -> f64 {
+        let x = s / WIND_GRID_S;
+        let node = x.floor();
+        let i = node as i64;
+        if cache.node != Some(i) {
+            *cache = MeanWindCache {
+                node: Some(i),
+                a: self.mean_wind_node(i),
+                b: self.mean_wind_node(i + 1),
+            };
+        }
+        cache.a + (cache.b - cache.a) * (x - node)
+    }
+
+    fn mean_wind_node(&self, i: i64) -> f64 {
+        let s = i as f64 * WIND_GRID_S;
         let synoptic = (fbm(self.seed, stream::WIND_SYNOPTIC, s, 1.5 * SECS_PER_DAY, 2) * 1.3
             - 0.4 * self.pressure_anomaly(s))
         .clamp(-1.0, 1.0);
@@ -362,7 +413,11 @@ impl Weather {
     }
 
     fn wind_speed_at(&self, s: f64) -> f64 {
-        let mean = self.mean_wind_at(s);
+        self.wind_speed_cached(s, &mut MeanWindCache::default())
+    }
+
+    fn wind_speed_cached(&self, s: f64, cache: &mut MeanWindCache) -> f64 {
+        let mean = self.mean_wind_at(s, cache);
         if mean <= 0.0 {
             return 0.0;
         }
@@ -429,7 +484,8 @@ impl Weather {
 pub fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64 {
     const A: f64 = 17.62;
     const B: f64 = 243.12;
-    let rh = 100.0 * (A * dew_point_c / (B + dew_point_c) - A * temperature_c / (B + temperature_c)).exp();
+    let rh = 100.0
+        * (A * dew_point_c / (B + dew_point_c) - A * temperature_c / (B + temperature_c)).exp();
     rh.clamp(5.0, 100.0)
 }
 
