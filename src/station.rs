@@ -108,14 +108,24 @@ pub async fn run(
                 _ => requested,
             };
             let time = SimTime::new(start);
-            let weather = Arc::new(Weather::new(
-                sim.seed,
-                config.station.latitude,
-                config.station.elevation_m,
-            ));
+            let weather = Arc::new(
+                Weather::new(
+                    sim.seed,
+                    config.station.latitude,
+                    config.station.elevation_m,
+                )
+                .with_longitude(config.station.longitude),
+            );
+            let hw = SimHardware::new(weather, time.clone());
+            // The simulated BME280 sits wherever the config says the real one is.
+            for sensor in config.sensors.values() {
+                if let crate::config::SensorConfig::Bme280(c) = sensor {
+                    hw.bme280().set_address(c.address);
+                }
+            }
             Env {
                 clock: Clock::simulated(start, sim.speed, time.clone()),
-                hw: Box::new(SimHardware::new(weather, time)),
+                hw: Box::new(hw),
                 sync: Box::new(AlwaysSynced),
                 start,
                 end: opts.duration_s.map(|d| requested.add_secs(d)),

@@ -169,27 +169,28 @@ fn parse_uploads(value: toml::Value) -> Result<Vec<UploadConfig>, Problem> {
             ));
         };
         let type_path = path.key("type");
-        let type_name =
-            match fields.remove("type") {
-                Some(toml::Value::String(s)) => s,
-                Some(other) => {
-                    return Err(Problem::new(
-                        type_path,
-                        format!(
-                            "wrong type: expected a string, one of {}, found {}",
-                            known(),
-                            other.type_str()
-                        ),
-                    ))
-                }
-                None => return Err(Problem::new(
+        let type_name = match fields.remove("type") {
+            Some(toml::Value::String(s)) => s,
+            Some(other) => {
+                return Err(Problem::new(
+                    type_path,
+                    format!(
+                        "wrong type: expected a string, one of {}, found {}",
+                        known(),
+                        other.type_str()
+                    ),
+                ))
+            }
+            None => {
+                return Err(Problem::new(
                     type_path,
                     format!(
                         "this required key is missing; every upload needs `type = ...`, one of {}",
                         known()
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let rest = toml::Value::Table(fields);
         out.push(match type_name.as_str() {
             "http" => UploadConfig::Http(deserialize(rest, &path)?),
