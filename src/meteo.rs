@@ -30,7 +30,8 @@ pub fn dew_point_c(temperature_c: f64, humidity_pct: f64) -> Option<f64> {
     if !temperature_c.is_finite() || !humidity_pct.is_finite() || humidity_pct <= 0.0 {
         return None;
     }
-    let gamma = (humidity_pct / 100.0).ln() + MAGNUS_A * temperature_c / (MAGNUS_B_C + temperature_c);
+    let gamma =
+        (humidity_pct / 100.0).ln() + MAGNUS_A * temperature_c / (MAGNUS_B_C + temperature_c);
     let dew_point = MAGNUS_B_C * gamma / (MAGNUS_A - gamma);
     dew_point.is_finite().then_some(dew_point)
 }
@@ -63,7 +64,12 @@ pub fn sea_level_pressure_hpa(station_hpa: f64, temperature_c: f64, elevation_m:
 ///
 /// `closures` must be sorted (the debouncer's output is); an unsorted slice gives a
 /// meaningless but finite result, never a panic. With no closures the gust is 0.
-pub fn gust_kmh(closures: &[Timestamp], start: Timestamp, end: Timestamp, kmh_per_hz: f64) -> Option<f64> {
+pub fn gust_kmh(
+    closures: &[Timestamp],
+    start: Timestamp,
+    end: Timestamp,
+    kmh_per_hz: f64,
+) -> Option<f64> {
     let window = GUST_WINDOW_S * NANOS_PER_SEC;
     let last_start = end.0.checked_sub(window)?;
     if last_start < start.0 {
@@ -88,7 +94,10 @@ pub fn gust_kmh(closures: &[Timestamp], start: Timestamp, end: Timestamp, kmh_pe
     let (mut a, mut b) = (0, 0);
     loop {
         let starts_on = closures.get(a).map(|c| c.0).filter(|&w| w <= last_start);
-        let ends_on = closures.get(b).map(|c| c.0.saturating_sub(window)).filter(|&w| w <= last_start);
+        let ends_on = closures
+            .get(b)
+            .map(|c| c.0.saturating_sub(window))
+            .filter(|&w| w <= last_start);
         let w = match (starts_on, ends_on) {
             (None, None) => break,
             (Some(x), Some(y)) if x <= y => {
@@ -123,7 +132,10 @@ struct Integral<'a> {
 
 impl<'a> Integral<'a> {
     fn new(closures: &'a [Timestamp]) -> Self {
-        Integral { closures, passed: 0 }
+        Integral {
+            closures,
+            passed: 0,
+        }
     }
 
     fn at(&mut self, t: i64) -> f64 {
@@ -213,7 +225,11 @@ pub fn vector_mean_deg(samples: &[(f64, f64)]) -> Option<f64> {
 /// and does not move the reference. `None` when no tip gives a rate, in particular
 /// when there are no tips; the aggregator reports 0 for an interval in which the gauge
 /// worked but did not tip.
-pub fn peak_rain_rate_mm_per_h(tips: &[Timestamp], previous: Option<Timestamp>, mm_per_tip: f64) -> Option<f64> {
+pub fn peak_rain_rate_mm_per_h(
+    tips: &[Timestamp],
+    previous: Option<Timestamp>,
+    mm_per_tip: f64,
+) -> Option<f64> {
     let max_gap_ns = RAIN_RATE_MAX_GAP_S * NANOS_PER_SEC;
     let mut previous = previous;
     let mut peak: Option<f64> = None;
@@ -282,7 +298,10 @@ mod tests {
         assert!(close(p0, exp_form, 0.05), "{p0} vs {exp_form}");
         assert_eq!(sea_level_pressure_hpa(1013.0, 10.0, 0.0), 1013.0);
         // Colder air is denser: the same station pressure reduces to more at sea level.
-        assert!(sea_level_pressure_hpa(950.0, -10.0, 500.0) > sea_level_pressure_hpa(950.0, 25.0, 500.0));
+        assert!(
+            sea_level_pressure_hpa(950.0, -10.0, 500.0)
+                > sea_level_pressure_hpa(950.0, 25.0, 500.0)
+        );
         // Below sea level the reduction goes the other way.
         assert!(sea_level_pressure_hpa(1030.0, 30.0, -400.0) < 1030.0);
     }
@@ -291,14 +310,24 @@ mod tests {
     fn steady_train_gust_is_exactly_the_rate() {
         let start = Timestamp::from_secs(600);
         let end = start.add_secs(60);
-        for (period_ns, kmh_per_hz) in [(1_000_000_000, 2.4), (250_000_000, 2.4), (100_000_000, 4.8), (10_000_000, 2.4)] {
-            let closures: Vec<_> = (0..).map(|i| start.add_nanos(i * period_ns)).take_while(|t| *t < end).collect();
+        for (period_ns, kmh_per_hz) in [
+            (1_000_000_000, 2.4),
+            (250_000_000, 2.4),
+            (100_000_000, 4.8),
+            (10_000_000, 2.4),
+        ] {
+            let closures: Vec<_> = (0..)
+                .map(|i| start.add_nanos(i * period_ns))
+                .take_while(|t| *t < end)
+                .collect();
             let f_hz = 1e9 / period_ns as f64;
             let gust = gust_kmh(&closures, start, end, kmh_per_hz).unwrap();
             assert!(close(gust, f_hz * kmh_per_hz, 1e-9), "{f_hz} Hz: {gust}");
         }
         // A rate that does not divide a second (7 Hz) has no ceil/floor bias either.
-        let closures: Vec<_> = (0..420).map(|i| start.add_nanos(i * 1_000_000_000 / 7)).collect();
+        let closures: Vec<_> = (0..420)
+            .map(|i| start.add_nanos(i * 1_000_000_000 / 7))
+            .collect();
         let gust = gust_kmh(&closures, start, end, 2.4).unwrap();
         assert!(close(gust, 7.0 * 2.4, 1e-6), "{gust}");
     }
@@ -362,19 +391,43 @@ mod tests {
     fn gust_edge_cases() {
         let start = Timestamp::from_secs(0);
         assert_eq!(gust_kmh(&[], start, start.add_secs(60), 2.4), Some(0.0));
-        assert_eq!(gust_kmh(&[start], start, start.add_secs(60), 2.4), Some(0.0));
-        assert_eq!(gust_kmh(&[], start, start.add_nanos(2_999_999_999), 2.4), None);
+        assert_eq!(
+            gust_kmh(&[start], start, start.add_secs(60), 2.4),
+            Some(0.0)
+        );
+        assert_eq!(
+            gust_kmh(&[], start, start.add_nanos(2_999_999_999), 2.4),
+            None
+        );
         assert_eq!(gust_kmh(&[], start, start.add_secs(3), 2.4), Some(0.0));
         assert_eq!(gust_kmh(&[], start, Timestamp(i64::MIN + 5), 2.4), None);
         // Closures outside [start, end) are ignored.
-        let outside = [Timestamp::from_secs(-2), Timestamp::from_millis(-1), Timestamp::from_secs(60)];
-        assert_eq!(gust_kmh(&outside, start, start.add_secs(60), 2.4), Some(0.0));
+        let outside = [
+            Timestamp::from_secs(-2),
+            Timestamp::from_millis(-1),
+            Timestamp::from_secs(60),
+        ];
+        assert_eq!(
+            gust_kmh(&outside, start, start.add_secs(60), 2.4),
+            Some(0.0)
+        );
         // Two closures 1 s apart: 2.4 km/h for one second of the 3-s window.
-        let g = gust_kmh(&[Timestamp::from_secs(10), Timestamp::from_secs(11)], start, start.add_secs(60), 2.4);
+        let g = gust_kmh(
+            &[Timestamp::from_secs(10), Timestamp::from_secs(11)],
+            start,
+            start.add_secs(60),
+            2.4,
+        );
         assert!(close(g.unwrap(), 0.8, 1e-12));
         // Unsorted input must not panic.
-        let unsorted = [Timestamp::from_secs(30), Timestamp::from_secs(10), Timestamp::from_secs(20)];
-        assert!(gust_kmh(&unsorted, start, start.add_secs(60), 2.4).unwrap().is_finite());
+        let unsorted = [
+            Timestamp::from_secs(30),
+            Timestamp::from_secs(10),
+            Timestamp::from_secs(20),
+        ];
+        assert!(gust_kmh(&unsorted, start, start.add_secs(60), 2.4)
+            .unwrap()
+            .is_finite());
     }
 
     #[test]
@@ -405,9 +458,15 @@ mod tests {
         assert_eq!(vector_mean_deg(&[]), None);
         assert_eq!(vector_mean_deg(&[(90.0, 0.0), (180.0, 0.0)]), None);
         assert_eq!(vector_mean_deg(&[(0.0, 4.0), (180.0, 4.0)]), None);
-        assert_eq!(vector_mean_deg(&[(0.0, 1.0), (120.0, 1.0), (240.0, 1.0)]), None);
+        assert_eq!(
+            vector_mean_deg(&[(0.0, 1.0), (120.0, 1.0), (240.0, 1.0)]),
+            None
+        );
         // Zero-speed and invalid pairs carry no weight but do not spoil the rest.
-        assert_eq!(vector_mean_deg(&[(45.0, 2.0), (200.0, 0.0), (f64::NAN, 3.0), (100.0, -1.0)]), Some(45.0));
+        assert_eq!(
+            vector_mean_deg(&[(45.0, 2.0), (200.0, 0.0), (f64::NAN, 3.0), (100.0, -1.0)]),
+            Some(45.0)
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ pub struct Debouncer {
 
 impl Debouncer {
     pub fn new(lockout_ns: i64) -> Self {
-        Debouncer { lockout_ns, last_accepted: None }
+        Debouncer {
+            lockout_ns,
+            last_accepted: None,
+        }
     }
     pub fn from_ms(ms: f64) -> Self {
         Debouncer::new((ms * NANOS_PER_MILLI as f64).round() as i64)
@@ -66,7 +69,10 @@ mod tests {
         let mut d = Debouncer::from_ms(3.0);
         let mut out = Vec::new();
         // Two closures 10 ms apart, each bouncing for ~1.5 ms.
-        d.feed(&ts(&[0, 200_000, 900_000, 1_500_000, 10_000_000, 10_300_000]), &mut out);
+        d.feed(
+            &ts(&[0, 200_000, 900_000, 1_500_000, 10_000_000, 10_300_000]),
+            &mut out,
+        );
         assert_eq!(out, ts(&[0, 10_000_000]));
     }
 
@@ -76,7 +82,12 @@ mod tests {
         let mut out = Vec::new();
         // Bounces every 1 ms for 5 ms: a lock-out restarted by each bounce would
         // swallow the edge at 5 ms; ours accepts it (and 3 ms, the end of lock-out).
-        d.feed(&ts(&[0, 1_000_000, 2_000_000, 2_999_999, 3_000_000, 4_000_000, 5_999_999, 6_000_000]), &mut out);
+        d.feed(
+            &ts(&[
+                0, 1_000_000, 2_000_000, 2_999_999, 3_000_000, 4_000_000, 5_999_999, 6_000_000,
+            ]),
+            &mut out,
+        );
         assert_eq!(out, ts(&[0, 3_000_000, 6_000_000]));
     }
 
@@ -86,7 +97,10 @@ mod tests {
         let mut out = Vec::new();
         d.feed(&ts(&[4_999_000_000]), &mut out);
         // The bounce of the same closure arrives in the next sample period.
-        d.feed(&ts(&[4_999_001_000, 4_999_002_500, 5_100_000_000]), &mut out);
+        d.feed(
+            &ts(&[4_999_001_000, 4_999_002_500, 5_100_000_000]),
+            &mut out,
+        );
         assert_eq!(out, ts(&[4_999_000_000, 5_100_000_000]));
         assert_eq!(d.last_accepted(), Some(Timestamp(5_100_000_000)));
     }
@@ -96,7 +110,10 @@ mod tests {
         let mut d = Debouncer::new(3_000_000);
         let mut out = Vec::new();
         d.feed(&ts(&[100_000_000]), &mut out);
-        d.feed(&ts(&[50_000_000, 100_000_000, i64::MIN, 200_000_000]), &mut out);
+        d.feed(
+            &ts(&[50_000_000, 100_000_000, i64::MIN, 200_000_000]),
+            &mut out,
+        );
         assert_eq!(out, ts(&[100_000_000, 200_000_000]));
     }
 

@@ -71,7 +71,12 @@ impl VaneTable {
                     _ if i == n - 1 => half_gap(i - 1),
                     _ => half_gap(i),
                 };
-                VaneBand { deg, expected, low: expected - below, high: expected + above }
+                VaneBand {
+                    deg,
+                    expected,
+                    low: expected - below,
+                    high: expected + above,
+                }
             })
             .collect();
         VaneTable { bands }
@@ -97,7 +102,11 @@ pub fn expected_count(ohm: f64, divider_ohm: f64) -> f64 {
 pub fn build(c: &WindVaneConfig, hw: &dyn Backend) -> Result<Driver, SensorError> {
     let adc = hw.adc_channel(&c.spi, c.channel)?;
     Ok(Driver::Polled {
-        sensor: Box::new(WindVane { adc, table: VaneTable::from_config(c), reads: c.reads_per_sample.max(1) }),
+        sensor: Box::new(WindVane {
+            adc,
+            table: VaneTable::from_config(c),
+            reads: c.reads_per_sample.max(1),
+        }),
         blocking: hw.blocking_io(),
     })
 }
@@ -203,7 +212,10 @@ mod tests {
         let table = standard();
         for (deg, count) in REFERENCE {
             let band = table.bands.iter().find(|b| b.deg == deg).unwrap();
-            assert!((band.expected - f64::from(count)).abs() <= 0.6, "{deg}: {band:?}");
+            assert!(
+                (band.expected - f64::from(count)).abs() <= 0.6,
+                "{deg}: {band:?}"
+            );
         }
         // The supply voltage cancels out.
         let mut c = WindVaneConfig {
@@ -257,10 +269,22 @@ mod tests {
     fn degenerate_tables_do_not_panic() {
         let empty = VaneTable::from_positions(&[], 4700.0);
         assert_eq!(empty.classify(500), None);
-        let lone = VaneTable::from_positions(&[VanePosition { deg: 90.0, ohm: 4700.0 }], 4700.0);
+        let lone = VaneTable::from_positions(
+            &[VanePosition {
+                deg: 90.0,
+                ohm: 4700.0,
+            }],
+            4700.0,
+        );
         assert_eq!(lone.classify(512), Some(90.0));
         assert_eq!(lone.classify(600), None);
-        let bad = VaneTable::from_positions(&[VanePosition { deg: 0.0, ohm: -4700.0 }], 4700.0);
+        let bad = VaneTable::from_positions(
+            &[VanePosition {
+                deg: 0.0,
+                ohm: -4700.0,
+            }],
+            4700.0,
+        );
         assert!(bad.bands.is_empty());
     }
 
@@ -268,7 +292,9 @@ mod tests {
 
     impl AdcChannel for Script {
         fn read_count(&mut self) -> Result<u16, HwError> {
-            self.0.pop_front().unwrap_or_else(|| Err(HwError("script exhausted".into())))
+            self.0
+                .pop_front()
+                .unwrap_or_else(|| Err(HwError("script exhausted".into())))
         }
     }
 
@@ -306,7 +332,10 @@ mod tests {
     fn read_fails_when_most_counts_are_bad() {
         let err = vane(&[1023, 1023, 559, 1020, 5]).read().unwrap_err();
         assert!(err.0.contains("4 of 5"), "{err}");
-        assert!(err.0.contains("count 1023") && err.0.contains("count 5"), "{err}");
+        assert!(
+            err.0.contains("count 1023") && err.0.contains("count 5"),
+            "{err}"
+        );
         let err = vane(&[0]).read().unwrap_err();
         assert!(err.0.contains("count 0"), "{err}");
     }
@@ -314,7 +343,10 @@ mod tests {
     #[test]
     fn read_fails_on_an_adc_error_or_cancelling_reads() {
         let mut v = vane(&[844]);
-        v.adc = Box::new(Script(VecDeque::from([Ok(844), Err(HwError("/dev/spidev0.0: no such device".into()))])));
+        v.adc = Box::new(Script(VecDeque::from([
+            Ok(844),
+            Err(HwError("/dev/spidev0.0: no such device".into())),
+        ])));
         v.reads = 2;
         let err = v.read().unwrap_err();
         assert!(err.0.contains("/dev/spidev0.0"), "{err}");
