@@ -22,7 +22,9 @@
 //!   first; the calibrated value must lie within the quantity's QC limits (inclusive)
 //!   or it is discarded and an `OutOfRange` fault is recorded naming the value, the
 //!   limits and the raw value. A non-finite value is discarded the same way.
-//!   Quantities without limits are only checked for being finite.
+//!   Quantities without limits are only checked for being finite. A wind direction is
+//!   wrapped into `[0, 360)` after its offset (a vane mounted 10° off north reading
+//!   355° is 5°, not 365°).
 //! - **Faults** from samples and from QC are counted per (sensor, quantity, kind), in
 //!   order of first occurrence, with the first time and message.
 //! - **Polled quantities** (temperature, humidity, pressure, ground temperature and
@@ -506,7 +508,10 @@ impl Aggregator {
         for (sensor, reading) in readings {
             let q = &reading.quantity;
             let offset = self.rules.offset(q);
-            let value = reading.value + offset;
+            let mut value = reading.value + offset;
+            if *q == Quantity::WindDirDeg && offset != 0.0 {
+                value = value.rem_euclid(360.0);
+            }
             if let Err(why) = self.rules.check(q, value) {
                 let raw = if offset != 0.0 {
                     format!(" (raw {}, calibration {offset:+})", reading.value)

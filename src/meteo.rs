@@ -59,8 +59,9 @@ pub fn sea_level_pressure_hpa(station_hpa: f64, temperature_c: f64, elevation_m:
 /// to whole closures). The 3-s running mean at window start `w` is the integral over
 /// `[w, w + 3 s)` divided by 3 s, for every `w` with `start <= w <= end − 3 s`. That
 /// mean is piecewise linear in `w`, so its maximum lies where the window starts or ends
-/// on a closure, or at either extreme position; those positions are scanned in time
-/// order with two cursors, O(n) in the number of closures.
+/// on a closure, or at either extreme position. Those positions are scanned in two
+/// passes (windows starting on a closure, windows ending on one), each with a
+/// forward-only cursor: O(n) in the number of closures, one division per position.
 ///
 /// `closures` must be sorted (the debouncer's output is); an unsorted slice gives a
 /// meaningless but finite result, never a panic. With no closures the gust is 0.
@@ -79,83 +80,74 @@ pub fn gust_kmh(
     let hi = closures.partition_point(|c| *c < end).max(lo);
     let closures = &closures[lo..hi];
 
-    let mut window_lo = Integral::new(closures);
-    let mut window_hi = Integral::new(closures);
-    let mut best = 0.0_f64;
-    // Positions must be visited in non-decreasing order: the cursors only move forward.
-    let mut visit = |w: i64| {
-        let gaps = window_hi.at(w + window) - window_lo.at(w);
-        best = best.max(gaps);
-    };
+    let c = closures;
+    let n = c.len();
+    // Both extreme positions, by binary search.
+    let mut best = (integral_at(c, start.0 + window) - integral_at(c, start.0))
+        .max(integral_at(c, end.0) - integral_at(c, last_start));
 
-    visit(start.0);
-    // Merge the two sorted candidate sequences: windows starting on a closure (a) and
-    // windows ending on a closure (b).
-    let (mut a, mut b) = (0, 0);
-    loop {
-        let starts_on = closures.get(a).map(|c| c.0).filter(|&w| w <= last_start);
-        let ends_on = closures
-            .get(b)
-            .map(|c| c.0.saturating_sub(window))
-            .filter(|&w| w <= last_start);
-        let w = match (starts_on, ends_on) {
-            (None, None) => break,
-            (Some(x), Some(y)) if x <= y => {
-                a += 1;
-                x
-            }
-            (Some(x), None) => {
-                a += 1;
-                x
-            }
-            (_, Some(y)) => {
-                b += 1;
-                y
-            }
-        };
-        if w >= start.0 {
-            visit(w);
+    // Windows starting on closure `a`: the integral up to it is exactly `a` gaps, and a
+    // forward-only cursor finds the closure before the window's end.
+    let mut j = 0;
+    for (a, ca) in c
+        .iter()
+        .enumerate()
+        .map(|(a, t)| (a, t.0))
+        .take_while(|&(_, t)| t <= last_start)
+    {
+        let e = ca + window;
+        j = j.max(a + 1);
+        while j < n && c[j].0 <= e {
+            j += 1;
+        }
+        // The partial gap is less than one: skip the division when it cannot win.
+        if (j - a) as f64 > best {
+            best = best.max(gaps_before(c, j, e) - a as f64);
         }
     }
-    visit(last_start);
+    // Windows ending on closure `b`: the integral up to it is exactly `b` gaps.
+    let mut i = 0;
+    for (b, cb) in c.iter().enumerate().map(|(b, t)| (b, t.0)) {
+        let w = cb.saturating_sub(window);
+        if w < start.0 {
+            continue;
+        }
+        if w > last_start {
+            break;
+        }
+        while i < b && c[i].0 <= w {
+            i += 1;
+        }
+        if (b + 1 - i) as f64 > best {
+            best = best.max(b as f64 - gaps_before(c, i, w));
+        }
+    }
 
     Some(kmh_per_hz * best / GUST_WINDOW_S as f64)
 }
 
-/// The integral of the piecewise-constant speed, in units of `kmh_per_hz` km/h·s (one
-/// unit per gap between closures), evaluated at non-decreasing times.
-struct Integral<'a> {
-    closures: &'a [Timestamp],
-    /// How many closures lie at or before the last time asked for.
-    passed: usize,
+/// The integral of the piecewise-constant speed up to `t`, in units of `kmh_per_hz`
+/// km/h·s (one unit per gap between closures), given that exactly `passed` closures
+/// lie at or before `t`.
+fn gaps_before(c: &[Timestamp], passed: usize, t: i64) -> f64 {
+    match passed {
+        0 => 0.0,
+        p if p >= c.len() => (c.len() - 1) as f64,
+        p => {
+            let (prev, next) = (c[p - 1].0, c[p].0);
+            let full_gaps = (p - 1) as f64;
+            if next <= prev {
+                // Only reachable with unsorted input; keep the result finite.
+                return full_gaps;
+            }
+            full_gaps + (t - prev) as f64 / (next - prev) as f64
+        }
+    }
 }
 
-impl<'a> Integral<'a> {
-    fn new(closures: &'a [Timestamp]) -> Self {
-        Integral {
-            closures,
-            passed: 0,
-        }
-    }
-
-    fn at(&mut self, t: i64) -> f64 {
-        let n = self.closures.len();
-        while self.passed < n && self.closures[self.passed].0 <= t {
-            self.passed += 1;
-        }
-        match self.passed {
-            0 => 0.0,
-            p if p == n => (n - 1) as f64,
-            p => {
-                let (prev, next) = (self.closures[p - 1].0, self.closures[p].0);
-                let full_gaps = (p - 1) as f64;
-                if next <= prev {
-                    return full_gaps;
-                }
-                full_gaps + (t - prev) as f64 / (next - prev) as f64
-            }
-        }
-    }
+/// `gaps_before` at any time, by binary search.
+fn integral_at(c: &[Timestamp], t: i64) -> f64 {
+    gaps_before(c, c.partition_point(|x| x.0 <= t), t)
 }
 
 /// A running weighted sum of unit vectors, for mean directions without storing the

@@ -357,6 +357,21 @@ fn calibration_is_applied_before_qc() {
 }
 
 #[test]
+fn a_direction_offset_wraps_around_north() {
+    let mut cfg = config();
+    cfg.calibration.insert(Quantity::WindDirDeg, 10.0);
+    let mut agg = Aggregator::new(cfg, &Resume::default());
+    run(&mut agg, [wind_dir(5, 10, 355.0), wind_dir(10, 10, 355.0)]);
+    let r = agg.flush().unwrap();
+    assert_eq!((r.wind_dir_n, r.faults.len()), (2, 0));
+    assert!(
+        close(r.wind_dir_deg.unwrap(), 5.0, 1e-9),
+        "{:?}",
+        r.wind_dir_deg
+    );
+}
+
+#[test]
 fn qc_limits_from_config_replace_the_defaults() {
     let mut c = Config::example();
     c.qc.insert(
