@@ -51,11 +51,13 @@ impl SimHardware {
         let air_weather = weather.clone();
         let air_time = time.clone();
         let air = Arc::new(move || {
-            let c = air_weather.at(air_time.get());
+            // Only what a BME280 senses: `Weather::at` would also work out the wind
+            // and the ground, 6.3 million times for a simulated year.
+            let t = air_time.get();
             AirConditions {
-                temperature_c: c.temperature_c,
-                pressure_pa: c.station_pressure_hpa * 100.0,
-                humidity_pct: c.humidity_pct,
+                temperature_c: air_weather.temperature_c(t),
+                pressure_pa: air_weather.station_pressure_hpa(t) * 100.0,
+                humidity_pct: air_weather.humidity_pct(t),
             }
         });
         let bme280 = Bme280Chip::new(
@@ -149,6 +151,8 @@ pub struct SimVane {
     /// while staying a pure function of (time, read number within that instant).
     at: Timestamp,
     reads_at: u64,
+    /// The vane position at `at` (the wind is looked up once per instant).
+    position: usize,
 }
 
 impl SimVane {
@@ -159,6 +163,7 @@ impl SimVane {
             channel,
             at: Timestamp(i64::MIN),
             reads_at: 0,
+            position: 0,
         }
     }
 }
@@ -169,10 +174,11 @@ impl AdcChannel for SimVane {
         if now != self.at {
             self.at = now;
             self.reads_at = 0;
+            self.position = vane_position(self.weather.wind_dir_deg(now));
         }
         let k = self.reads_at;
         self.reads_at += 1;
-        let position = vane_position(self.weather.wind_dir_deg(now));
+        let position = self.position;
         let stream = STREAM_VANE ^ (u64::from(self.channel) << 40) ^ (k << 48);
         let noise = (hash(self.weather.seed(), stream, now.0) % 5) as i32 - 2;
         Ok((i32::from(vane_count(position)) + noise).clamp(0, 1023) as u16)
@@ -212,8 +218,12 @@ pub fn w1_slave_text(temperature_c: f64) -> String {
     let remain = 0x10 - (lsb & 0x0f);
     let mut pad = [lsb, msb, 0x4b, 0x46, 0x7f, 0xff, remain, 0x10, 0];
     pad[8] = crc8_maxim(&pad[..8]);
-    let hex: Vec<String> = pad.iter().map(|b| format!("{b:02x}")).collect();
-    let hex = hex.join(" ");
+    use std::fmt::Write;
+    let mut hex = String::with_capacity(27);
+    for (i, b) in pad.iter().enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        let _ = write!(hex, "{sep}{b:02x}");
+    }
     let millideg = i32::from(raw) * 1000 / 16;
     format!("{hex} : crc={:02x} YES\n{hex} t={millideg}\n", pad[8])
 }
