@@ -461,6 +461,40 @@ mod tests {
         assert!(out.is_empty());
     }
 
+    /// Kernel stamps of one anemometer closure every 100 ms, each bouncing twice
+    /// within 1.5 ms, through the inbox and the real lock-out debouncer, the path a
+    /// pulse input takes in the sampler.
+    #[test]
+    fn bouncing_edges_through_the_pulse_counter_count_one_per_closure() {
+        let (tx, mut inbox) = edge_queue(QUEUE_CAPACITY);
+        let mut debouncer = crate::pulse::Debouncer::from_ms(3.0);
+        for closure in 0..100u64 {
+            let t = Duration::from_millis(closure * 100);
+            for bounce_us in [0, 700, 1_500] {
+                tx.push(t + Duration::from_micros(bounce_us));
+            }
+        }
+        let mut counted = Vec::new();
+        for period in 0..2 {
+            let edges = collect(
+                &mut inbox,
+                BOOT_TO_UTC,
+                period * 5_000,
+                (period + 1) * 5_000,
+            )
+            .unwrap();
+            assert_eq!(
+                edges.len(),
+                150,
+                "every raw edge of the period is handed out"
+            );
+            debouncer.feed(&edges, &mut counted);
+        }
+        assert_eq!(counted.len(), 100);
+        assert_eq!(counted[0], utc_ms(0));
+        assert_eq!(counted[99], utc_ms(9_900));
+    }
+
     #[test]
     fn real_clock_offset_matches_system_time() {
         let offset = ClockOffset::now().unwrap();

@@ -43,6 +43,25 @@ impl I2c for LinuxI2c {
     }
 }
 
+/// An [`I2cBus`] as a sized type implementing embedded-hal's `I2c`, for drivers
+/// generic over `I: I2c` (embedded-hal implements the trait for `&mut T`, not for
+/// `Box<dyn I2c>`).
+pub struct DynI2c(pub I2cBus);
+
+impl ErrorType for DynI2c {
+    type Error = I2cError;
+}
+
+impl I2c for DynI2c {
+    fn transaction(
+        &mut self,
+        address: u8,
+        operations: &mut [Operation<'_>],
+    ) -> Result<(), I2cError> {
+        self.0.transaction(address, operations)
+    }
+}
+
 fn errno_of(e: &LinuxI2CError) -> Option<i32> {
     match e {
         LinuxI2CError::Errno(n) => Some(*n),
