@@ -210,7 +210,7 @@ impl BootConfig {
                     let pin = parts
                         .filter_map(|p| p.trim().strip_prefix("gpiopin="))
                         .filter_map(|n| n.trim().parse().ok())
-                        .last()
+                        .next_back()
                         .unwrap_or(4);
                     c.w1_pin = Some(pin);
                 }
@@ -594,7 +594,7 @@ mod tests {
             "the last setting wins; a commented line does nothing"
         );
         assert_eq!(c.w1_pin, Some(4));
-        assert_eq!(BootConfig::parse("dtparam=i2c").i2c, true);
+        assert!(BootConfig::parse("dtparam=i2c").i2c);
     }
 
     #[test]

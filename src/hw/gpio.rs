@@ -62,6 +62,9 @@ impl ClockOffset {
     }
 }
 
+// `time_t` and `c_long` are 64-bit on aarch64 and x86_64 but 32-bit on armv7, so the
+// conversions are needed there and look useless here.
+#[allow(clippy::useless_conversion)]
 fn clock_ns(clock: libc::clockid_t) -> Result<i64, HwError> {
     let mut ts = libc::timespec {
         tv_sec: 0,
