@@ -92,12 +92,19 @@ pub enum SensorConfig {
     WindVane(WindVaneConfig),
     Anemometer(AnemometerConfig),
     RainGauge(RainGaugeConfig),
+    Bh1750(Bh1750Config),
 }
 
 impl SensorConfig {
     /// Every value `type` may take, in the order error messages list them.
-    pub const TYPES: [&'static str; 5] =
-        ["bme280", "ds18b20", "wind_vane", "anemometer", "rain_gauge"];
+    pub const TYPES: [&'static str; 6] = [
+        "bme280",
+        "ds18b20",
+        "wind_vane",
+        "anemometer",
+        "rain_gauge",
+        "bh1750",
+    ];
 
     /// The `type` value of this sensor.
     pub fn type_name(&self) -> &'static str {
@@ -107,6 +114,7 @@ impl SensorConfig {
             SensorConfig::WindVane(_) => "wind_vane",
             SensorConfig::Anemometer(_) => "anemometer",
             SensorConfig::RainGauge(_) => "rain_gauge",
+            SensorConfig::Bh1750(_) => "bh1750",
         }
     }
 }
@@ -184,6 +192,33 @@ pub struct RainGaugeConfig {
     pub debounce_ms: f64,
 }
 
+/// A BH1750 ambient-light sensor on I2C (illuminance in lux).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bh1750Config {
+    #[serde(default = "defaults::i2c_bus")]
+    pub bus: String,
+    /// 0x23 (ADDR pin low or open) or 0x5C (ADDR pin high).
+    #[serde(default = "defaults::bh1750_address")]
+    pub address: u8,
+    /// The quantity this sensor reports.
+    #[serde(default = "defaults::bh1750_quantity")]
+    pub quantity: String,
+    /// `one_time`: a fresh high-resolution measurement per read (the chip sleeps in
+    /// between); `continuous`: the chip measures all the time and a read returns the
+    /// latest result without waiting.
+    #[serde(default)]
+    pub mode: Bh1750Mode,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Bh1750Mode {
+    #[default]
+    OneTime,
+    Continuous,
+}
+
 pub mod defaults {
     use super::VanePosition;
     use std::path::PathBuf;
@@ -211,6 +246,12 @@ pub mod defaults {
     }
     pub fn bme280_address() -> u8 {
         0x77
+    }
+    pub fn bh1750_address() -> u8 {
+        0x23
+    }
+    pub fn bh1750_quantity() -> String {
+        "illuminance_lux".into()
     }
     pub fn ds18b20_quantity() -> String {
         "ground_temperature_c".into()

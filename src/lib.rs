@@ -12,6 +12,7 @@
 //! - [`aggregate`], [`meteo`]: samples → [`record::ArchiveRecord`] per interval.
 //! - [`store`]: the SQLite database, its only owner; [`query`]: output formats.
 //! - [`station`]: wires it all together for `weatherd run`.
+//! - [`probe`]: `weatherd probe`, what the machine has and what to fix.
 
 pub mod aggregate;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod hw;
 pub mod meteo;
 pub mod observation;
+pub mod probe;
 pub mod pulse;
 pub mod query;
 pub mod record;

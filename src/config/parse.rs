@@ -133,6 +133,7 @@ fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Prob
         "wind_vane" => SensorConfig::WindVane(deserialize(rest, path)?),
         "anemometer" => SensorConfig::Anemometer(deserialize(rest, path)?),
         "rain_gauge" => SensorConfig::RainGauge(deserialize(rest, path)?),
+        "bh1750" => SensorConfig::Bh1750(deserialize(rest, path)?),
         other => {
             return Err(Problem::new(
                 type_path,

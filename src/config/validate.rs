@@ -9,8 +9,8 @@ use super::hint::did_you_mean;
 use super::parse::Problem;
 use super::path::KeyPath;
 use super::{
-    AnemometerConfig, Bme280Config, Config, Ds18b20Config, RainGaugeConfig, SensorConfig,
-    WindVaneConfig,
+    AnemometerConfig, Bh1750Config, Bme280Config, Config, Ds18b20Config, RainGaugeConfig,
+    SensorConfig, WindVaneConfig,
 };
 use crate::observation::Quantity;
 use std::collections::BTreeMap;
@@ -267,7 +267,27 @@ impl Validator<'_> {
             SensorConfig::WindVane(s) => self.wind_vane(path, s),
             SensorConfig::Anemometer(s) => self.anemometer(path, s),
             SensorConfig::RainGauge(s) => self.rain_gauge(path, s),
+            SensorConfig::Bh1750(s) => self.bh1750(path, s),
         }
+    }
+
+    fn bh1750(&mut self, path: &KeyPath, s: &Bh1750Config) {
+        self.not_empty(
+            path.key("bus"),
+            &s.bus,
+            "it is the I2C device file, e.g. \"/dev/i2c-1\"",
+        );
+        if s.address != 0x23 && s.address != 0x5c {
+            self.push(
+                path.key("address"),
+                format!(
+                    "a BH1750 answers only at 0x23 (ADDR pin to GND or open) or 0x5c (ADDR pin to 3.3 V), \
+                     found {:#04x}; `i2cdetect -y 1` shows which one your board uses",
+                    s.address
+                ),
+            );
+        }
+        self.quantity_name(path.key("quantity"), &s.quantity);
     }
 
     fn bme280(&mut self, path: &KeyPath, s: &Bme280Config) {
@@ -483,23 +503,27 @@ impl Validator<'_> {
             .filter(|(_, s)| matches!(s, SensorConfig::Ds18b20(_)))
             .count();
         for (path, sensor) in sensors {
-            match sensor {
-                SensorConfig::Bme280(s) => {
-                    let at = path.key("address");
-                    if let Some(other) = i2c.get(&(s.bus.as_str(), s.address)) {
-                        let other = self.cite(other);
-                        self.push(
-                            at,
-                            format!(
-                                "I2C address {:#04x} on {} is already used by {other}; two devices cannot share \
-                                 an address on one bus (set the other board's address or use another bus)",
-                                s.address, s.bus
-                            ),
-                        );
-                    } else {
-                        i2c.insert((s.bus.as_str(), s.address), at);
-                    }
+            let i2c_device = match sensor {
+                SensorConfig::Bme280(s) => Some((s.bus.as_str(), s.address)),
+                SensorConfig::Bh1750(s) => Some((s.bus.as_str(), s.address)),
+                _ => None,
+            };
+            if let Some((bus, address)) = i2c_device {
+                let at = path.key("address");
+                if let Some(other) = i2c.get(&(bus, address)) {
+                    let other = self.cite(other);
+                    self.push(
+                        at,
+                        format!(
+                            "I2C address {address:#04x} on {bus} is already used by {other}; two devices cannot \
+                             share an address on one bus (set the other board's address or use another bus)"
+                        ),
+                    );
+                } else {
+                    i2c.insert((bus, address), at);
                 }
+            }
+            match sensor {
                 SensorConfig::WindVane(s) => {
                     let at = path.key("channel");
                     if let Some(other) = spi.get(&(s.spi.as_str(), s.channel)) {
@@ -553,7 +577,7 @@ impl Validator<'_> {
             for q in sensor.quantities() {
                 // A DS18B20's quantity is its own key; other sensors' are implied by `type`.
                 let at = match sensor {
-                    SensorConfig::Ds18b20(_) => path.key("quantity"),
+                    SensorConfig::Ds18b20(_) | SensorConfig::Bh1750(_) => path.key("quantity"),
                     _ => path.key("type"),
                 };
                 if let Some(other) = quantities.get(&q) {
@@ -578,7 +602,10 @@ impl Validator<'_> {
         let mut reserved: BTreeMap<u8, (KeyPath, String)> = BTreeMap::new();
         for (path, sensor) in sensors {
             match sensor {
-                SensorConfig::Bme280(s) if s.bus == "/dev/i2c-1" => {
+                SensorConfig::Bme280(Bme280Config { bus, .. })
+                | SensorConfig::Bh1750(Bh1750Config { bus, .. })
+                    if bus == "/dev/i2c-1" =>
+                {
                     for (pin, line) in [(2, "SDA"), (3, "SCL")] {
                         reserved
                             .entry(pin)
@@ -703,6 +730,39 @@ mod tests {
         .is_empty());
         let p = problems_of("[sensors.a]\ntype = \"anemometer\"\ndebounce_ms = 8.0\n");
         assert_eq!(paths(&p), ["sensors.a.debounce_ms"]);
+    }
+
+    #[test]
+    fn bh1750_address_and_conflicts() {
+        assert!(problems_of("[sensors.light]\ntype = \"bh1750\"\n").is_empty());
+        let p = problems_of("[sensors.light]\ntype = \"bh1750\"\naddress = 0x77\n");
+        assert_eq!(paths(&p), ["sensors.light.address"]);
+        assert!(
+            p[0].message.contains("0x23") && p[0].message.contains("0x5c"),
+            "{}",
+            p[0].message
+        );
+        // Two on one address: the second is rejected (and so is its quantity).
+        let p = problems_of("[sensors.a]\ntype = \"bh1750\"\n[sensors.b]\ntype = \"bh1750\"\n");
+        assert_eq!(paths(&p), ["sensors.b.address", "sensors.b.quantity"]);
+        assert!(p[0]
+            .message
+            .contains("I2C address 0x23 on /dev/i2c-1 is already used by `sensors.a.address`"));
+        // At both addresses, each with its own quantity: fine.
+        assert!(problems_of(
+            "[sensors.a]\ntype = \"bh1750\"\n[sensors.b]\ntype = \"bh1750\"\naddress = 0x5c\nquantity = \"shade_illuminance_lux\"\n"
+        )
+        .is_empty());
+        // Its bus pins are taken like the BME280's.
+        let p = problems_of(
+            "[sensors.l]\ntype = \"bh1750\"\n[sensors.r]\ntype = \"rain_gauge\"\npin = 2\n",
+        );
+        assert_eq!(paths(&p), ["sensors.r.pin"]);
+        assert!(
+            p[0].message.contains("I2C bus 1's SDA line"),
+            "{}",
+            p[0].message
+        );
     }
 
     #[test]

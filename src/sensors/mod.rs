@@ -11,6 +11,7 @@
 //! path; read errors are returned from `read` and become faults for that sensor only.
 
 pub mod anemometer;
+pub mod bh1750;
 pub mod bme280;
 pub mod ds18b20;
 pub mod rain_gauge;
@@ -95,6 +96,7 @@ pub fn build(name: &str, sc: &SensorConfig, config: &Config, hw: &dyn Backend) -
         SensorConfig::WindVane(c) => wind_vane::build(c, hw),
         SensorConfig::Bme280(c) => bme280::build(c, hw),
         SensorConfig::Ds18b20(c) => ds18b20::build(c, hw),
+        SensorConfig::Bh1750(c) => bh1750::build(c, hw),
     };
     let _ = config;
     built.unwrap_or_else(|e| {
@@ -122,6 +124,7 @@ impl SensorConfig {
             SensorConfig::WindVane(_) => vec![Quantity::WindDirDeg],
             SensorConfig::Anemometer(_) => vec![Quantity::WindSpeedKmh],
             SensorConfig::RainGauge(_) => vec![Quantity::RainMm],
+            SensorConfig::Bh1750(c) => vec![Quantity::from_name(&c.quantity)],
         }
     }
 }

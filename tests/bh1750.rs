@@ -1,0 +1,221 @@
+//! The BH1750 driver against an emulated chip: the same driver code, commands and
+//! timing that run on the Pi, with the chip's behaviour taken from its datasheet.
+
+mod support;
+
+use embedded_hal_mock::eh1::delay::NoopDelay;
+use std::path::Path;
+use support::bh1750_chip::{Bh1750Chip, Power};
+use weatherd::config::{Bh1750Config, Bh1750Mode, Config, SensorConfig, EXAMPLE_TOML};
+use weatherd::hw::{AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole};
+use weatherd::observation::Quantity;
+use weatherd::sensors::bh1750::{Bh1750, Settings};
+use weatherd::sensors::{self, Driver, PolledSensor};
+
+fn settings(address: u8, mode: Bh1750Mode) -> Settings {
+    Settings {
+        bus: "/dev/i2c-1".into(),
+        address,
+        mode,
+        quantity: Quantity::from_name("illuminance_lux"),
+    }
+}
+
+fn lux(sensor: &mut dyn PolledSensor) -> f64 {
+    let readings = sensor.read().expect("a reading");
+    assert_eq!(readings.len(), 1);
+    assert_eq!(readings[0].quantity.name(), "illuminance_lux");
+    readings[0].value
+}
+
+#[test]
+fn one_time_mode_measures_fresh_light_each_read_and_lets_the_chip_sleep() {
+    let chip = Bh1750Chip::new(0x23);
+    let mut sensor = Bh1750::new(
+        chip.clone(),
+        chip.delay(),
+        settings(0x23, Bh1750Mode::OneTime),
+    );
+    chip.set_lux(500.0);
+    assert_eq!(lux(&mut sensor), 500.0);
+    assert_eq!(
+        chip.power(),
+        Power::Down,
+        "a one-time measurement powers the chip down"
+    );
+    chip.advance(5_000_000_000);
+    chip.set_lux(12_345.6);
+    // 12345.6 lx is 14814.72 counts; the chip reports whole counts.
+    assert!((lux(&mut sensor) - 14_815.0 / 1.2).abs() < 1e-9);
+    assert!(chip.violations().is_empty(), "{:?}", chip.violations());
+}
+
+#[test]
+fn reading_without_waiting_for_the_measurement_gives_the_stale_result() {
+    // The emulator is strict about timing: a driver that did not wait would read
+    // the old value. (This is what the 180 ms wait in the driver is for.)
+    let chip = Bh1750Chip::new(0x23);
+    chip.set_lux(800.0);
+    let mut hasty = Bh1750::new(
+        chip.clone(),
+        NoopDelay::new(),
+        settings(0x23, Bh1750Mode::OneTime),
+    );
+    assert_eq!(lux(&mut hasty), 0.0);
+}
+
+#[test]
+fn continuous_mode_sets_up_once_then_only_reads() {
+    let chip = Bh1750Chip::new(0x5c);
+    chip.set_lux(250.0);
+    let mut sensor = Bh1750::new(
+        chip.clone(),
+        chip.delay(),
+        settings(0x5c, Bh1750Mode::Continuous),
+    );
+    assert_eq!(lux(&mut sensor), 250.0);
+    let set_up = chip.commands();
+    assert_eq!(set_up, [0x01, 0x07, 0x10]);
+    chip.set_lux(30.0);
+    chip.advance(5_000_000_000);
+    assert_eq!(lux(&mut sensor), 30.0);
+    assert_eq!(chip.commands(), set_up, "no more commands once measuring");
+    assert_eq!(chip.power(), Power::On);
+    assert!(chip.violations().is_empty(), "{:?}", chip.violations());
+}
+
+#[test]
+fn unplugging_is_a_fault_and_replugging_recovers_without_a_restart() {
+    let chip = Bh1750Chip::new(0x23);
+    chip.set_lux(100.0);
+    let mut sensor = Bh1750::new(
+        chip.clone(),
+        chip.delay(),
+        settings(0x23, Bh1750Mode::Continuous),
+    );
+    assert_eq!(lux(&mut sensor), 100.0);
+    chip.plug(false);
+    let e = sensor.read().expect_err("unplugged");
+    assert!(
+        e.0.contains("no answer") && e.0.contains("/dev/i2c-1"),
+        "{e}"
+    );
+    // Re-plugged, the chip wakes powered down; the driver must set it up again or
+    // it would read 0 lx for ever.
+    chip.plug(true);
+    chip.advance(5_000_000_000);
+    assert_eq!(lux(&mut sensor), 100.0);
+    assert!(chip.violations().is_empty(), "{:?}", chip.violations());
+}
+
+#[test]
+fn wrong_address_and_saturation_are_faults() {
+    let chip = Bh1750Chip::new(0x5c);
+    let mut sensor = Bh1750::new(
+        chip.clone(),
+        chip.delay(),
+        settings(0x23, Bh1750Mode::OneTime),
+    );
+    let e = sensor.read().expect_err("nobody at 0x23");
+    assert!(e.0.contains("0x23") && e.0.contains("0x5c"), "{e}");
+
+    let chip = Bh1750Chip::new(0x23);
+    chip.set_lux(100_000.0); // full sun
+    let mut sensor = Bh1750::new(
+        chip.clone(),
+        chip.delay(),
+        settings(0x23, Bh1750Mode::OneTime),
+    );
+    let e = sensor.read().expect_err("saturated");
+    assert!(e.0.contains("saturated"), "{e}");
+}
+
+/// A Pi with only a BH1750 on `/dev/i2c-1`.
+struct LightOnly(Bh1750Chip);
+
+impl Backend for LightOnly {
+    fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
+        Err(HwError(format!("no GPIO{pin} here")))
+    }
+    fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
+        Err(HwError(format!("no {spi} here")))
+    }
+    fn i2c(&self, bus: &str) -> Result<I2cBus, HwError> {
+        match bus {
+            "/dev/i2c-1" => Ok(Box::new(self.0.clone())),
+            other => Err(HwError(format!("{other} does not exist"))),
+        }
+    }
+    fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
+        Err(HwError(format!("no {} here", root.display())))
+    }
+}
+
+fn config(sensor_toml: &str) -> Config {
+    let text = format!("[station]\nname = \"t\"\nlatitude = 0.0\nlongitude = 0.0\n{sensor_toml}");
+    Config::from_toml(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn registered_from_config_through_the_one_match() {
+    let chip = Bh1750Chip::new(0x23).on_real_clock();
+    chip.set_lux(50.0);
+    let hw = LightOnly(chip.clone());
+    let c = config("[sensors.light]\ntype = \"bh1750\"\nmode = \"continuous\"\n");
+    let sc = &c.sensors["light"];
+    assert_eq!(sc.quantities(), [Quantity::from_name("illuminance_lux")]);
+    match sensors::build("light", sc, &c, &hw) {
+        Driver::Polled {
+            mut sensor,
+            blocking,
+        } => {
+            assert!(blocking, "bus I/O runs on a blocking thread");
+            assert_eq!(
+                sensor.quantities(),
+                [Quantity::from_name("illuminance_lux")]
+            );
+            assert_eq!(lux(sensor.as_mut()), 50.0);
+        }
+        Driver::Pulse(_) => panic!("a light sensor is polled"),
+    }
+
+    // A bus that cannot be opened degrades this sensor only: every read reports why.
+    let c = config("[sensors.light]\ntype = \"bh1750\"\nbus = \"/dev/i2c-7\"\nquantity = \"shade_illuminance_lux\"\n");
+    match sensors::build("light", &c.sensors["light"], &c, &hw) {
+        Driver::Polled { mut sensor, .. } => {
+            assert_eq!(
+                sensor.quantities(),
+                [Quantity::from_name("shade_illuminance_lux")]
+            );
+            let e = sensor.read().expect_err("no such bus");
+            assert!(e.0.contains("/dev/i2c-7"), "{e}");
+        }
+        Driver::Pulse(_) => panic!("a light sensor is polled"),
+    }
+}
+
+#[test]
+fn the_example_configs_commented_table_is_valid_and_shows_the_defaults() {
+    let block: Vec<&str> = EXAMPLE_TOML
+        .lines()
+        .skip_while(|l| !l.contains("[sensors.light]"))
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.strip_prefix("#   ").unwrap_or(""))
+        .collect();
+    assert!(block.len() > 3, "the example documents the BH1750");
+    let c = config(&block.join("\n"));
+    let SensorConfig::Bh1750(b) = &c.sensors["light"] else {
+        panic!("{:?}", c.sensors)
+    };
+    assert_eq!(
+        *b,
+        Bh1750Config {
+            bus: "/dev/i2c-1".into(),
+            address: 0x23,
+            quantity: "illuminance_lux".into(),
+            mode: Bh1750Mode::OneTime
+        }
+    );
+    let defaults = config("[sensors.light]\ntype = \"bh1750\"\n");
+    assert_eq!(defaults.sensors["light"], c.sensors["light"]);
+}

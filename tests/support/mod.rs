@@ -1,0 +1,4 @@
+//! Test doubles shared by the integration tests.
+#![allow(dead_code)]
+
+pub mod bh1750_chip;
