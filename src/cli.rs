@@ -20,7 +20,11 @@ pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "weatherd", version, about = "Weather-station daemon: sensors → SQLite (→ uploads)")]
+#[command(
+    name = "weatherd",
+    version,
+    about = "Weather-station daemon: sensors → SQLite (→ uploads)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -108,7 +112,9 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
     }
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 => Ok(Speed::Factor(f)),
-        _ => Err(format!("`{s}` is not a speed: use a number greater than 0 (e.g. 60) or `max`")),
+        _ => Err(format!(
+            "`{s}` is not a speed: use a number greater than 0 (e.g. 60) or `max`"
+        )),
     }
 }
 
@@ -121,7 +127,10 @@ pub struct Failure {
 
 impl From<ConfigError> for Failure {
     fn from(e: ConfigError) -> Self {
-        Failure { code: EXIT_USAGE, message: e.to_string() }
+        Failure {
+            code: EXIT_USAGE,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -134,7 +143,11 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
             // Every problem at once, so a teacher fixes the file in one pass.
             let config = Config::load_all(&file).map_err(|errors| Failure {
                 code: EXIT_USAGE,
-                message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nweatherd: "),
+                message: errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\nweatherd: "),
             })?;
             print!("{}", config.to_toml());
             eprintln!("{}: OK", file.display());
@@ -169,17 +182,27 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let opts = RunOptions {
         db_path: config.database.path.clone(),
         config,
-        simulation: args.simulate.then_some(Simulation { seed: args.seed, speed: args.speed, start: args.start }),
+        simulation: args.simulate.then_some(Simulation {
+            seed: args.seed,
+            speed: args.speed,
+            start: args.start,
+        }),
         duration_s: args.duration,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure { code: EXIT_FAILURE, message: format!("cannot start the runtime: {e}") })?;
+        .map_err(|e| Failure {
+            code: EXIT_FAILURE,
+            message: format!("cannot start the runtime: {e}"),
+        })?;
     runtime.block_on(async {
         let summary = station::run(opts, shutdown_signal())
             .await
-            .map_err(|e| Failure { code: EXIT_FAILURE, message: e.to_string() })?;
+            .map_err(|e| Failure {
+                code: EXIT_FAILURE,
+                message: e.to_string(),
+            })?;
         if summary.interrupted {
             tracing::info!("shut down on signal");
         }
@@ -227,7 +250,10 @@ fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
             });
         }
     }
-    let store = Store::open_read_only(&db).map_err(|e| Failure { code: EXIT_FAILURE, message: e.to_string() })?;
+    let store = Store::open_read_only(&db).map_err(|e| Failure {
+        code: EXIT_FAILURE,
+        message: e.to_string(),
+    })?;
     let every = match args.every {
         EveryArg::Raw => Every::Raw,
         EveryArg::Hour => Every::Hour,
@@ -235,7 +261,10 @@ fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
     };
     let table = store
         .query(args.from, args.to, every)
-        .map_err(|e| Failure { code: EXIT_FAILURE, message: e.to_string() })?;
+        .map_err(|e| Failure {
+            code: EXIT_FAILURE,
+            message: e.to_string(),
+        })?;
     let format = match args.format {
         FormatArg::Table => Format::Table,
         FormatArg::Csv => Format::Csv,
@@ -247,7 +276,10 @@ fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
     match result {
         // `weatherd query | head` closes the pipe early; that is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure { code: EXIT_FAILURE, message: format!("cannot write the output: {e}") }),
+        Err(e) => Err(Failure {
+            code: EXIT_FAILURE,
+            message: format!("cannot write the output: {e}"),
+        }),
         Ok(()) => Ok(()),
     }
 }

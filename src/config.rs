@@ -28,6 +28,9 @@ pub struct Config {
     /// How long one sensor read may take before it counts as a timeout fault.
     #[serde(default = "defaults::sensor_timeout_ms")]
     pub sensor_timeout_ms: u32,
+    /// Archive nothing until the kernel reports the clock synchronised (NTP).
+    #[serde(default = "defaults::wait_for_time_sync")]
+    pub wait_for_time_sync: bool,
     pub station: Station,
     #[serde(default)]
     pub database: Database,
@@ -40,6 +43,9 @@ pub struct Config {
     /// QC limits by quantity name; values outside become NULL plus a fault.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qc: BTreeMap<String, QcLimits>,
+    /// Upload destinations (`[[upload]]` tables), each with a unique name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upload: Vec<crate::upload::UploadConfig>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -190,6 +196,9 @@ pub mod defaults {
     }
     pub fn sensor_timeout_ms() -> u32 {
         2000
+    }
+    pub fn wait_for_time_sync() -> bool {
+        true
     }
     pub fn time_zone() -> String {
         "UTC".into()

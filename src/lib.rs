@@ -29,3 +29,5 @@ pub mod sim;
 pub mod station;
 pub mod store;
 pub mod time;
+pub mod timesync;
+pub mod upload;

@@ -58,7 +58,10 @@ impl Sampler {
                     Driver::Polled { sensor, blocking } => {
                         let q = sensor.quantities();
                         let slot = if blocking {
-                            Slot::Blocking { sensor: Arc::new(Mutex::new(sensor)), in_flight: None }
+                            Slot::Blocking {
+                                sensor: Arc::new(Mutex::new(sensor)),
+                                in_flight: None,
+                            }
                         } else {
                             Slot::Inline { sensor }
                         };
@@ -69,10 +72,21 @@ impl Sampler {
                             PulseKind::Wind { .. } => Quantity::WindSpeedKmh,
                             PulseKind::Rain { .. } => Quantity::RainMm,
                         };
-                        (vec![q], Slot::Pulse { kind: p.kind, source: p.source, debouncer: p.debouncer })
+                        (
+                            vec![q],
+                            Slot::Pulse {
+                                kind: p.kind,
+                                source: p.source,
+                                debouncer: p.debouncer,
+                            },
+                        )
                     }
                 };
-                Entry { name: r.name, quantities, slot }
+                Entry {
+                    name: r.name,
+                    quantities,
+                    slot,
+                }
             })
             .collect();
         Sampler {
@@ -91,12 +105,18 @@ impl Sampler {
 
     /// Each sensor's name and quantities, in sampling order.
     pub fn sensors(&self) -> Vec<(Arc<str>, Vec<Quantity>)> {
-        self.entries.iter().map(|e| (e.name.clone(), e.quantities.clone())).collect()
+        self.entries
+            .iter()
+            .map(|e| (e.name.clone(), e.quantities.clone()))
+            .collect()
     }
 
     /// Takes the sample for tick `at`, covering `[at - sample_interval, at)`.
     pub async fn sample(&mut self, at: Timestamp) -> Sample {
-        let mut sample = Sample { at, ..Sample::default() };
+        let mut sample = Sample {
+            at,
+            ..Sample::default()
+        };
         let from = at.add_nanos(-self.sample_interval_ns);
 
         // Start every blocking read first so they run side by side.
@@ -105,7 +125,12 @@ impl Sampler {
             if let Slot::Blocking { sensor, in_flight } = &mut e.slot {
                 if let Some(h) = in_flight {
                     if !h.is_finished() {
-                        sample.faults.push(fault(at, &e.name, FaultKind::Busy, "the previous read has not returned yet"));
+                        sample.faults.push(fault(
+                            at,
+                            &e.name,
+                            FaultKind::Busy,
+                            "the previous read has not returned yet",
+                        ));
                         continue;
                     }
                     // The late result belongs to an earlier tick: drop it.
@@ -128,7 +153,11 @@ impl Sampler {
                     let result = sensor.read();
                     record(&mut sample, at, &e.name, result);
                 }
-                Slot::Pulse { kind, source, debouncer } => {
+                Slot::Pulse {
+                    kind,
+                    source,
+                    debouncer,
+                } => {
                     self.edges.clear();
                     let pulses = match source.collect(from, at, &mut self.edges) {
                         Ok(()) => {
@@ -138,7 +167,9 @@ impl Sampler {
                             Some(accepted)
                         }
                         Err(err) => {
-                            sample.faults.push(fault(at, &e.name, FaultKind::ReadError, &err.0));
+                            sample
+                                .faults
+                                .push(fault(at, &e.name, FaultKind::ReadError, &err.0));
                             None
                         }
                     };
@@ -157,8 +188,14 @@ impl Sampler {
             match tokio::time::timeout_at(deadline, &mut handle).await {
                 Ok(Ok(result)) => record(&mut sample, at, &e.name, result),
                 Ok(Err(join_err)) => {
-                    let msg = if join_err.is_panic() { "the driver panicked" } else { "the read was cancelled" };
-                    sample.faults.push(fault(at, &e.name, FaultKind::ReadError, msg));
+                    let msg = if join_err.is_panic() {
+                        "the driver panicked"
+                    } else {
+                        "the read was cancelled"
+                    };
+                    sample
+                        .faults
+                        .push(fault(at, &e.name, FaultKind::ReadError, msg));
                 }
                 Err(_) => {
                     sample.faults.push(fault(
@@ -178,13 +215,23 @@ impl Sampler {
 }
 
 fn fault(at: Timestamp, sensor: &Arc<str>, kind: FaultKind, message: &str) -> Fault {
-    Fault { at, sensor: sensor.clone(), quantity: None, kind, message: message.to_string() }
+    Fault {
+        at,
+        sensor: sensor.clone(),
+        quantity: None,
+        kind,
+        message: message.to_string(),
+    }
 }
 
 fn record(sample: &mut Sample, at: Timestamp, name: &Arc<str>, result: ReadResult) {
     match result {
-        Ok(readings) => sample.readings.extend(readings.into_iter().map(|r| (name.clone(), r))),
-        Err(err) => sample.faults.push(fault(at, name, FaultKind::ReadError, &err.0)),
+        Ok(readings) => sample
+            .readings
+            .extend(readings.into_iter().map(|r| (name.clone(), r))),
+        Err(err) => sample
+            .faults
+            .push(fault(at, name, FaultKind::ReadError, &err.0)),
     }
 }
 
@@ -229,7 +276,12 @@ mod tests {
 
     struct Edges(Vec<Timestamp>, bool);
     impl EdgeSource for Edges {
-        fn collect(&mut self, from: Timestamp, until: Timestamp, out: &mut Vec<Timestamp>) -> Result<(), HwError> {
+        fn collect(
+            &mut self,
+            from: Timestamp,
+            until: Timestamp,
+            out: &mut Vec<Timestamp>,
+        ) -> Result<(), HwError> {
             if self.1 {
                 return Err(HwError("GPIO5: interrupt thread stopped".into()));
             }
@@ -239,7 +291,13 @@ mod tests {
     }
 
     fn polled(name: &str, sensor: impl PolledSensor + 'static, blocking: bool) -> Registered {
-        Registered { name: Arc::from(name), driver: Driver::Polled { sensor: Box::new(sensor), blocking } }
+        Registered {
+            name: Arc::from(name),
+            driver: Driver::Polled {
+                sensor: Box::new(sensor),
+                blocking,
+            },
+        }
     }
 
     fn wind(name: &str, source: Edges) -> Registered {
@@ -257,12 +315,18 @@ mod tests {
     async fn hung_sensor_times_out_alone_then_reports_busy() {
         let (tx, rx) = mpsc::channel::<()>();
         let mut sampler = Sampler::new(
-            vec![polled("bme", Fixed(21.5), true), polled("hung", Hung(Mutex::new(rx)), true)],
+            vec![
+                polled("bme", Fixed(21.5), true),
+                polled("hung", Hung(Mutex::new(rx)), true),
+            ],
             5,
             Duration::from_millis(50),
         );
         let s1 = sampler.sample(Timestamp::from_secs(5)).await;
-        assert_eq!(s1.readings, vec![(Arc::from("bme"), Reading::new(Quantity::TemperatureC, 21.5))]);
+        assert_eq!(
+            s1.readings,
+            vec![(Arc::from("bme"), Reading::new(Quantity::TemperatureC, 21.5))]
+        );
         assert_eq!(s1.faults.len(), 1);
         assert_eq!(s1.faults[0].kind, FaultKind::Timeout);
         assert_eq!(&*s1.faults[0].sensor, "hung");
@@ -277,7 +341,10 @@ mod tests {
         // Released: the late result is discarded and the next read starts afresh.
         drop(tx);
         for _ in 0..200 {
-            if let Slot::Blocking { in_flight: Some(h), .. } = &sampler.entries[1].slot {
+            if let Slot::Blocking {
+                in_flight: Some(h), ..
+            } = &sampler.entries[1].slot
+            {
                 if h.is_finished() {
                     break;
                 }
@@ -293,7 +360,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn panicking_driver_is_a_fault_of_that_sensor_only() {
         let mut sampler = Sampler::new(
-            vec![polled("bad", Panics, true), polled("good", Fixed(3.0), false)],
+            vec![
+                polled("bad", Panics, true),
+                polled("good", Fixed(3.0), false),
+            ],
             5,
             Duration::from_secs(5),
         );
@@ -309,7 +379,11 @@ mod tests {
         let ms = |m: i64| Timestamp::from_millis(m);
         // Two closures with bounce in [0, 5 s), one exactly at 5 s (next period).
         let edges = vec![ms(1000), ms(1001), ms(2000), ms(2001), ms(2002), ms(5000)];
-        let mut sampler = Sampler::new(vec![wind("anemometer", Edges(edges, false))], 5, Duration::from_secs(1));
+        let mut sampler = Sampler::new(
+            vec![wind("anemometer", Edges(edges, false))],
+            5,
+            Duration::from_secs(1),
+        );
         let s = sampler.sample(Timestamp::from_secs(5)).await;
         assert_eq!(s.wind_pulses, Some(vec![ms(1000), ms(2000)]));
         assert_eq!(s.rain_tips, None);
@@ -319,7 +393,11 @@ mod tests {
 
     #[tokio::test]
     async fn failed_edge_source_gives_unknown_wind_and_a_fault() {
-        let mut sampler = Sampler::new(vec![wind("anemometer", Edges(vec![], true))], 5, Duration::from_secs(1));
+        let mut sampler = Sampler::new(
+            vec![wind("anemometer", Edges(vec![], true))],
+            5,
+            Duration::from_secs(1),
+        );
         let s = sampler.sample(Timestamp::from_secs(5)).await;
         assert_eq!(s.wind_pulses, None);
         assert_eq!(s.faults.len(), 1);

@@ -4,6 +4,16 @@
 //! Shutdown is passed in as a future (as in tokio's mini-redis), so tests can stop a
 //! station without sending signals. On shutdown the partial interval is flushed and
 //! the database closed.
+//!
+//! Time rules, for a Pi without a real-time clock:
+//! - nothing is archived until the clock is trusted (`wait_for_time_sync`); samples
+//!   taken before are discarded and counted, because their times are guesses;
+//! - ticks are grid points of the wall clock; after a forward step the loop re-plans
+//!   from the new time (the interval it was in is closed as a partial record, and no
+//!   empty records are made for the skipped time);
+//! - after a backward step, samples at or before the newest tick already taken are
+//!   discarded until the clock passes it again, so records never overlap and never go
+//!   back in time.
 
 use crate::aggregate::{Aggregator, AggregatorConfig};
 use crate::clock::{Clock, Speed};
@@ -14,7 +24,8 @@ use crate::sampler::Sampler;
 use crate::sensors;
 use crate::sim::{SimHardware, SimTime, Weather};
 use crate::store::Store;
-use crate::time::Timestamp;
+use crate::time::{Timestamp, NANOS_PER_SEC};
+use crate::timesync::{AlwaysSynced, KernelSync, SyncSource};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +51,17 @@ pub struct Simulation {
     pub start: Option<Timestamp>,
 }
 
+/// What a station runs on: its clock, its hardware and its judge of the clock.
+pub struct Env {
+    pub clock: Clock,
+    pub hw: Box<dyn Backend>,
+    pub sync: Box<dyn SyncSource>,
+    /// The first tick comes after this.
+    pub start: Timestamp,
+    /// Stop at the first tick after this.
+    pub end: Option<Timestamp>,
+}
+
 /// What a run did, for the final log line and for tests.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunSummary {
@@ -47,6 +69,12 @@ pub struct RunSummary {
     pub samples: u64,
     /// Raw GPIO edges processed, contact bounce included.
     pub edges: u64,
+    /// Samples discarded because the clock was not yet synchronised.
+    pub discarded_unsynced: u64,
+    /// Samples discarded after the clock stepped back.
+    pub discarded_backward: u64,
+    /// Times the loop re-planned after the wall clock stepped.
+    pub clock_steps: u64,
     pub first_tick: Option<Timestamp>,
     pub last_tick: Option<Timestamp>,
     /// True when the run stopped because shutdown was requested.
@@ -59,58 +87,110 @@ pub enum RunError {
     Store(#[from] crate::store::StoreError),
 }
 
-pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result<RunSummary, RunError> {
+/// Runs the station described by `opts` on the real machine or, with
+/// `opts.simulation`, on simulated hardware.
+pub async fn run(
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary, RunError> {
     let config = &opts.config;
-    let sample_s = i64::from(config.sample_interval_seconds);
     let archive_s = i64::from(config.archive_interval_seconds);
-    let mut store = Store::open(&opts.db_path, config.time_zone())?;
-    let resume = store.resume()?;
-
-    let (clock, hw, start): (Clock, Box<dyn Backend>, Timestamp) = match &opts.simulation {
+    let store = Store::open(&opts.db_path, config.time_zone())?;
+    let env = match &opts.simulation {
         Some(sim) => {
-            let requested = sim.start.unwrap_or_else(|| Timestamp::now().floor_to(archive_s));
+            let requested = sim
+                .start
+                .unwrap_or_else(|| Timestamp::now().floor_to(archive_s));
             // A simulated run resumes where its database ends, so a run that was
             // killed and restarted with the same arguments continues seamlessly.
-            let start = match resume.last_end {
+            let start = match store.resume()?.last_end {
                 Some(end) if end > requested => end,
                 _ => requested,
             };
             let time = SimTime::new(start);
-            let weather =
-                Arc::new(Weather::new(sim.seed, config.station.latitude, config.station.elevation_m));
+            let weather = Arc::new(
+                Weather::new(
+                    sim.seed,
+                    config.station.latitude,
+                    config.station.elevation_m,
+                )
+                .with_longitude(config.station.longitude),
+            );
             let hw = SimHardware::new(weather, time.clone());
-            (Clock::simulated(start, sim.speed, time), Box::new(hw), start)
+            // The simulated BME280 sits wherever the config says the real one is.
+            for sensor in config.sensors.values() {
+                if let crate::config::SensorConfig::Bme280(c) = sensor {
+                    hw.bme280().set_address(c.address);
+                }
+            }
+            Env {
+                clock: Clock::simulated(start, sim.speed, time.clone()),
+                hw: Box::new(hw),
+                sync: Box::new(AlwaysSynced),
+                start,
+                end: opts.duration_s.map(|d| requested.add_secs(d)),
+            }
         }
-        None => (Clock::Real, Box::new(RealHardware), Timestamp::now()),
+        None => {
+            let now = Timestamp::now();
+            let sync: Box<dyn SyncSource> = if config.wait_for_time_sync {
+                Box::new(KernelSync)
+            } else {
+                Box::new(AlwaysSynced)
+            };
+            Env {
+                clock: Clock::Real,
+                hw: Box::new(RealHardware),
+                sync,
+                start: now,
+                end: opts.duration_s.map(|d| now.add_secs(d)),
+            }
+        }
     };
-    let requested_start = opts
-        .simulation
-        .as_ref()
-        .and_then(|s| s.start)
-        .unwrap_or(start);
-    let end = opts.duration_s.map(|d| requested_start.add_secs(d));
+    run_in(config, store, env, shutdown).await
+}
+
+/// Runs a station on a given environment (tests pass steppable clocks and scripted
+/// clock-sync answers here).
+pub async fn run_in(
+    config: &Config,
+    mut store: Store,
+    env: Env,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary, RunError> {
+    let Env {
+        clock,
+        hw,
+        mut sync,
+        start,
+        end,
+    } = env;
+    let sample_s = i64::from(config.sample_interval_seconds);
+    let resume = store.resume()?;
 
     let registered = sensors::build_all(config, hw.as_ref());
     let timeout = Duration::from_millis(u64::from(config.sensor_timeout_ms));
     let mut sampler = Sampler::new(registered, sample_s, timeout);
     let mut aggregator = Aggregator::new(AggregatorConfig::from_config(config), &resume);
-
-    tracing::info!(
-        db = %opts.db_path.display(),
-        start = %start,
-        simulated = opts.simulation.is_some(),
-        "station running"
-    );
+    tracing::info!(start = %start, "station running");
 
     let mut summary = RunSummary::default();
     let mut records: Vec<ArchiveRecord> = Vec::new();
+    // The newest tick handed to the aggregator (or archived before a restart):
+    // nothing at or before it may be archived again.
+    let mut high_water = resume.last_end.unwrap_or(Timestamp(i64::MIN));
+    let mut synced = false;
+    let mut ready_sent = false;
+    let mut healthy = true;
+    let mut stepped_back = false;
+    let wall = clock.is_wall_clock();
+    let tolerance = NANOS_PER_SEC;
     tokio::pin!(shutdown);
+
     let mut tick = start.next_tick(sample_s);
     loop {
-        if let Some(end) = end {
-            if tick > end {
-                break;
-            }
+        if end.is_some_and(|end| tick > end) {
+            break;
         }
         tokio::select! {
             biased;
@@ -120,22 +200,90 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
             }
             _ = clock.sleep_until(tick) => {}
         }
+        if wall {
+            let now = clock.now();
+            if now.0 + tolerance < tick.0 {
+                // The clock stepped back while we slept: re-plan from the new time.
+                summary.clock_steps += 1;
+                tracing::warn!(from = %tick, to = %now, "wall clock stepped back; re-planning ticks");
+                tick = now.next_tick(sample_s);
+                continue;
+            }
+            if now.0 > tick.0 + sample_s * NANOS_PER_SEC {
+                // Woke far past the tick: the clock stepped forward while we slept. A
+                // sample dated by the stale tick would carry the wrong time.
+                summary.clock_steps += 1;
+                tracing::warn!(from = %tick, to = %now, "wall clock jumped forward; re-planning ticks");
+                tick = now.next_tick(sample_s);
+                continue;
+            }
+        }
+
         let sample = sampler.sample(tick).await;
         summary.samples += 1;
         summary.first_tick.get_or_insert(tick);
         summary.last_tick = Some(tick);
-        aggregator.push(sample, &mut records);
-        for rec in records.drain(..) {
-            write(&mut store, &rec, &mut summary);
+        if !ready_sent {
+            // The database is open and every sensor has answered or failed once.
+            notify(&[sd_notify::NotifyState::Ready]);
+            ready_sent = true;
         }
-        // A real clock may have jumped or the loop may have been slow: the next tick
-        // is the next grid point after now, never a backlog of missed ones.
+
+        if !synced {
+            synced = sync.is_synchronized();
+            if synced && summary.discarded_unsynced > 0 {
+                tracing::info!(
+                    discarded = summary.discarded_unsynced,
+                    "clock synchronised; samples taken before were discarded"
+                );
+                // The clock has probably just stepped: take the next tick from it.
+                tick = clock.now().next_tick(sample_s);
+                continue;
+            }
+            if !synced {
+                if summary.discarded_unsynced == 0 {
+                    tracing::warn!("waiting for the clock to synchronise (NTP) before archiving");
+                }
+                summary.discarded_unsynced += 1;
+            }
+        }
+        if !synced {
+            // Discarded above.
+        } else if tick <= high_water {
+            if !stepped_back {
+                tracing::warn!(
+                    until = %high_water,
+                    "clock is behind the newest archived time; holding records until it passes it"
+                );
+                stepped_back = true;
+            }
+            summary.discarded_backward += 1;
+        } else {
+            stepped_back = false;
+            high_water = tick;
+            aggregator.push(sample, &mut records);
+            for rec in records.drain(..) {
+                healthy = write(&mut store, &rec, &mut summary);
+            }
+        }
+        if healthy {
+            // Fed only while sampling and storing work, so systemd restarts a station
+            // that is stuck or cannot write.
+            notify(&[sd_notify::NotifyState::Watchdog]);
+        }
+
         let next = tick.add_secs(sample_s);
-        tick = match clock {
-            Clock::Real => next.max(clock.now().next_tick(sample_s)),
-            _ => next,
+        tick = if wall && clock.now().0 > next.0 + tolerance {
+            // Forward step (or a stall): re-plan from now instead of catching up on a
+            // backlog of ticks that were never sampled.
+            summary.clock_steps += 1;
+            tracing::warn!(from = %next, to = %clock.now(), "wall clock jumped forward; re-planning ticks");
+            clock.now().next_tick(sample_s)
+        } else {
+            next
         };
     }
+    notify(&[sd_notify::NotifyState::Stopping]);
     if let Some(rec) = aggregator.flush() {
         write(&mut store, &rec, &mut summary);
     }
@@ -150,11 +298,23 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     Ok(summary)
 }
 
-fn write(store: &mut Store, rec: &ArchiveRecord, summary: &mut RunSummary) {
-    // A record that cannot be written (disk full, overlap after a clock step) is
-    // logged and dropped; the station keeps sampling rather than dying.
+fn notify(state: &[sd_notify::NotifyState]) {
+    // Outside systemd (no NOTIFY_SOCKET) this does nothing.
+    let _ = sd_notify::notify(false, state);
+}
+
+/// Writes a record; false if it could not be stored.
+fn write(store: &mut Store, rec: &ArchiveRecord, summary: &mut RunSummary) -> bool {
+    // A record that cannot be written (disk full) is logged and dropped; the station
+    // keeps sampling rather than dying, and stops feeding the watchdog.
     match store.insert(rec) {
-        Ok(_) => summary.records_written += 1,
-        Err(e) => tracing::error!(start = %rec.start, "record not stored: {e}"),
+        Ok(_) => {
+            summary.records_written += 1;
+            true
+        }
+        Err(e) => {
+            tracing::error!(start = %rec.start, "record not stored: {e}");
+            false
+        }
     }
 }

@@ -66,7 +66,12 @@ impl Timestamp {
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}+{}ns", self.rfc3339(), self.0.rem_euclid(NANOS_PER_SEC))
+        write!(
+            f,
+            "{}+{}ns",
+            self.rfc3339(),
+            self.0.rem_euclid(NANOS_PER_SEC)
+        )
     }
 }
 
@@ -83,7 +88,12 @@ pub fn parse_time(s: &str) -> Result<Timestamp, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(Timestamp::from_chrono(t.with_timezone(&chrono::Utc)));
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
             return Ok(Timestamp::from_chrono(t.and_utc()));
         }
@@ -101,7 +111,8 @@ pub fn parse_time(s: &str) -> Result<Timestamp, String> {
 /// Parses a span such as `90s`, `15m`, `36h`, `365d` or `2w` into whole seconds.
 pub fn parse_span(s: &str) -> Result<i64, String> {
     let s = s.trim();
-    let err = || format!("`{s}` is not a span: use a number and a unit, e.g. 90s, 15m, 36h, 365d, 2w");
+    let err =
+        || format!("`{s}` is not a span: use a number and a unit, e.g. 90s, 15m, 36h, 365d, 2w");
     let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
     let (num, unit) = s.split_at(split);
     let n: i64 = num.parse().map_err(|_| err())?;
@@ -128,16 +139,34 @@ mod tests {
         let t = Timestamp::from_secs(62).add_nanos(5);
         assert_eq!(t.floor_to(5), Timestamp::from_secs(60));
         assert_eq!(t.next_tick(5), Timestamp::from_secs(65));
-        assert_eq!(Timestamp::from_secs(60).next_tick(5), Timestamp::from_secs(65));
-        assert_eq!(Timestamp::from_secs(-1).floor_to(60), Timestamp::from_secs(-60));
+        assert_eq!(
+            Timestamp::from_secs(60).next_tick(5),
+            Timestamp::from_secs(65)
+        );
+        assert_eq!(
+            Timestamp::from_secs(-1).floor_to(60),
+            Timestamp::from_secs(-60)
+        );
     }
 
     #[test]
     fn parses_times_and_spans() {
-        assert_eq!(parse_time("1970-01-01T00:01:00Z").unwrap(), Timestamp::from_secs(60));
-        assert_eq!(parse_time("1970-01-02").unwrap(), Timestamp::from_secs(86_400));
-        assert_eq!(parse_time("1970-01-01 01:00").unwrap(), Timestamp::from_secs(3600));
-        assert_eq!(parse_time("1970-01-01T02:00:00+01:00").unwrap(), Timestamp::from_secs(3600));
+        assert_eq!(
+            parse_time("1970-01-01T00:01:00Z").unwrap(),
+            Timestamp::from_secs(60)
+        );
+        assert_eq!(
+            parse_time("1970-01-02").unwrap(),
+            Timestamp::from_secs(86_400)
+        );
+        assert_eq!(
+            parse_time("1970-01-01 01:00").unwrap(),
+            Timestamp::from_secs(3600)
+        );
+        assert_eq!(
+            parse_time("1970-01-01T02:00:00+01:00").unwrap(),
+            Timestamp::from_secs(3600)
+        );
         assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
         assert_eq!(parse_span("36h").unwrap(), 36 * 3600);
         assert_eq!(parse_span("365d").unwrap(), 365 * 86_400);

@@ -8,7 +8,11 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
 
 fn weatherd(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("RUST_LOG", "warn").output().expect("weatherd runs")
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("weatherd runs")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -53,7 +57,9 @@ fn query_json(db: &Path) -> Vec<serde_json::Value> {
 }
 
 fn num(row: &serde_json::Value, key: &str) -> Option<f64> {
-    row.get(key).unwrap_or_else(|| panic!("column {key} missing in {row}")).as_f64()
+    row.get(key)
+        .unwrap_or_else(|| panic!("column {key} missing in {row}"))
+        .as_f64()
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -69,14 +75,21 @@ fn one_simulated_day_gives_1440_plausible_rows_and_the_same_twice() {
     run_sim_day(&b);
     let rows = query_json(&a);
     assert_eq!(rows.len(), 1440);
-    assert_eq!(rows, query_json(&b), "same seed and start must give identical records");
+    assert_eq!(
+        rows,
+        query_json(&b),
+        "same seed and start must give identical records"
+    );
 
     let mut wind_total = 0.0;
     let mut dirs = 0;
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(row["start_utc"].as_str().unwrap(), {
             let t = 1_767_225_600 + 60 * i as i64; // 2026-01-01T00:00:00Z
-            chrono::DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            chrono::DateTime::from_timestamp(t, 0)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
         });
         let t = num(row, "temperature_c").expect("temperature every minute");
         assert!((-40.0..45.0).contains(&t), "temperature {t} in {row}");
@@ -88,14 +101,20 @@ fn one_simulated_day_gives_1440_plausible_rows_and_the_same_twice() {
         let p = num(row, "pressure_hpa").unwrap();
         assert!((850.0..1090.0).contains(&p), "{row}");
         let slp = num(row, "sea_level_pressure_hpa").unwrap();
-        assert!(slp >= p, "sea-level pressure above station pressure at 20 m: {row}");
+        assert!(
+            slp >= p,
+            "sea-level pressure above station pressure at 20 m: {row}"
+        );
         let dew = num(row, "dew_point_c").unwrap();
         assert!(dew <= t + 1e-9, "dew point above temperature: {row}");
         let g = num(row, "ground_temperature_c").unwrap();
         assert!((-30.0..40.0).contains(&g), "{row}");
         let w = num(row, "wind_speed_kmh").unwrap();
         let gust = num(row, "wind_gust_kmh").unwrap();
-        assert!((0.0..150.0).contains(&w) && gust + 1e-9 >= w, "gust below mean: {row}");
+        assert!(
+            (0.0..150.0).contains(&w) && gust + 1e-9 >= w,
+            "gust below mean: {row}"
+        );
         wind_total += w;
         match num(row, "wind_dir_deg") {
             Some(d) => {
@@ -107,10 +126,16 @@ fn one_simulated_day_gives_1440_plausible_rows_and_the_same_twice() {
         let r = num(row, "rain_mm").unwrap();
         assert!((0.0..20.0).contains(&r), "{row}");
         let tips = r / 0.2794;
-        assert!((tips - tips.round()).abs() < 1e-6, "rain is whole bucket tips: {row}");
+        assert!(
+            (tips - tips.round()).abs() < 1e-6,
+            "rain is whole bucket tips: {row}"
+        );
         assert_eq!(row["samples"].as_i64(), Some(12), "{row}");
     }
-    assert!(wind_total > 0.0 && dirs > 0, "a simulated day has some wind");
+    assert!(
+        wind_total > 0.0 && dirs > 0,
+        "a simulated day has some wind"
+    );
 }
 
 fn count_rows(db: &Path) -> usize {
@@ -121,7 +146,10 @@ fn count_rows(db: &Path) -> usize {
     if !out.status.success() {
         return 0;
     }
-    String::from_utf8_lossy(&out.stdout).lines().count().saturating_sub(1)
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .count()
+        .saturating_sub(1)
 }
 
 fn spawn(args: &[String]) -> Child {
@@ -166,10 +194,16 @@ fn sigkill_and_restart_gives_exactly_the_uninterrupted_records() {
     // Finish the day.
     let status = spawn(&args).wait().unwrap();
     assert!(status.success());
-    assert!(kills >= 1, "the run was never interrupted; the test proved nothing");
+    assert!(
+        kills >= 1,
+        "the run was never interrupted; the test proved nothing"
+    );
     let got = query_json(&db);
     assert_eq!(got.len(), 1440);
-    assert_eq!(got, expected, "a killed and resumed run must equal the uninterrupted one");
+    assert_eq!(
+        got, expected,
+        "a killed and resumed run must equal the uninterrupted one"
+    );
 }
 
 fn signal(child: &Child, sig: i32) {
@@ -193,7 +227,15 @@ fn sigterm_flushes_and_restart_neither_duplicates_nor_skips() {
     let dir = tmp();
     let db = dir.path().join("term.db");
     let args: Vec<String> = [
-        "run", "--simulate", "--speed", "600", "--start", "2026-03-01T00:00:00Z", "--seed", "7", "--db",
+        "run",
+        "--simulate",
+        "--speed",
+        "600",
+        "--start",
+        "2026-03-01T00:00:00Z",
+        "--seed",
+        "7",
+        "--db",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -210,20 +252,31 @@ fn sigterm_flushes_and_restart_neither_duplicates_nor_skips() {
         std::thread::sleep(Duration::from_millis(37));
         signal(&child, sig);
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "exit after signal {sig}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "exit after signal {sig}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let rows = query_json(&db);
     assert!(rows.len() >= 9);
     let mut partial = 0;
     for pair in rows.windows(2) {
-        assert_eq!(pair[0]["end_utc"], pair[1]["start_utc"], "gap or overlap between {} and {}", pair[0], pair[1]);
+        assert_eq!(
+            pair[0]["end_utc"], pair[1]["start_utc"],
+            "gap or overlap between {} and {}",
+            pair[0], pair[1]
+        );
     }
     for row in &rows {
         if row["samples"].as_i64().unwrap() < 12 {
             partial += 1;
         }
     }
-    assert!(partial >= 1, "a stop mid-interval must flush a partial record");
+    assert!(
+        partial >= 1,
+        "a stop mid-interval must flush a partial record"
+    );
 }
 
 #[test]
@@ -233,7 +286,16 @@ fn foreign_and_missing_databases_are_refused_untouched() {
     std::fs::write(&text, "shopping list\n").unwrap();
     for args in [
         vec!["query", "--db", text.to_str().unwrap()],
-        vec!["run", "--simulate", "--speed", "max", "--duration", "1h", "--db", text.to_str().unwrap()],
+        vec![
+            "run",
+            "--simulate",
+            "--speed",
+            "max",
+            "--duration",
+            "1h",
+            "--db",
+            text.to_str().unwrap(),
+        ],
     ] {
         let out = weatherd(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -261,13 +323,19 @@ fn bad_arguments_are_usage_errors() {
         (&["query", "--from", "garbage"], "garbage"),
         (&["query", "--every", "week"], "week"),
         (&["query", "--format", "xml"], "xml"),
-        (&["query", "--from", "2026-01-02", "--to", "2026-01-01"], "--to"),
+        (
+            &["query", "--from", "2026-01-02", "--to", "2026-01-01"],
+            "--to",
+        ),
     ];
     for (args, needle) in cases {
         let out = weatherd(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: error should mention {needle}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: error should mention {needle}: {err}"
+        );
     }
 }
 
@@ -298,21 +366,46 @@ fn query_aggregates_by_hour_and_day_and_exports_csv() {
     let db = dir.path().join("day.db");
     run_sim_day(&db);
     let d = db.to_str().unwrap();
-    let hours: Vec<serde_json::Value> =
-        serde_json::from_str(&ok(&["query", "--db", d, "--every", "hour", "--format", "json"])).unwrap();
+    let hours: Vec<serde_json::Value> = serde_json::from_str(&ok(&[
+        "query", "--db", d, "--every", "hour", "--format", "json",
+    ]))
+    .unwrap();
     assert_eq!(hours.len(), 24);
     let raw = query_json(&db);
     let rain_raw: f64 = raw.iter().map(|r| num(r, "rain_mm").unwrap()).sum();
     let rain_hours: f64 = hours.iter().map(|r| num(r, "rain_mm").unwrap_or(0.0)).sum();
-    assert!((rain_raw - rain_hours).abs() < 1e-6, "{rain_raw} vs {rain_hours}");
-    let tmax_raw = raw.iter().map(|r| num(r, "temperature_max_c").unwrap()).fold(f64::MIN, f64::max);
-    let tmax_hours = hours.iter().map(|r| num(r, "temperature_max_c").unwrap()).fold(f64::MIN, f64::max);
+    assert!(
+        (rain_raw - rain_hours).abs() < 1e-6,
+        "{rain_raw} vs {rain_hours}"
+    );
+    let tmax_raw = raw
+        .iter()
+        .map(|r| num(r, "temperature_max_c").unwrap())
+        .fold(f64::MIN, f64::max);
+    let tmax_hours = hours
+        .iter()
+        .map(|r| num(r, "temperature_max_c").unwrap())
+        .fold(f64::MIN, f64::max);
     assert!((tmax_raw - tmax_hours).abs() < 1e-6);
 
-    let csv = ok(&["query", "--db", d, "--from", "2026-01-01T10:00:00Z", "--to", "2026-01-01T11:00:00Z", "--format", "csv"]);
+    let csv = ok(&[
+        "query",
+        "--db",
+        d,
+        "--from",
+        "2026-01-01T10:00:00Z",
+        "--to",
+        "2026-01-01T11:00:00Z",
+        "--format",
+        "csv",
+    ]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 61, "header plus 60 rows");
-    assert!(lines[0].contains("temperature_c") && lines[0].contains("wind_gust_kmh") && lines[0].contains("rain_mm"));
+    assert!(
+        lines[0].contains("temperature_c")
+            && lines[0].contains("wind_gust_kmh")
+            && lines[0].contains("rain_mm")
+    );
     let table = ok(&["query", "--db", d, "--every", "day"]);
     assert!(table.contains("2026-01-01"), "{table}");
 }

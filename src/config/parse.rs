@@ -9,6 +9,7 @@
 use super::hint::did_you_mean;
 use super::path::{KeyPath, Seg};
 use super::{Config, SensorConfig};
+use crate::upload::UploadConfig;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
@@ -34,19 +35,24 @@ pub(crate) fn parse(text: &str) -> Result<Config, Problem> {
         .parse()
         .map_err(|e: toml::de::Error| Problem::new(KeyPath::root(), e.message().to_string()))?;
     let sensors = table.remove("sensors");
+    let uploads = table.remove("upload");
     let mut config: Config = deserialize(toml::Value::Table(table), &KeyPath::root())
         .map_err(hint_misplaced_top_level_key)?;
     if let Some(sensors) = sensors {
         config.sensors = parse_sensors(sensors)?;
     }
+    if let Some(uploads) = uploads {
+        config.upload = parse_uploads(uploads)?;
+    }
     Ok(config)
 }
 
 /// The keys that must come before the first `[table]` header.
-const TOP_LEVEL_KEYS: [&str; 3] = [
+const TOP_LEVEL_KEYS: [&str; 4] = [
     "sample_interval_seconds",
     "archive_interval_seconds",
     "sensor_timeout_ms",
+    "wait_for_time_sync",
 ];
 
 /// A top-level key written below a `[table]` header belongs to that table in TOML,
@@ -139,6 +145,69 @@ fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Prob
         }
     };
     Ok(sensor)
+}
+
+fn parse_uploads(value: toml::Value) -> Result<Vec<UploadConfig>, Problem> {
+    let base = KeyPath::of(&["upload"]);
+    let toml::Value::Array(items) = value else {
+        return Err(Problem::new(
+            base,
+            format!(
+                "must be an array of tables written [[upload]], found {}",
+                value.type_str()
+            ),
+        ));
+    };
+    let known = || UploadConfig::TYPES.map(|t| format!("\"{t}\"")).join(", ");
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let path = base.clone().index(i);
+        let toml::Value::Table(mut fields) = item else {
+            return Err(Problem::new(
+                path,
+                format!("must be a table, found {}", item.type_str()),
+            ));
+        };
+        let type_path = path.key("type");
+        let type_name = match fields.remove("type") {
+            Some(toml::Value::String(s)) => s,
+            Some(other) => {
+                return Err(Problem::new(
+                    type_path,
+                    format!(
+                        "wrong type: expected a string, one of {}, found {}",
+                        known(),
+                        other.type_str()
+                    ),
+                ))
+            }
+            None => {
+                return Err(Problem::new(
+                    type_path,
+                    format!(
+                        "this required key is missing; every upload needs `type = ...`, one of {}",
+                        known()
+                    ),
+                ))
+            }
+        };
+        let rest = toml::Value::Table(fields);
+        out.push(match type_name.as_str() {
+            "http" => UploadConfig::Http(deserialize(rest, &path)?),
+            "mqtt" => UploadConfig::Mqtt(deserialize(rest, &path)?),
+            other => {
+                return Err(Problem::new(
+                    type_path,
+                    format!(
+                        "unknown upload type \"{other}\"; the known types are {}{}",
+                        known(),
+                        did_you_mean(other, UploadConfig::TYPES)
+                    ),
+                ))
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// Deserializes `value` as `T`, reporting errors under `base`.

@@ -13,7 +13,12 @@ pub struct HwError(pub String);
 pub trait EdgeSource: Send {
     /// Appends, in time order, every edge with `from <= ts < until` that has not been
     /// handed out yet. Edges at or after `until` stay queued for the next call.
-    fn collect(&mut self, from: Timestamp, until: Timestamp, out: &mut Vec<Timestamp>) -> Result<(), HwError>;
+    fn collect(
+        &mut self,
+        from: Timestamp,
+        until: Timestamp,
+        out: &mut Vec<Timestamp>,
+    ) -> Result<(), HwError>;
 }
 
 /// One channel of an analogue-to-digital converter (the vane's MCP3008).
@@ -50,7 +55,9 @@ impl embedded_hal::i2c::Error for I2cError {
 impl std::fmt::Display for I2cError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            I2cError::NoAcknowledge => f.write_str("no acknowledge (device missing or wrong address)"),
+            I2cError::NoAcknowledge => {
+                f.write_str("no acknowledge (device missing or wrong address)")
+            }
             I2cError::Bus => f.write_str("I2C bus error"),
         }
     }
@@ -88,6 +95,75 @@ pub trait Backend: Send + Sync {
     fn i2c(&self, bus: &str) -> Result<I2cBus, HwError>;
     /// The 1-Wire bus under `sysfs_root` (normally `/sys/bus/w1/devices`).
     fn one_wire(&self, sysfs_root: &std::path::Path) -> Result<Box<dyn OneWire>, HwError>;
+    /// What drivers wait with between bus steps (a BME280's ~40 ms conversion): a
+    /// real sleep on hardware; the simulator answers at once and returns a no-op.
+    fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
+        Box::new(ThreadSleep)
+    }
+}
+
+/// A delay that sleeps the calling thread (drivers run on blocking threads).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThreadSleep;
+
+impl embedded_hal::delay::DelayNs for ThreadSleep {
+    fn delay_ns(&mut self, ns: u32) {
+        std::thread::sleep(std::time::Duration::from_nanos(u64::from(ns)));
+    }
+}
+
+/// The Linux `w1` bus as sysfs shows it: one directory per slave under `root`
+/// (normally `/sys/bus/w1/devices`), each with a `w1_slave` file. The root is movable
+/// so tests can point it at a fixture tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SysfsOneWire {
+    pub root: std::path::PathBuf,
+}
+
+impl SysfsOneWire {
+    pub fn new(root: impl Into<std::path::PathBuf>) -> Self {
+        SysfsOneWire { root: root.into() }
+    }
+}
+
+impl OneWire for SysfsOneWire {
+    /// The DS18B20 family's slaves (`28-*`); the bus master's own directory and other
+    /// families are left out.
+    fn devices(&self) -> Result<Vec<String>, HwError> {
+        let entries = std::fs::read_dir(&self.root).map_err(|e| {
+            HwError(format!(
+                "{}: cannot list 1-Wire devices ({e}); is `dtoverlay=w1-gpio` in /boot/firmware/config.txt?",
+                self.root.display()
+            ))
+        })?;
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| name.starts_with("28-"))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn read_slave(&self, id: &str) -> Result<String, HwError> {
+        // The id comes from the config: keep it to one path component.
+        if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+            return Err(HwError(format!(
+                "`{id}` is not a 1-Wire device id (expected e.g. 28-00000a1b2c3d)"
+            )));
+        }
+        let path = self.root.join(id).join("w1_slave");
+        // Bytes, not a string: a corrupt read is the parser's to report, with the rest
+        // of the text's faults.
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => HwError(format!(
+                "1-Wire device {id} not found under {} (probe unplugged or wrong id?)",
+                self.root.display()
+            )),
+            _ => HwError(format!("{}: {e}", path.display())),
+        })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
 }
 
 /// The Raspberry Pi's hardware. Real GPIO and SPI access arrives with the hardware
@@ -96,15 +172,21 @@ pub struct RealHardware;
 
 impl Backend for RealHardware {
     fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-        Err(HwError(format!("GPIO{pin}: GPIO edge input is not available in this build")))
+        Err(HwError(format!(
+            "GPIO{pin}: GPIO edge input is not available in this build"
+        )))
     }
     fn adc_channel(&self, spi: &str, channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-        Err(HwError(format!("{spi} channel {channel}: SPI is not available in this build")))
+        Err(HwError(format!(
+            "{spi} channel {channel}: SPI is not available in this build"
+        )))
     }
     fn i2c(&self, bus: &str) -> Result<I2cBus, HwError> {
-        Err(HwError(format!("{bus}: I2C is not available in this build")))
+        Err(HwError(format!(
+            "{bus}: I2C is not available in this build"
+        )))
     }
     fn one_wire(&self, sysfs_root: &std::path::Path) -> Result<Box<dyn OneWire>, HwError> {
-        Err(HwError(format!("{}: 1-Wire is not available in this build", sysfs_root.display())))
+        Ok(Box::new(SysfsOneWire::new(sysfs_root)))
     }
 }

@@ -7,9 +7,16 @@ use crate::hw::{Backend, PinRole};
 use crate::pulse::Debouncer;
 
 pub fn build(c: &AnemometerConfig, hw: &dyn Backend) -> Result<Driver, SensorError> {
-    let source = hw.edge_source(c.pin, PinRole::Anemometer { kmh_per_hz: c.kmh_per_hz })?;
+    let source = hw.edge_source(
+        c.pin,
+        PinRole::Anemometer {
+            kmh_per_hz: c.kmh_per_hz,
+        },
+    )?;
     Ok(Driver::Pulse(PulseInput {
-        kind: PulseKind::Wind { kmh_per_hz: c.kmh_per_hz },
+        kind: PulseKind::Wind {
+            kmh_per_hz: c.kmh_per_hz,
+        },
         source,
         debouncer: Debouncer::from_ms(c.debounce_ms),
     }))

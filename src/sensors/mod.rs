@@ -80,7 +80,10 @@ pub fn build_all(config: &Config, hw: &dyn Backend) -> Vec<Registered> {
     config
         .sensors
         .iter()
-        .map(|(name, sc)| Registered { name: Arc::from(name.as_str()), driver: build(name, sc, config, hw) })
+        .map(|(name, sc)| Registered {
+            name: Arc::from(name.as_str()),
+            driver: build(name, sc, config, hw),
+        })
         .collect()
 }
 
@@ -96,7 +99,13 @@ pub fn build(name: &str, sc: &SensorConfig, config: &Config, hw: &dyn Backend) -
     let _ = config;
     built.unwrap_or_else(|e| {
         tracing::warn!(sensor = name, "cannot open sensor: {e}");
-        Driver::Polled { sensor: Box::new(Broken { quantities: sc.quantities(), error: e }), blocking: false }
+        Driver::Polled {
+            sensor: Box::new(Broken {
+                quantities: sc.quantities(),
+                error: e,
+            }),
+            blocking: false,
+        }
     })
 }
 
@@ -104,7 +113,11 @@ impl SensorConfig {
     /// The quantities a sensor of this config reports.
     pub fn quantities(&self) -> Vec<Quantity> {
         match self {
-            SensorConfig::Bme280(_) => vec![Quantity::TemperatureC, Quantity::HumidityPct, Quantity::PressureHpa],
+            SensorConfig::Bme280(_) => vec![
+                Quantity::TemperatureC,
+                Quantity::HumidityPct,
+                Quantity::PressureHpa,
+            ],
             SensorConfig::Ds18b20(c) => vec![Quantity::from_name(&c.quantity)],
             SensorConfig::WindVane(_) => vec![Quantity::WindDirDeg],
             SensorConfig::Anemometer(_) => vec![Quantity::WindSpeedKmh],

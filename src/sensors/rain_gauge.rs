@@ -7,9 +7,16 @@ use crate::hw::{Backend, PinRole};
 use crate::pulse::Debouncer;
 
 pub fn build(c: &RainGaugeConfig, hw: &dyn Backend) -> Result<Driver, SensorError> {
-    let source = hw.edge_source(c.pin, PinRole::RainGauge { mm_per_tip: c.mm_per_tip })?;
+    let source = hw.edge_source(
+        c.pin,
+        PinRole::RainGauge {
+            mm_per_tip: c.mm_per_tip,
+        },
+    )?;
     Ok(Driver::Pulse(PulseInput {
-        kind: PulseKind::Rain { mm_per_tip: c.mm_per_tip },
+        kind: PulseKind::Rain {
+            mm_per_tip: c.mm_per_tip,
+        },
         source,
         debouncer: Debouncer::from_ms(c.debounce_ms),
     }))

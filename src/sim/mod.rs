@@ -5,6 +5,15 @@
 //! give an identical database, and a run that is killed and resumed produces exactly
 //! the rows an uninterrupted run would have.
 
+pub mod bme280_chip;
+pub mod edges;
+pub mod hardware;
+pub mod noise;
+pub mod weather;
+
+pub use hardware::SimHardware;
+pub use weather::Weather;
+
 use crate::time::Timestamp;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -25,8 +34,3 @@ impl SimTime {
         self.0.store(t.0, Ordering::Relaxed)
     }
 }
-
-pub mod hardware;
-pub mod weather;
-pub use hardware::SimHardware;
-pub use weather::Weather;

@@ -1,7 +1,537 @@
-//! TEMPORARY stub (replaced by the sim branch).
-pub struct Weather;
+//! Simulated weather: physically plausible, and a pure function of (seed, time).
+//!
+//! There is no hidden state anywhere in this module. Each quantity is built from
+//! deterministic cycles (season, day) plus seeded noise looked up by time cell (see
+//! [`super::noise`]), so any instant can be evaluated on its own: a run killed and
+//! resumed later sees exactly the values an uninterrupted run saw.
+//!
+//! The model, in short:
+//! - **Air temperature**: annual mean by latitude and elevation, a seasonal cosine
+//!   (coldest mid-January in the north, mid-July in the south), a diurnal wave with its
+//!   minimum at sunrise (from latitude and solar declination) and its maximum at 15:00
+//!   local solar time, damped by cloud; slow "synoptic" noise over days; showers cool.
+//! - **Humidity**: from a dew point that follows the slow temperature, not the diurnal
+//!   wave, so relative humidity falls as the afternoon warms and rises towards dawn;
+//!   rain brings the dew point up to the temperature.
+//! - **Pressure**: sea-level pressure drifting over days (about 990–1035 hPa) with the
+//!   small semidiurnal tide, reduced to the station's elevation (standard atmosphere).
+//! - **Ground temperature** (about 10 cm down): the air's seasonal and synoptic parts,
+//!   lagged, and its diurnal wave damped to a third and about four hours late.
+//! - **Wind**: a synoptic speed (log-normal-ish, stronger when pressure is low), rare
+//!   storms, afternoon strengthening, turbulence and gust bursts of a few seconds;
+//!   direction wandering around a prevailing direction.
+//! - **Rain**: showers of 5–60 minutes at 0.5–30 mm/h peak, more likely when pressure is
+//!   low; between showers the rate is exactly zero.
+
+use super::noise::{cell_rng, fbm, hash, unit, value_noise};
+use crate::time::Timestamp;
+use rand::Rng;
+use std::f64::consts::PI;
+
+const SECS_PER_DAY: f64 = 86_400.0;
+const SECS_PER_HOUR: f64 = 3_600.0;
+const DAYS_PER_YEAR: f64 = 365.2422;
+/// Hour of the daily temperature maximum, local solar time.
+const PEAK_HOUR: f64 = 15.0;
+const SHOWER_CELL_S: f64 = 3_600.0;
+/// The largest shower probability per hour cell (at very low pressure); cells whose
+/// first random number is above it cannot hold a shower, which skips most of the work.
+const SHOWER_P_MAX: f64 = 0.15;
+const STORM_CELL_S: f64 = 4.0 * SECS_PER_DAY;
+const GUST_CELL_S: f64 = 20.0;
+/// Grid of the slow wind terms.
+const WIND_GRID_S: f64 = 60.0;
+
+/// Noise streams: one per phenomenon so they are independent.
+mod stream {
+    pub const CLOUD: u64 = 1;
+    pub const T_SYNOPTIC: u64 = 2;
+    pub const T_MESO: u64 = 3;
+    pub const T_SHORT: u64 = 4;
+    pub const DRYNESS: u64 = 5;
+    pub const P_SYNOPTIC: u64 = 6;
+    pub const P_MESO: u64 = 7;
+    pub const WIND_SYNOPTIC: u64 = 8;
+    pub const STORM: u64 = 9;
+    pub const TURB_SLOW: u64 = 10;
+    pub const TURB_FAST: u64 = 11;
+    pub const GUST: u64 = 12;
+    pub const DIR_SYNOPTIC: u64 = 13;
+    pub const DIR_MESO: u64 = 14;
+    pub const DIR_TURB: u64 = 15;
+    pub const RAIN: u64 = 16;
+    pub const DIR_SEASONAL: u64 = 17;
+}
+
+/// The two grid nodes of the slow wind last used. A memo only: the values are the same
+/// with or without it, so it cannot make a resumed run differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MeanWindCache {
+    node: Option<i64>,
+    a: f64,
+    b: f64,
+}
+
+/// Every simulated quantity at one instant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conditions {
+    pub temperature_c: f64,
+    pub humidity_pct: f64,
+    pub dew_point_c: f64,
+    pub sea_level_pressure_hpa: f64,
+    pub station_pressure_hpa: f64,
+    pub ground_temperature_c: f64,
+    pub wind_speed_kmh: f64,
+    /// Degrees clockwise from true north, in [0, 360).
+    pub wind_dir_deg: f64,
+    pub rain_rate_mmh: f64,
+}
+
+/// The weather at one station, for one seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weather {
+    seed: u64,
+    latitude: f64,
+    elevation_m: f64,
+    longitude: f64,
+}
+
 impl Weather {
-    pub fn new(_seed: u64, _latitude: f64, _elevation_m: f64) -> Self {
-        Weather
+    /// Weather for a station at `latitude` (degrees, north positive) and `elevation_m`.
+    /// Local solar time is taken as UTC unless [`Weather::with_longitude`] says
+    /// otherwise.
+    pub fn new(seed: u64, latitude: f64, elevation_m: f64) -> Weather {
+        Weather {
+            seed,
+            latitude: if latitude.is_finite() {
+                latitude.clamp(-89.0, 89.0)
+            } else {
+                0.0
+            },
+            elevation_m: if elevation_m.is_finite() {
+                elevation_m
+            } else {
+                0.0
+            },
+            longitude: 0.0,
+        }
+    }
+
+    /// Shifts the diurnal cycle to the station's local solar time.
+    pub fn with_longitude(mut self, longitude: f64) -> Weather {
+        self.longitude = if longitude.is_finite() {
+            longitude
+        } else {
+            0.0
+        };
+        self
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub fn latitude(&self) -> f64 {
+        self.latitude
+    }
+    pub fn elevation_m(&self) -> f64 {
+        self.elevation_m
+    }
+
+    /// Everything at once (shares the intermediate terms).
+    pub fn at(&self, t: Timestamp) -> Conditions {
+        let s = t.as_secs_f64();
+        let slp = self.sea_level_pressure_at(s);
+        let rain = self.rain_rate_at(s);
+        let temperature_c = self.temperature_at(s, rain);
+        let dew = self.dew_point_at(s, rain).min(temperature_c);
+        Conditions {
+            temperature_c,
+            humidity_pct: relative_humidity_pct(temperature_c, dew),
+            dew_point_c: dew,
+            sea_level_pressure_hpa: slp,
+            station_pressure_hpa: self.station_from_sea_level(slp),
+            ground_temperature_c: self.ground_temperature_at(s),
+            wind_speed_kmh: self.wind_speed_at(s),
+            wind_dir_deg: self.wind_dir_at(s),
+            rain_rate_mmh: rain,
+        }
+    }
+
+    pub fn temperature_c(&self, t: Timestamp) -> f64 {
+        let s = t.as_secs_f64();
+        self.temperature_at(s, self.rain_rate_at(s))
+    }
+
+    /// Relative humidity, 5..=100 %.
+    pub fn humidity_pct(&self, t: Timestamp) -> f64 {
+        let s = t.as_secs_f64();
+        let rain = self.rain_rate_at(s);
+        let temp = self.temperature_at(s, rain);
+        relative_humidity_pct(temp, self.dew_point_at(s, rain).min(temp))
+    }
+
+    pub fn sea_level_pressure_hpa(&self, t: Timestamp) -> f64 {
+        self.sea_level_pressure_at(t.as_secs_f64())
+    }
+
+    /// Pressure at the station (what a barometer there reads).
+    pub fn station_pressure_hpa(&self, t: Timestamp) -> f64 {
+        self.station_from_sea_level(self.sea_level_pressure_at(t.as_secs_f64()))
+    }
+
+    pub fn ground_temperature_c(&self, t: Timestamp) -> f64 {
+        self.ground_temperature_at(t.as_secs_f64())
+    }
+
+    pub fn wind_speed_kmh(&self, t: Timestamp) -> f64 {
+        self.wind_speed_at(t.as_secs_f64())
+    }
+
+    /// The same as [`Weather::wind_speed_kmh`], faster when called for nearby times in
+    /// order with the same cache.
+    pub fn wind_speed_kmh_cached(&self, t: Timestamp, cache: &mut MeanWindCache) -> f64 {
+        self.wind_speed_cached(t.as_secs_f64(), cache)
+    }
+
+    pub fn wind_dir_deg(&self, t: Timestamp) -> f64 {
+        self.wind_dir_at(t.as_secs_f64())
+    }
+
+    pub fn rain_rate_mmh(&self, t: Timestamp) -> f64 {
+        self.rain_rate_at(t.as_secs_f64())
+    }
+
+    // ---- temperature -------------------------------------------------------------
+
+    fn annual_mean_c(&self) -> f64 {
+        27.0 - 0.33 * self.latitude.abs() - 0.0065 * self.elevation_m
+    }
+
+    fn seasonal_amplitude_c(&self) -> f64 {
+        1.0 + 0.12 * self.latitude.abs()
+    }
+
+    fn hemisphere(&self) -> f64 {
+        if self.latitude >= 0.0 {
+            1.0
+        } else {
+            -1.0
+        }
+    }
+
+    /// -1 at the coldest time of year, +1 at the warmest (about a month after the
+    /// solstice, as the oceans and ground lag the sun).
+    fn season(&self, s: f64) -> f64 {
+        let doy = (s / SECS_PER_DAY).rem_euclid(DAYS_PER_YEAR);
+        -(2.0 * PI * (doy - 18.0) / DAYS_PER_YEAR).cos() * self.hemisphere()
+    }
+
+    /// Mean + seasonal + synoptic: the temperature without its daily wave.
+    fn slow_temperature_at(&self, s: f64) -> f64 {
+        self.annual_mean_c() + self.seasonal_amplitude_c() * self.season(s) + self.synoptic_c(s)
+    }
+
+    fn synoptic_c(&self, s: f64) -> f64 {
+        4.0 * fbm(self.seed, stream::T_SYNOPTIC, s, 4.0 * SECS_PER_DAY, 2)
+            + 0.8 * value_noise(self.seed, stream::T_MESO, s, 5.0 * SECS_PER_HOUR)
+    }
+
+    fn temperature_at(&self, s: f64, rain_mmh: f64) -> f64 {
+        self.slow_temperature_at(s)
+            + self.diurnal_c(s, rain_mmh)
+            + 0.15 * value_noise(self.seed, stream::T_SHORT, s, 600.0)
+            - 2.5 * rain_mmh / (rain_mmh + 3.0)
+    }
+
+    /// The daily wave in °C: its amplitude grows with the sun's height and shrinks
+    /// under cloud.
+    fn diurnal_c(&self, s: f64, rain_mmh: f64) -> f64 {
+        let cloud = (0.5
+            + 0.5 * fbm(self.seed, stream::CLOUD, s, 10.0 * SECS_PER_HOUR, 2)
+            + rain_mmh / (rain_mmh + 1.0))
+            .clamp(0.0, 1.0);
+        let amplitude = (3.5 + 1.5 * self.sun_factor(s)) * (1.0 - 0.6 * cloud);
+        amplitude * self.diurnal_shape(s)
+    }
+
+    /// -1 at the winter solstice, +1 at the summer solstice of this hemisphere.
+    fn sun_factor(&self, s: f64) -> f64 {
+        let doy = (s / SECS_PER_DAY).rem_euclid(DAYS_PER_YEAR);
+        (2.0 * PI * (doy - 80.0) / DAYS_PER_YEAR).sin() * self.hemisphere()
+    }
+
+    fn local_solar_s(&self, s: f64) -> f64 {
+        s + self.longitude / 15.0 * SECS_PER_HOUR
+    }
+
+    /// Local solar hour of sunrise on day `day` (days since the epoch, local solar).
+    /// Clamped to 3.5..8.5 so polar days and nights keep a usable daily wave.
+    fn sunrise_hour(&self, day: f64) -> f64 {
+        let doy = (day + 0.5).rem_euclid(DAYS_PER_YEAR);
+        let decl = 23.44f64.to_radians() * (2.0 * PI * (doy - 80.0) / DAYS_PER_YEAR).sin();
+        let cos_h0 = (-self.latitude.to_radians().tan() * decl.tan()).clamp(-1.0, 1.0);
+        (12.0 - cos_h0.acos().to_degrees() / 15.0).clamp(3.5, 8.5)
+    }
+
+    /// -1 at sunrise, +1 at 15:00 local solar time; a half cosine up, and a fall that
+    /// is quick in the evening and levels off towards dawn (radiative cooling).
+    fn diurnal_shape(&self, s: f64) -> f64 {
+        let ls = self.local_solar_s(s);
+        let day = (ls / SECS_PER_DAY).floor();
+        let h = (ls - day * SECS_PER_DAY) / SECS_PER_HOUR;
+        let sunrise = self.sunrise_hour(day);
+        let falling = |x: f64| (PI * x * (2.0 - x)).cos();
+        if h < sunrise {
+            falling((h + 24.0 - PEAK_HOUR) / (sunrise + 24.0 - PEAK_HOUR))
+        } else if h < PEAK_HOUR {
+            -(PI * (h - sunrise) / (PEAK_HOUR - sunrise)).cos()
+        } else {
+            let next = self.sunrise_hour(day + 1.0);
+            falling((h - PEAK_HOUR) / (next + 24.0 - PEAK_HOUR))
+        }
+    }
+
+    // ---- humidity ----------------------------------------------------------------
+
+    /// The dew point follows the slow temperature, a seeded dryness, and rain.
+    fn dew_point_at(&self, s: f64, rain_mmh: f64) -> f64 {
+        let dryness = 0.5 + 0.5 * fbm(self.seed, stream::DRYNESS, s, 2.0 * SECS_PER_DAY, 2);
+        let depression = (1.5 + 9.0 * dryness) * (1.0 - 0.9 * rain_mmh / (rain_mmh + 1.0));
+        self.slow_temperature_at(s) - depression
+    }
+
+    // ---- pressure ----------------------------------------------------------------
+
+    /// The synoptic pressure anomaly, roughly -1 (deep low) .. +1 (strong high).
+    fn pressure_anomaly(&self, s: f64) -> f64 {
+        fbm(self.seed, stream::P_SYNOPTIC, s, 4.0 * SECS_PER_DAY, 2)
+    }
+
+    fn sea_level_pressure_at(&self, s: f64) -> f64 {
+        let h = self.local_solar_s(s).rem_euclid(SECS_PER_DAY) / SECS_PER_HOUR;
+        // The semidiurnal atmospheric tide: maxima near 10:00 and 22:00.
+        let tide = 0.5 * (2.0 * PI * (h - 10.0) / 12.0).cos();
+        1012.0
+            + 16.0 * self.pressure_anomaly(s)
+            + 2.5 * value_noise(self.seed, stream::P_MESO, s, 12.0 * SECS_PER_HOUR)
+            + tide
+    }
+
+    /// International standard atmosphere: p = p0 (1 - 2.25577e-5 h)^5.25588.
+    fn station_from_sea_level(&self, slp_hpa: f64) -> f64 {
+        slp_hpa
+            * (1.0 - 2.25577e-5 * self.elevation_m)
+                .max(0.01)
+                .powf(5.25588)
+    }
+
+    // ---- ground ------------------------------------------------------------------
+
+    fn ground_temperature_at(&self, s: f64) -> f64 {
+        let lag_season = s - 10.0 * SECS_PER_DAY;
+        let lag_day = s - 4.0 * SECS_PER_HOUR;
+        let lag_synoptic = s - SECS_PER_DAY;
+        let tg = self.annual_mean_c()
+            + 0.9 * self.seasonal_amplitude_c() * self.season(lag_season)
+            + 0.6 * self.synoptic_c(lag_synoptic)
+            + 0.3 * self.diurnal_c(lag_day, self.rain_rate_at(lag_day));
+        // Freezing soil releases latent heat: it lingers just below zero.
+        if tg < 0.0 {
+            0.3 * tg
+        } else {
+            tg
+        }
+    }
+
+    // ---- wind --------------------------------------------------------------------
+
+    /// The wind speed without turbulence and gusts: the slow terms at whole minutes,
+    /// joined linearly. The grid keeps this a pure function while letting the edge
+    /// generator, which asks once per simulated second, reuse the two nodes around it
+    /// (see [`MeanWindCache`]) instead of re-evaluating days-long noise every second.
+    fn mean_wind_at(&self, s: f64, cache: &mut MeanWindCache) -> f64 {
+        let x = s / WIND_GRID_S;
+        let node = x.floor();
+        let i = node as i64;
+        if cache.node != Some(i) {
+            *cache = MeanWindCache {
+                node: Some(i),
+                a: self.mean_wind_node(i),
+                b: self.mean_wind_node(i + 1),
+            };
+        }
+        cache.a + (cache.b - cache.a) * (x - node)
+    }
+
+    fn mean_wind_node(&self, i: i64) -> f64 {
+        let s = i as f64 * WIND_GRID_S;
+        let synoptic = (fbm(self.seed, stream::WIND_SYNOPTIC, s, 1.5 * SECS_PER_DAY, 2) * 1.3
+            - 0.4 * self.pressure_anomaly(s))
+        .clamp(-1.0, 1.0);
+        let base = (10.0 * (1.3 * synoptic).exp() - 2.2).max(0.0);
+        let day = 1.0 + 0.2 * self.diurnal_shape(s);
+        // Light air below about 1 km/h is calm: the air barely moves and no cup turns.
+        ((base + self.storm_kmh(s)) * day - 1.0).max(0.0)
+    }
+
+    /// Occasional storms: at most one per 4-day cell, 12–48 h long, adding 15–40 km/h
+    /// at their height.
+    fn storm_kmh(&self, s: f64) -> f64 {
+        let cell = (s / STORM_CELL_S).floor();
+        let mut rng = cell_rng(self.seed, stream::STORM, cell as i64);
+        if rng.gen::<f64>() >= 0.15 {
+            return 0.0;
+        }
+        let duration = (12.0 + 36.0 * rng.gen::<f64>()) * SECS_PER_HOUR;
+        let start = cell * STORM_CELL_S + rng.gen::<f64>() * (STORM_CELL_S - duration);
+        let peak = 15.0 + 25.0 * rng.gen::<f64>();
+        let x = (s - start) / duration;
+        if (0.0..1.0).contains(&x) {
+            peak * (PI * x).sin().powi(2)
+        } else {
+            0.0
+        }
+    }
+
+    /// A gust burst of 2–8 s, at most one per 20-s cell, lying wholly inside its cell.
+    fn gust_factor(&self, s: f64) -> f64 {
+        let cell = (s / GUST_CELL_S).floor();
+        let h = hash(self.seed, stream::GUST, cell as i64);
+        if unit(h) >= 0.4 {
+            return 0.0;
+        }
+        let mut rng = cell_rng(self.seed, stream::GUST, cell as i64);
+        let duration = 2.0 + 6.0 * rng.gen::<f64>();
+        let start = cell * GUST_CELL_S + rng.gen::<f64>() * (GUST_CELL_S - duration);
+        let strength = 0.2 + 0.5 * rng.gen::<f64>();
+        let x = (s - start) / duration;
+        if (0.0..1.0).contains(&x) {
+            strength * (PI * x).sin().powi(2)
+        } else {
+            0.0
+        }
+    }
+
+    fn wind_speed_at(&self, s: f64) -> f64 {
+        self.wind_speed_cached(s, &mut MeanWindCache::default())
+    }
+
+    fn wind_speed_cached(&self, s: f64, cache: &mut MeanWindCache) -> f64 {
+        let mean = self.mean_wind_at(s, cache);
+        if mean <= 0.0 {
+            return 0.0;
+        }
+        let turbulence = 0.18 * value_noise(self.seed, stream::TURB_SLOW, s, 25.0)
+            + 0.08 * value_noise(self.seed, stream::TURB_FAST, s, 4.0);
+        (mean * (1.0 + turbulence + self.gust_factor(s))).clamp(0.0, 150.0)
+    }
+
+    fn prevailing_dir_deg(&self) -> f64 {
+        if self.latitude.abs() >= 30.0 {
+            // Westerlies, mostly from the south-west.
+            235.0
+        } else if self.latitude >= 0.0 {
+            60.0
+        } else {
+            120.0
+        }
+    }
+
+    fn wind_dir_at(&self, s: f64) -> f64 {
+        let dir = self.prevailing_dir_deg()
+            + 170.0 * fbm(self.seed, stream::DIR_SYNOPTIC, s, 2.0 * SECS_PER_DAY, 2)
+            + 140.0 * value_noise(self.seed, stream::DIR_SEASONAL, s, 10.0 * SECS_PER_DAY)
+            + 20.0 * value_noise(self.seed, stream::DIR_MESO, s, 40.0 * 60.0)
+            + 10.0 * value_noise(self.seed, stream::DIR_TURB, s, 30.0);
+        dir.rem_euclid(360.0)
+    }
+
+    // ---- rain --------------------------------------------------------------------
+
+    fn rain_rate_at(&self, s: f64) -> f64 {
+        let cell = (s / SHOWER_CELL_S).floor() as i64;
+        // A shower lasts at most an hour, so only this cell's and the previous one's
+        // can be raining now.
+        self.shower_mmh(cell, s) + self.shower_mmh(cell - 1, s)
+    }
+
+    /// The rain rate at `s` from the shower (if any) that starts in hour cell `cell`.
+    fn shower_mmh(&self, cell: i64, s: f64) -> f64 {
+        let u0 = unit(hash(self.seed, stream::RAIN, cell));
+        if u0 >= SHOWER_P_MAX {
+            return 0.0;
+        }
+        let cell_start = cell as f64 * SHOWER_CELL_S;
+        let p = (0.05 * (1.0 - 1.3 * self.pressure_anomaly(cell_start))).clamp(0.004, SHOWER_P_MAX);
+        if u0 >= p {
+            return 0.0;
+        }
+        let mut rng = cell_rng(self.seed, stream::RAIN, cell);
+        let start = cell_start + rng.gen::<f64>() * SHOWER_CELL_S;
+        let duration = (5.0 + 55.0 * rng.gen::<f64>().powi(2)) * 60.0;
+        // Log-uniform peak: light showers are common, cloudbursts rare.
+        let peak = 0.5 * 60f64.powf(rng.gen::<f64>());
+        let x = (s - start) / duration;
+        if (0.0..1.0).contains(&x) {
+            peak * (PI * x).sin()
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Magnus formula over water (a = 17.62, b = 243.12 °C), clamped to 5..=100 %.
+pub fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64 {
+    const A: f64 = 17.62;
+    const B: f64 = 243.12;
+    let rh = 100.0
+        * (A * dew_point_c / (B + dew_point_c) - A * temperature_c / (B + temperature_c)).exp();
+    rh.clamp(5.0, 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diurnal_shape_is_continuous_with_extremes_at_dawn_and_afternoon() {
+        let w = Weather::new(1, 52.0, 0.0);
+        let day0 = 180.0 * SECS_PER_DAY;
+        let mut prev = w.diurnal_shape(day0);
+        let (mut min, mut max) = ((f64::MAX, 0.0), (f64::MIN, 0.0));
+        for k in 1..(2 * 24 * 60) {
+            let s = day0 + k as f64 * 60.0;
+            let v = w.diurnal_shape(s);
+            assert!((v - prev).abs() < 0.05, "jump at minute {k}: {prev} -> {v}");
+            prev = v;
+            let h = (s / SECS_PER_HOUR) % 24.0;
+            if v < min.0 {
+                min = (v, h);
+            }
+            if v > max.0 {
+                max = (v, h);
+            }
+        }
+        assert!((max.1 - PEAK_HOUR).abs() < 0.1, "max at {}", max.1);
+        // Midsummer at 52°N: sunrise about 03:45 solar time.
+        assert!((3.4..4.5).contains(&min.1), "min at {}", min.1);
+    }
+
+    #[test]
+    fn station_pressure_falls_with_elevation() {
+        let sea = Weather::new(1, 52.0, 0.0);
+        let hill = Weather::new(1, 52.0, 1000.0);
+        let t = Timestamp::from_secs(1_000_000);
+        let ratio = hill.station_pressure_hpa(t) / sea.station_pressure_hpa(t);
+        // 1000 m of standard atmosphere: 898.7 / 1013.25.
+        assert!((ratio - 0.8870).abs() < 0.001, "{ratio}");
+    }
+
+    #[test]
+    fn magnus_humidity() {
+        assert!((relative_humidity_pct(20.0, 20.0) - 100.0).abs() < 1e-9);
+        let rh = relative_humidity_pct(20.0, 10.0);
+        assert!((rh - 52.5).abs() < 0.5, "{rh}");
+        assert_eq!(relative_humidity_pct(40.0, -40.0), 5.0);
     }
 }

@@ -1,0 +1,1 @@
+//! The HTTP batch destination (stub; see the upload issue).

@@ -1,0 +1,254 @@
+//! Uploaders: every archive record reaches every configured destination, in order,
+//! once from the server's point of view.
+//!
+//! SQLite is the outbox. Each destination has a cursor (the id of the last record
+//! the server acknowledged); the uploader sends the records after it in batches and
+//! advances the cursor only after the acknowledgement, so a restart, a crash or a
+//! power cut re-sends at most the unacknowledged batch, and servers drop those
+//! repeats by idempotency key. Uploaders keep nothing important in memory.
+
+pub mod http;
+pub mod mqtt;
+
+use crate::record::ArchiveRecord;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One `[[upload]]` table.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UploadConfig {
+    Http(HttpConfig),
+    Mqtt(MqttConfig),
+}
+
+impl UploadConfig {
+    pub const TYPES: [&'static str; 2] = ["http", "mqtt"];
+
+    pub fn name(&self) -> &str {
+        match self {
+            UploadConfig::Http(c) => &c.name,
+            UploadConfig::Mqtt(c) => &c.name,
+        }
+    }
+
+    pub fn common(&self) -> Common {
+        let (batch_size, batch_max_age_seconds, backoff_initial_seconds, backoff_max_seconds) =
+            match self {
+                UploadConfig::Http(c) => (
+                    c.batch_size,
+                    c.batch_max_age_seconds,
+                    c.backoff_initial_seconds,
+                    c.backoff_max_seconds,
+                ),
+                UploadConfig::Mqtt(c) => (
+                    c.batch_size,
+                    c.batch_max_age_seconds,
+                    c.backoff_initial_seconds,
+                    c.backoff_max_seconds,
+                ),
+            };
+        Common {
+            batch_size,
+            batch_max_age_seconds,
+            backoff_initial_seconds,
+            backoff_max_seconds,
+        }
+    }
+}
+
+/// Settings every destination has.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Common {
+    pub batch_size: u32,
+    pub batch_max_age_seconds: u32,
+    pub backoff_initial_seconds: u32,
+    pub backoff_max_seconds: u32,
+}
+
+/// POST batches of records as gzip-compressed JSON to an HTTPS URL.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Unique among destinations; names the cursor, the logs and `weatherd status`.
+    pub name: String,
+    pub url: String,
+    /// A file holding the bearer token (mode 0600 or 0400; refused if group- or
+    /// world-readable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// The name of a systemd credential (`LoadCredential=NAME:...`) holding the token,
+    /// read from `$CREDENTIALS_DIRECTORY/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_credential: Option<String>,
+    /// Extra CA certificates (PEM) to trust besides the built-in roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// `http://host:port` proxy; default: the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`
+    /// environment variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    #[serde(default = "defaults::timeout_seconds")]
+    pub timeout_seconds: u32,
+    #[serde(default = "defaults::http_batch_size")]
+    pub batch_size: u32,
+    #[serde(default = "defaults::batch_max_age_seconds")]
+    pub batch_max_age_seconds: u32,
+    #[serde(default = "defaults::backoff_initial_seconds")]
+    pub backoff_initial_seconds: u32,
+    #[serde(default = "defaults::backoff_max_seconds")]
+    pub backoff_max_seconds: u32,
+}
+
+/// Whether an MQTT message carries one record or one batch.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MqttPer {
+    #[default]
+    Record,
+    Batch,
+}
+
+/// Publish records to an MQTT broker (QoS 1, persistent session).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    pub name: String,
+    pub host: String,
+    /// Default 1883, or 8883 with `tls = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// A file with `username` on its first line and `password` on its second (same
+    /// permission rules as a token file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<PathBuf>,
+    /// The name of a systemd credential holding the same two lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_credential: Option<String>,
+    /// Default `weatherd-{station}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// `{station}` is replaced by the station id.
+    #[serde(default = "defaults::mqtt_topic")]
+    pub topic: String,
+    /// Retained copy of the newest record.
+    #[serde(default = "defaults::mqtt_latest_topic")]
+    pub latest_topic: String,
+    /// Retained `online`; the broker publishes the last will `offline` here.
+    #[serde(default = "defaults::mqtt_status_topic")]
+    pub status_topic: String,
+    #[serde(default)]
+    pub per: MqttPer,
+    #[serde(default = "defaults::keep_alive_seconds")]
+    pub keep_alive_seconds: u32,
+    #[serde(default = "defaults::timeout_seconds")]
+    pub timeout_seconds: u32,
+    #[serde(default = "defaults::mqtt_batch_size")]
+    pub batch_size: u32,
+    #[serde(default = "defaults::batch_max_age_seconds")]
+    pub batch_max_age_seconds: u32,
+    #[serde(default = "defaults::backoff_initial_seconds")]
+    pub backoff_initial_seconds: u32,
+    #[serde(default = "defaults::backoff_max_seconds")]
+    pub backoff_max_seconds: u32,
+}
+
+pub mod defaults {
+    pub fn timeout_seconds() -> u32 {
+        30
+    }
+    pub fn http_batch_size() -> u32 {
+        500
+    }
+    pub fn mqtt_batch_size() -> u32 {
+        100
+    }
+    pub fn batch_max_age_seconds() -> u32 {
+        60
+    }
+    pub fn backoff_initial_seconds() -> u32 {
+        5
+    }
+    pub fn backoff_max_seconds() -> u32 {
+        1800
+    }
+    pub fn keep_alive_seconds() -> u32 {
+        30
+    }
+    pub fn mqtt_topic() -> String {
+        "weather/{station}/archive".into()
+    }
+    pub fn mqtt_latest_topic() -> String {
+        "weather/{station}/latest".into()
+    }
+    pub fn mqtt_status_topic() -> String {
+        "weather/{station}/status".into()
+    }
+}
+
+/// The station id used in payloads, topics and idempotency keys: the station name in
+/// lowercase with every run of other characters turned into one `-`.
+pub fn station_id(name: &str) -> String {
+    let mut id = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c.to_ascii_lowercase());
+        } else if !id.ends_with('-') && !id.is_empty() {
+            id.push('-');
+        }
+    }
+    while id.ends_with('-') {
+        id.pop();
+    }
+    if id.is_empty() {
+        id.push_str("station");
+    }
+    id
+}
+
+/// One batch to deliver, oldest record first.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub station_id: String,
+    pub records: Vec<(i64, ArchiveRecord)>,
+}
+
+/// Why a delivery failed, which decides what the uploader does next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeliveryError {
+    /// Worth retrying (network down, 5xx, timeout, 429): back off and try again,
+    /// no sooner than `retry_after` if the server said so.
+    Transient {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Retrying cannot help (401/403/404/413, bad credentials): the destination stops
+    /// with one log line and a status until the config is fixed and weatherd restarted.
+    Permanent { message: String },
+}
+
+/// A place records are delivered to.
+pub trait Destination: Send + 'static {
+    /// Delivers the whole batch and returns only once the destination acknowledged all
+    /// of it (an HTTP 2xx, or every PUBACK).
+    fn deliver(&mut self, batch: &Batch) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn station_ids_are_slugs() {
+        assert_eq!(
+            super::station_id("School weather station"),
+            "school-weather-station"
+        );
+        assert_eq!(super::station_id("  St. Mary's (roof) "), "st-mary-s-roof");
+        assert_eq!(super::station_id("!!!"), "station");
+    }
+}

@@ -1,0 +1,353 @@
+//! The BME280 and DS18B20 drivers, on the emulated chip, the simulator and fixture
+//! `/sys` trees.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use weatherd::config::{Bme280Config, Ds18b20Config};
+use weatherd::hw::{
+    AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole, RealHardware,
+};
+use weatherd::observation::{Quantity, Reading};
+use weatherd::sensors::ds18b20::Ds18b20;
+use weatherd::sensors::{bme280, ds18b20, Driver, PolledSensor, SensorError};
+use weatherd::sim::bme280_chip::{AirConditions, Bme280Chip, Variant};
+use weatherd::sim::hardware::{NoDelay, SimHardware, SIM_PROBE_ID};
+use weatherd::sim::weather::Weather;
+use weatherd::sim::SimTime;
+use weatherd::time::Timestamp;
+
+const AIR: AirConditions = AirConditions {
+    temperature_c: 18.5,
+    pressure_pa: 99_870.0,
+    humidity_pct: 55.5,
+};
+
+/// A backend with one emulated chip on its I2C bus and nothing else.
+struct ChipBackend(Bme280Chip);
+
+impl Backend for ChipBackend {
+    fn blocking_io(&self) -> bool {
+        false
+    }
+    fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
+        Err(HwError(format!("GPIO{pin}: not in this test")))
+    }
+    fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
+        Err(HwError(format!("{spi}: not in this test")))
+    }
+    fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
+        Ok(Box::new(self.0.clone()))
+    }
+    fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
+        Err(HwError(format!("{}: not in this test", root.display())))
+    }
+    fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
+        Box::new(NoDelay)
+    }
+}
+
+fn bme_config(address: u8) -> Bme280Config {
+    Bme280Config {
+        bus: "/dev/i2c-1".into(),
+        address,
+    }
+}
+
+fn polled(d: Result<Driver, SensorError>) -> (Box<dyn PolledSensor>, bool) {
+    match d.expect("driver builds") {
+        Driver::Polled { sensor, blocking } => (sensor, blocking),
+        Driver::Pulse(_) => panic!("expected a polled driver"),
+    }
+}
+
+fn value(readings: &[Reading], q: Quantity) -> Option<f64> {
+    readings.iter().find(|r| r.quantity == q).map(|r| r.value)
+}
+
+fn assert_air(readings: &[Reading]) {
+    let t = value(readings, Quantity::TemperatureC).expect("temperature");
+    let h = value(readings, Quantity::HumidityPct).expect("humidity");
+    let p = value(readings, Quantity::PressureHpa).expect("pressure");
+    assert!((t - 18.5).abs() < 0.01, "{t}");
+    assert!((h - 55.5).abs() < 0.05, "{h}");
+    assert!((p - 998.70).abs() < 0.03, "{p} hPa");
+}
+
+// ---- BME280 ---------------------------------------------------------------------
+
+#[test]
+fn bme280_reads_temperature_humidity_and_pressure_in_hpa() {
+    let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x76, AIR);
+    let (mut sensor, blocking) =
+        polled(bme280::build(&bme_config(0x76), &ChipBackend(chip.clone())));
+    assert!(!blocking);
+    assert_eq!(
+        sensor.quantities(),
+        vec![
+            Quantity::TemperatureC,
+            Quantity::HumidityPct,
+            Quantity::PressureHpa
+        ]
+    );
+    assert_air(&sensor.read().expect("read"));
+    assert_air(&sensor.read().expect("second read"));
+    assert_eq!(chip.measurements(), 2, "one forced conversion per read");
+}
+
+#[test]
+fn bmp280_reports_temperature_and_pressure_only() {
+    let chip = Bme280Chip::with_fixed_air(Variant::Bmp280, 0x77, AIR);
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip)));
+    assert_eq!(
+        sensor.quantities(),
+        vec![Quantity::TemperatureC, Quantity::PressureHpa]
+    );
+    let r = sensor.read().expect("read");
+    assert_eq!(r.len(), 2);
+    assert!(value(&r, Quantity::HumidityPct).is_none());
+    assert!((value(&r, Quantity::TemperatureC).unwrap_or(f64::NAN) - 18.5).abs() < 0.01);
+}
+
+#[test]
+fn another_chip_id_is_refused_naming_the_id() {
+    let chip = Bme280Chip::with_fixed_air(Variant::Other(0x55), 0x77, AIR);
+    let err = match bme280::build(&bme_config(0x77), &ChipBackend(chip)) {
+        Err(e) => e,
+        Ok(_) => panic!("a chip with id 0x55 must be refused"),
+    };
+    assert!(err.0.contains("0x55"), "{err}");
+    assert!(
+        err.0.contains("0x77"),
+        "the message should say where: {err}"
+    );
+}
+
+#[test]
+fn a_missing_chip_is_a_read_fault_until_it_answers() {
+    // Configured at 0x76, but the breakout is strapped to 0x77.
+    let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x76), &ChipBackend(chip.clone())));
+    let err = sensor.read().expect_err("nobody at 0x76");
+    assert!(err.0.contains("no acknowledge"), "{err}");
+    assert!(err.0.contains("0x76"), "{err}");
+    // Someone fixes the strap: the next read works without a restart.
+    chip.set_address(0x76);
+    assert_air(&sensor.read().expect("read after the fix"));
+}
+
+#[test]
+fn unplug_and_replug_recovers_without_restart() {
+    let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip.clone())));
+    assert_air(&sensor.read().expect("read"));
+    chip.unplug();
+    for _ in 0..3 {
+        let err = sensor.read().expect_err("unplugged");
+        assert!(err.0.contains("no acknowledge"), "{err}");
+    }
+    chip.replug();
+    assert_air(&sensor.read().expect("read after replug"));
+}
+
+#[test]
+fn a_power_cycle_between_reads_is_noticed() {
+    // Unplugged and replugged between two reads, so no read failed: the chip forgot
+    // its oversampling, and without re-initialising would report skipped conversions.
+    let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip.clone())));
+    assert_air(&sensor.read().expect("read"));
+    chip.unplug();
+    chip.replug();
+    assert_air(&sensor.read().expect("read after the power cycle"));
+}
+
+#[test]
+fn bme280_on_the_simulator_reads_the_simulated_weather() {
+    let weather = Arc::new(Weather::new(77, 52.2, 20.0));
+    let time = SimTime::new(Timestamp::from_secs(1_767_225_600));
+    let hw = SimHardware::new(weather.clone(), time.clone());
+    let (mut sensor, blocking) = polled(bme280::build(&bme_config(0x77), &hw));
+    assert!(!blocking);
+    for k in 0..50 {
+        let t = Timestamp::from_secs(1_767_225_600 + k * 3_600);
+        time.set(t);
+        let r = sensor.read().expect("read");
+        let c = weather.at(t);
+        let got = |q| value(&r, q).unwrap_or(f64::NAN);
+        assert!((got(Quantity::TemperatureC) - c.temperature_c).abs() < 0.01);
+        assert!((got(Quantity::HumidityPct) - c.humidity_pct).abs() < 0.05);
+        assert!((got(Quantity::PressureHpa) - c.station_pressure_hpa).abs() < 0.03);
+    }
+}
+
+// ---- DS18B20 --------------------------------------------------------------------
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/w1")
+        .join(case)
+}
+
+fn ds_config(case: &str, id: &str) -> Ds18b20Config {
+    Ds18b20Config {
+        id: id.into(),
+        quantity: "ground_temperature_c".into(),
+        pin: 4,
+        sysfs_root: fixture(case),
+    }
+}
+
+fn ds_read(case: &str, id: &str) -> Result<Vec<Reading>, SensorError> {
+    let (mut sensor, blocking) = polled(ds18b20::build(&ds_config(case, id), &RealHardware));
+    assert!(blocking, "a real 1-Wire read blocks for up to 750 ms");
+    sensor.read()
+}
+
+#[test]
+fn ds18b20_reads_a_good_probe() {
+    let r = ds_read("good", "").expect("good probe");
+    assert_eq!(r, vec![Reading::new(Quantity::GroundTemperatureC, 23.125)]);
+}
+
+#[test]
+fn ds18b20_faults() {
+    let crc = ds_read("crc_no", "").expect_err("CRC NO");
+    assert!(
+        crc.0.contains("CRC") && crc.0.contains("28-0000075a1b2c"),
+        "{crc}"
+    );
+    let power_on = ds_read("power_on", "").expect_err("85000");
+    assert!(power_on.0.contains("85"), "{power_on}");
+    let garbage = ds_read("garbage", "").expect_err("garbage");
+    assert!(garbage.0.contains("unreadable"), "{garbage}");
+    let missing = ds_read("good", "28-000000000bad").expect_err("missing");
+    assert!(
+        missing.0.contains("not found") && missing.0.contains("28-000000000bad"),
+        "{missing}"
+    );
+    let traversal = ds_read("good", "../good/28-0000075a1b2c").expect_err("path in id");
+    assert!(
+        traversal.0.contains("not a 1-Wire device id"),
+        "{traversal}"
+    );
+}
+
+#[test]
+fn ds18b20_with_no_probe_and_no_id_fails_to_build() {
+    let err = match ds18b20::build(&ds_config("no_probes", ""), &RealHardware) {
+        Err(e) => e,
+        Ok(_) => panic!("nothing to read"),
+    };
+    assert!(err.0.contains("no DS18B20"), "{err}");
+    let err = match ds18b20::build(&ds_config("no_such_tree", ""), &RealHardware) {
+        Err(e) => e,
+        Ok(_) => panic!("no bus at all"),
+    };
+    assert!(
+        err.0.contains("w1-gpio"),
+        "the hint should name the overlay: {err}"
+    );
+}
+
+#[test]
+fn two_probes_first_found_or_by_id() {
+    let bus = weatherd::hw::SysfsOneWire::new(fixture("two_probes"));
+    // Only the DS18B20 family, not the bus master or a DS18S20.
+    assert_eq!(
+        bus.devices().expect("list"),
+        vec!["28-00000aaaaaaa", "28-00000bbbbbbb"]
+    );
+    let first = ds_read("two_probes", "").expect("first probe");
+    assert_eq!(first[0].value, -10.125);
+    let second = ds_read("two_probes", "28-00000bbbbbbb").expect("second probe");
+    assert_eq!(second[0].value, 23.125);
+}
+
+#[test]
+fn ds18b20_reports_the_configured_quantity() {
+    let mut c = ds_config("good", "");
+    c.quantity = "soil_temperature_c".into();
+    let (mut sensor, _) = polled(ds18b20::build(&c, &RealHardware));
+    let q = Quantity::Extra(Arc::from("soil_temperature_c"));
+    assert_eq!(sensor.quantities(), vec![q.clone()]);
+    assert_eq!(sensor.read().expect("read")[0].quantity, q);
+}
+
+/// A bus that plays a script of `w1_slave` texts, counting reads.
+struct Scripted {
+    texts: Vec<String>,
+    reads: Arc<AtomicUsize>,
+}
+
+impl OneWire for Scripted {
+    fn devices(&self) -> Result<Vec<String>, HwError> {
+        Ok(vec!["28-1".into()])
+    }
+    fn read_slave(&self, _id: &str) -> Result<String, HwError> {
+        let n = self.reads.fetch_add(1, Ordering::SeqCst);
+        Ok(self.texts[n.min(self.texts.len() - 1)].clone())
+    }
+}
+
+const GOOD: &str = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
+const BAD_CRC: &str =
+    "72 01 4b 46 7f ff 0e 10 57 : crc=ff NO\n72 01 4b 46 7f ff 0e 10 57 t=23125\n";
+const POWER_ON: &str =
+    "50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n";
+
+fn scripted(texts: &[&str]) -> (Ds18b20, Arc<AtomicUsize>) {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let bus = Scripted {
+        texts: texts.iter().map(|s| s.to_string()).collect(),
+        reads: reads.clone(),
+    };
+    (
+        Ds18b20::new(Box::new(bus), "28-1".into(), Quantity::GroundTemperatureC),
+        reads,
+    )
+}
+
+#[test]
+fn transient_faults_are_retried_a_bounded_number_of_times() {
+    let (mut s, reads) = scripted(&[BAD_CRC, POWER_ON, GOOD]);
+    assert_eq!(s.read().expect("third time lucky")[0].value, 23.125);
+    assert_eq!(reads.load(Ordering::SeqCst), 3);
+
+    let (mut s, reads) = scripted(&[BAD_CRC]);
+    let err = s.read().expect_err("always NO");
+    assert!(err.0.contains("CRC"), "{err}");
+    assert_eq!(reads.load(Ordering::SeqCst), ds18b20::ATTEMPTS);
+
+    // Garbage is not retried: another conversion will not fix a broken driver.
+    let (mut s, reads) = scripted(&["nonsense", GOOD]);
+    assert!(s.read().is_err());
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn ds18b20_on_the_simulator_reads_the_ground_temperature() {
+    let weather = Arc::new(Weather::new(5, 52.2, 20.0));
+    let time = SimTime::new(Timestamp::from_secs(1_767_225_600));
+    let hw = SimHardware::new(weather.clone(), time.clone());
+    let c = Ds18b20Config {
+        id: String::new(),
+        ..ds_config("unused", "")
+    };
+    let (mut sensor, blocking) = polled(ds18b20::build(&c, &hw));
+    assert!(!blocking);
+    for k in 0..100 {
+        let t = Timestamp::from_secs(1_767_225_600 + k * 7_919);
+        time.set(t);
+        let got = sensor.read().expect("read")[0].value;
+        // 12-bit resolution: 1/16 °C.
+        assert!((got - weather.ground_temperature_c(t)).abs() <= 0.0625 / 2.0 + 0.001);
+    }
+    let wrong = Ds18b20Config {
+        id: "28-000000000bad".into(),
+        ..c
+    };
+    let (mut sensor, _) = polled(ds18b20::build(&wrong, &hw));
+    let err = sensor.read().expect_err("no such probe");
+    assert!(err.0.contains(SIM_PROBE_ID), "{err}");
+}
