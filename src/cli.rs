@@ -36,6 +36,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print stored records.
     Query(QueryArgs),
+    /// Look at this machine: Pi model, enabled buses, sensors that answer, permissions.
+    /// Exit code 0: ready; 1: not a Raspberry Pi; 2: a Pi with something to fix.
+    Probe,
     /// Validate a config file and print the effective config (defaults filled in).
     CheckConfig {
         /// The config file to check.
@@ -139,6 +142,10 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Query(args) => query_cmd(args),
+        Command::Probe => match crate::probe::run_probe() {
+            0 => Ok(()),
+            code => Err(Failure { code, message: "probe found problems (listed above)".into() }),
+        },
         Command::CheckConfig { file } => {
             // Every problem at once, so a teacher fixes the file in one pass.
             let config = Config::load_all(&file).map_err(|errors| Failure {
