@@ -131,11 +131,11 @@ fn render_table(table: &Table, out: &mut impl Write) -> io::Result<()> {
             }
             let pad = w.saturating_sub(t.chars().count());
             if numeric[i] {
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
                 line.push_str(t);
             } else {
                 line.push_str(t);
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         writeln!(out, "{}", line.trim_end())
