@@ -9,6 +9,13 @@
 
 pub mod http;
 pub mod mqtt;
+pub mod outbox;
+pub mod payload;
+pub mod secret;
+pub mod tasks;
+
+pub use outbox::{run_uploader, Policy};
+pub use tasks::{spawn_all, Uploads};
 
 use crate::record::ArchiveRecord;
 use serde::{Deserialize, Serialize};
@@ -211,6 +218,12 @@ pub fn station_id(name: &str) -> String {
     }
     id
 }
+
+/// A destination that cannot be set up (unreadable or group-readable secret file, bad
+/// CA file, unusable proxy): the reason, for one log line and `weatherd status`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
 
 /// One batch to deliver, oldest record first.
 #[derive(Clone, Debug)]
