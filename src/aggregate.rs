@@ -5,11 +5,70 @@
 //! whose ticks fall in `(start, end]`, because a sample taken at tick `t` describes
 //! the sample period that ends at `t`. A sample exactly on a boundary therefore lands
 //! in exactly one interval: the one it closes.
+//!
+//! # Rules
+//!
+//! - **Emission.** The record is emitted when the sample at tick `end` arrives. A
+//!   sample that belongs to a later interval first closes the open one as a partial
+//!   record (fewer `samples`); [`Aggregator::flush`] closes it on shutdown. Record
+//!   boundaries are always on the archive grid, except that the first record after a
+//!   resume starts no earlier than the stored history ends (so it cannot overlap it if
+//!   the archive interval was changed).
+//! - **Dropped samples.** A sample whose tick is at or before the end of the stored
+//!   history (`Resume::last_end`), the end of a record already emitted, or the tick of
+//!   a sample already aggregated (a duplicate or a clock step backwards) is dropped and
+//!   counted in [`Aggregator::dropped_samples`]: its interval is already archived.
+//! - **Calibration, then QC.** A reading's additive calibration offset is applied
+//!   first; the calibrated value must lie within the quantity's QC limits (inclusive)
+//!   or it is discarded and an `OutOfRange` fault is recorded naming the value, the
+//!   limits and the raw value. A non-finite value is discarded the same way.
+//!   Quantities without limits are only checked for being finite. A wind direction is
+//!   wrapped into `[0, 360)` after its offset (a vane mounted 10° off north reading
+//!   355° is 5°, not 365°).
+//! - **Faults** from samples and from QC are counted per (sensor, quantity, kind), in
+//!   order of first occurrence, with the first time and message.
+//! - **Polled quantities** (temperature, humidity, pressure, ground temperature and
+//!   every `Quantity::Extra`) get mean/min/max/n over all valid readings in the
+//!   interval (two sensors reporting the same quantity both count). Extras appear only
+//!   when they had at least one valid reading, sorted by name. A polled reading of
+//!   `wind_speed_kmh` or `rain_mm` is ignored: those come from pulse counts only.
+//! - **Dew point** from the mean temperature and mean humidity; **sea-level pressure**
+//!   from the mean pressure and mean temperature, or 15 °C (the standard atmosphere)
+//!   when no temperature was valid in the interval.
+//! - **Wind speed.** Each sample with anemometer closures (and a configured
+//!   `kmh_per_hz`) has a speed `closures · kmh_per_hz / sample_interval`; a speed
+//!   outside the `wind_speed_kmh` QC limits discards that sample's wind data. The mean
+//!   is total closures / covered time (the samples with wind data) · `kmh_per_hz`.
+//! - **Gust** by [`meteo::gust_kmh`] over `[start, end)` from every accepted closure
+//!   in the interval; periods without anemometer data count as calm there, which can
+//!   only lower the gust. The gust is never reported below the mean (the two are
+//!   different estimators and disagree slightly at a few closures per minute), and a
+//!   gust outside the `wind_speed_kmh` limits is discarded with a fault.
+//! - **Direction.** Vector mean of the vane readings weighted by the same sample's
+//!   wind speed; `None` when calm. When no vane reading in the interval has a
+//!   same-sample speed (no anemometer, or it failed whenever the vane read), unit
+//!   vectors are used instead. `wind_dir_n` counts every valid vane reading.
+//! - **Rain.** Each sample with tip data contributes `tips · mm_per_tip`; a sample
+//!   above the `rain_mm` QC limit (rain per sample period) is discarded with a fault and
+//!   its tips do not count. `rain_mm` is `None` when no sample had rain data. The rain
+//!   rate is the peak of [`meteo::peak_rain_rate_mm_per_h`] over the accepted tips
+//!   (the reference tip carried across intervals and restarts in `last_rain_tip`),
+//!   `Some(0.0)` when the gauge worked but did not tip, and discarded with a fault when
+//!   above the `rain_mm` limit read as a rate (`max · 3600 / sample_interval`).
 
-use crate::config::{Config, QcLimits};
-use crate::observation::{Quantity, Sample};
-use crate::record::{ArchiveRecord, Resume};
+use crate::config::{Config, QcLimits, SensorConfig};
+use crate::meteo::{self, VectorSum};
+use crate::observation::{Fault, FaultKind, Quantity, Sample};
+use crate::record::{ArchiveRecord, FaultCount, Resume, Stat};
+use crate::time::Timestamp;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The rain rate the default `rain_mm` QC limit allows over one sample period.
+pub const DEFAULT_RAIN_LIMIT_MM_PER_H: f64 = 500.0;
+
+/// The temperature assumed for the sea-level reduction when none was measured.
+pub const STANDARD_TEMPERATURE_C: f64 = 15.0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregatorConfig {
@@ -24,34 +83,560 @@ pub struct AggregatorConfig {
     pub calibration: HashMap<Quantity, f64>,
     /// QC limits, the defaults for standard quantities merged with the config's.
     pub qc: HashMap<Quantity, QcLimits>,
+    /// The anemometer's sensor name, for faults about wind speed and gust.
+    pub anemometer_sensor: Arc<str>,
+    /// The rain gauge's sensor name, for faults about rain.
+    pub rain_gauge_sensor: Arc<str>,
 }
 
 impl AggregatorConfig {
+    /// Takes `kmh_per_hz` and `mm_per_tip` from the first anemometer and the first rain
+    /// gauge (by sensor name), the calibration offsets and QC limits by quantity name,
+    /// with the config's `[qc.<quantity>]` tables replacing the defaults of
+    /// [`default_qc_limits`]. Intervals of 0 s are taken as 1 s (validation rejects
+    /// them; this only keeps the arithmetic defined).
     pub fn from_config(c: &Config) -> Self {
-        let _ = c;
-        todo!()
+        let sample_interval_s = i64::from(c.sample_interval_seconds.max(1));
+        let anemometer = c.sensors.iter().find_map(|(name, s)| match s {
+            SensorConfig::Anemometer(a) => Some((name, a.kmh_per_hz)),
+            _ => None,
+        });
+        let rain_gauge = c.sensors.iter().find_map(|(name, s)| match s {
+            SensorConfig::RainGauge(r) => Some((name, r.mm_per_tip)),
+            _ => None,
+        });
+        let mm_per_tip = rain_gauge.map(|(_, mm)| mm);
+        let mut qc = default_qc_limits(sample_interval_s, mm_per_tip);
+        qc.extend(
+            c.qc.iter()
+                .map(|(name, limits)| (Quantity::from_name(name), *limits)),
+        );
+        AggregatorConfig {
+            sample_interval_s,
+            archive_interval_s: i64::from(c.archive_interval_seconds.max(1)),
+            elevation_m: c.station.elevation_m,
+            kmh_per_hz: anemometer.map(|(_, k)| k),
+            mm_per_tip,
+            calibration: c
+                .calibration
+                .iter()
+                .map(|(name, offset)| (Quantity::from_name(name), *offset))
+                .collect(),
+            qc,
+            anemometer_sensor: Arc::from(
+                anemometer.map_or("anemometer", |(name, _)| name.as_str()),
+            ),
+            rain_gauge_sensor: Arc::from(
+                rain_gauge.map_or("rain_gauge", |(name, _)| name.as_str()),
+            ),
+        }
+    }
+}
+
+/// The QC limits for the standard quantities: −60..60 °C (air and ground), 0..100 %,
+/// 300..1100 hPa, 0..300 km/h, 0..360°, and for rain per sample period 0 up to
+/// 500 mm/h over the period, but never less than two tips (so a short sample interval
+/// cannot reject a single real tip).
+pub fn default_qc_limits(
+    sample_interval_s: i64,
+    mm_per_tip: Option<f64>,
+) -> HashMap<Quantity, QcLimits> {
+    let rain_max_mm = (DEFAULT_RAIN_LIMIT_MM_PER_H * sample_interval_s as f64 / 3600.0)
+        .max(2.0 * mm_per_tip.unwrap_or(0.0));
+    let limits = |min, max| QcLimits { min, max };
+    HashMap::from([
+        (Quantity::TemperatureC, limits(-60.0, 60.0)),
+        (Quantity::GroundTemperatureC, limits(-60.0, 60.0)),
+        (Quantity::HumidityPct, limits(0.0, 100.0)),
+        (Quantity::PressureHpa, limits(300.0, 1100.0)),
+        (Quantity::WindSpeedKmh, limits(0.0, 300.0)),
+        (Quantity::WindDirDeg, limits(0.0, 360.0)),
+        (Quantity::RainMm, limits(0.0, rain_max_mm)),
+    ])
+}
+
+/// Index of a standard quantity into the per-quantity arrays of `Rules`.
+fn standard_index(q: &Quantity) -> Option<usize> {
+    Some(match q {
+        Quantity::TemperatureC => 0,
+        Quantity::HumidityPct => 1,
+        Quantity::PressureHpa => 2,
+        Quantity::GroundTemperatureC => 3,
+        Quantity::WindDirDeg => 4,
+        Quantity::WindSpeedKmh => 5,
+        Quantity::RainMm => 6,
+        Quantity::Extra(_) => return None,
+    })
+}
+
+/// Calibration and QC, laid out so the hot path does not hash standard quantities.
+struct Rules {
+    offset: [f64; 7],
+    limits: [Option<QcLimits>; 7],
+    extra_offset: HashMap<Arc<str>, f64>,
+    extra_limits: HashMap<Arc<str>, QcLimits>,
+}
+
+impl Rules {
+    fn new(cfg: &AggregatorConfig) -> Rules {
+        let mut rules = Rules {
+            offset: [0.0; 7],
+            limits: [None; 7],
+            extra_offset: HashMap::new(),
+            extra_limits: HashMap::new(),
+        };
+        for (q, &offset) in &cfg.calibration {
+            match (standard_index(q), q) {
+                (Some(i), _) => rules.offset[i] = offset,
+                (None, Quantity::Extra(name)) => {
+                    rules.extra_offset.insert(name.clone(), offset);
+                }
+                (None, _) => {}
+            }
+        }
+        for (q, &limits) in &cfg.qc {
+            match (standard_index(q), q) {
+                (Some(i), _) => rules.limits[i] = Some(limits),
+                (None, Quantity::Extra(name)) => {
+                    rules.extra_limits.insert(name.clone(), limits);
+                }
+                (None, _) => {}
+            }
+        }
+        rules
+    }
+
+    fn offset(&self, q: &Quantity) -> f64 {
+        match (standard_index(q), q) {
+            (Some(i), _) => self.offset[i],
+            (None, Quantity::Extra(name)) if !self.extra_offset.is_empty() => {
+                self.extra_offset.get(&**name).copied().unwrap_or(0.0)
+            }
+            _ => 0.0,
+        }
+    }
+
+    fn limits(&self, q: &Quantity) -> Option<QcLimits> {
+        match (standard_index(q), q) {
+            (Some(i), _) => self.limits[i],
+            (None, Quantity::Extra(name)) if !self.extra_limits.is_empty() => {
+                self.extra_limits.get(&**name).copied()
+            }
+            _ => None,
+        }
+    }
+
+    /// `Ok` when `value` passes QC for `q`, else the reason, naming value and limits.
+    fn check(&self, q: &Quantity, value: f64) -> Result<(), String> {
+        if !value.is_finite() {
+            return Err(format!("{q} is not a number ({value})"));
+        }
+        match self.limits(q) {
+            Some(l) if !(l.min..=l.max).contains(&value) => Err(format!(
+                "{q} {value} is outside the QC limits {}..{}",
+                l.min, l.max
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Running mean/min/max of one quantity.
+#[derive(Clone, Copy, Debug, Default)]
+struct Acc {
+    sum: f64,
+    min: f64,
+    max: f64,
+    n: u32,
+}
+
+impl Acc {
+    fn add(&mut self, v: f64) {
+        if self.n == 0 {
+            self.min = v;
+            self.max = v;
+        } else {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.sum += v;
+        self.n += 1;
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / f64::from(self.n))
+    }
+
+    fn stat(&self) -> Stat {
+        if self.n == 0 {
+            return Stat::default();
+        }
+        Stat {
+            mean: self.mean(),
+            min: Some(self.min),
+            max: Some(self.max),
+            n: self.n,
+        }
+    }
+}
+
+/// Everything accumulated for the open interval. Reused across intervals so the
+/// vectors keep their capacity.
+#[derive(Default)]
+struct Interval {
+    start: Timestamp,
+    end: Timestamp,
+    last_at: Timestamp,
+    samples: u32,
+    temperature: Acc,
+    humidity: Acc,
+    pressure: Acc,
+    ground: Acc,
+    extras: Vec<(Arc<str>, Acc)>,
+    closures: Vec<Timestamp>,
+    closure_count: u64,
+    wind_n: u32,
+    dir_weighted: VectorSum,
+    dir_weighted_n: u32,
+    dir_unit: VectorSum,
+    wind_dir_n: u32,
+    tips: u64,
+    rain_n: u32,
+    rain_peak: Option<f64>,
+    faults: Vec<FaultCount>,
+}
+
+impl Interval {
+    fn reset(&mut self, start: Timestamp, end: Timestamp) {
+        let mut extras = std::mem::take(&mut self.extras);
+        let mut closures = std::mem::take(&mut self.closures);
+        let mut faults = std::mem::take(&mut self.faults);
+        extras.clear();
+        closures.clear();
+        faults.clear();
+        *self = Interval {
+            start,
+            end,
+            extras,
+            closures,
+            faults,
+            ..Interval::default()
+        };
+    }
+
+    fn count_fault(&mut self, f: Fault) {
+        let existing = self
+            .faults
+            .iter_mut()
+            .find(|c| c.kind == f.kind && c.quantity == f.quantity && c.sensor == f.sensor);
+        match existing {
+            Some(c) => c.count += 1,
+            None => self.faults.push(FaultCount {
+                sensor: f.sensor,
+                quantity: f.quantity,
+                kind: f.kind,
+                count: 1,
+                first_at: f.at,
+                message: f.message,
+            }),
+        }
+    }
+
+    fn out_of_range(&mut self, at: Timestamp, sensor: &Arc<str>, q: Quantity, message: String) {
+        self.count_fault(Fault {
+            at,
+            sensor: sensor.clone(),
+            quantity: Some(q),
+            kind: FaultKind::OutOfRange,
+            message,
+        });
+    }
+
+    fn extra(&mut self, name: &Arc<str>) -> &mut Acc {
+        let i = match self.extras.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.extras.push((name.clone(), Acc::default()));
+                self.extras.len() - 1
+            }
+        };
+        &mut self.extras[i].1
     }
 }
 
 pub struct Aggregator {
     cfg: AggregatorConfig,
+    rules: Rules,
+    sample_interval_s: i64,
+    archive_interval_s: i64,
+    cur: Interval,
+    open: bool,
+    /// Samples at or before this tick are already archived or aggregated.
+    watermark: Option<Timestamp>,
+    /// The end of the stored history or of the last record emitted.
+    archived_end: Option<Timestamp>,
+    last_rain_tip: Option<Timestamp>,
+    dropped: u64,
 }
 
 impl Aggregator {
     pub fn new(cfg: AggregatorConfig, resume: &Resume) -> Self {
-        let _ = resume;
-        Aggregator { cfg }
+        Aggregator {
+            rules: Rules::new(&cfg),
+            sample_interval_s: cfg.sample_interval_s.max(1),
+            archive_interval_s: cfg.archive_interval_s.max(1),
+            cfg,
+            cur: Interval::default(),
+            open: false,
+            watermark: resume.last_end,
+            archived_end: resume.last_end,
+            last_rain_tip: resume.last_rain_tip,
+            dropped: 0,
+        }
+    }
+
+    /// Samples dropped because their interval was already archived, or because their
+    /// tick was not after the previous sample's (duplicates, clock steps backwards).
+    pub fn dropped_samples(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The last accepted bucket tip so far (what the next record will carry).
+    pub fn last_rain_tip(&self) -> Option<Timestamp> {
+        self.last_rain_tip
     }
 
     /// Adds one sample; appends to `out` every record this sample completes (the
     /// interval it closes, and an earlier partial one if the sample skipped ahead).
     pub fn push(&mut self, sample: Sample, out: &mut Vec<ArchiveRecord>) {
-        let _ = (sample, out, &self.cfg);
-        todo!()
+        let at = sample.at;
+        if self.watermark.is_some_and(|w| at <= w) {
+            self.dropped += 1;
+            return;
+        }
+        // The interval whose (start, end] holds `at`.
+        let end = Timestamp(at.0.saturating_sub(1)).next_tick(self.archive_interval_s);
+        if self.open && self.cur.end != end {
+            out.push(self.close());
+        }
+        if !self.open {
+            let grid_start = end.add_secs(-self.archive_interval_s);
+            let start = match self.archived_end {
+                Some(a) if a > grid_start => a,
+                _ => grid_start,
+            };
+            self.cur.reset(start, end);
+            self.open = true;
+        }
+        self.watermark = Some(at);
+        self.accumulate(sample);
+        if at == end {
+            out.push(self.close());
+        }
     }
 
     /// Closes the current partial interval (on shutdown); `None` if it has no samples.
     pub fn flush(&mut self) -> Option<ArchiveRecord> {
-        todo!()
+        (self.open && self.cur.samples > 0).then(|| self.close())
+    }
+
+    fn accumulate(&mut self, sample: Sample) {
+        let Sample {
+            at,
+            readings,
+            wind_pulses,
+            rain_tips,
+            faults,
+        } = sample;
+        let si = self.sample_interval_s as f64;
+        let cur = &mut self.cur;
+        cur.samples += 1;
+        cur.last_at = at;
+        for f in faults {
+            cur.count_fault(f);
+        }
+
+        let mut sample_speed_kmh = None;
+        if let (Some(kmh_per_hz), Some(closures)) = (self.cfg.kmh_per_hz, wind_pulses.as_deref()) {
+            let speed = closures.len() as f64 * kmh_per_hz / si;
+            match self.rules.check(&Quantity::WindSpeedKmh, speed) {
+                Ok(()) => {
+                    cur.wind_n += 1;
+                    cur.closure_count += closures.len() as u64;
+                    cur.closures.extend_from_slice(closures);
+                    sample_speed_kmh = Some(speed);
+                }
+                Err(why) => cur.out_of_range(
+                    at,
+                    &self.cfg.anemometer_sensor,
+                    Quantity::WindSpeedKmh,
+                    format!(
+                        "{why} ({} closures in {si} s); sample's wind discarded",
+                        closures.len()
+                    ),
+                ),
+            }
+        }
+
+        if let (Some(mm_per_tip), Some(tips)) = (self.cfg.mm_per_tip, rain_tips.as_deref()) {
+            let rain_mm = tips.len() as f64 * mm_per_tip;
+            match self.rules.check(&Quantity::RainMm, rain_mm) {
+                Ok(()) => {
+                    cur.rain_n += 1;
+                    cur.tips += tips.len() as u64;
+                    if let Some(rate) =
+                        meteo::peak_rain_rate_mm_per_h(tips, self.last_rain_tip, mm_per_tip)
+                    {
+                        cur.rain_peak = Some(cur.rain_peak.map_or(rate, |p| p.max(rate)));
+                    }
+                    if let Some(&last) = tips.iter().max() {
+                        self.last_rain_tip = Some(self.last_rain_tip.map_or(last, |t| t.max(last)));
+                    }
+                }
+                Err(why) => cur.out_of_range(
+                    at,
+                    &self.cfg.rain_gauge_sensor,
+                    Quantity::RainMm,
+                    format!(
+                        "{why} ({} tips in {si} s); sample's rain discarded",
+                        tips.len()
+                    ),
+                ),
+            }
+        }
+
+        for (sensor, reading) in readings {
+            let q = &reading.quantity;
+            let offset = self.rules.offset(q);
+            let mut value = reading.value + offset;
+            if *q == Quantity::WindDirDeg && offset != 0.0 {
+                value = value.rem_euclid(360.0);
+            }
+            if let Err(why) = self.rules.check(q, value) {
+                let raw = if offset != 0.0 {
+                    format!(" (raw {}, calibration {offset:+})", reading.value)
+                } else {
+                    String::new()
+                };
+                cur.out_of_range(at, &sensor, reading.quantity, format!("{why}{raw}"));
+                continue;
+            }
+            match q {
+                Quantity::TemperatureC => cur.temperature.add(value),
+                Quantity::HumidityPct => cur.humidity.add(value),
+                Quantity::PressureHpa => cur.pressure.add(value),
+                Quantity::GroundTemperatureC => cur.ground.add(value),
+                Quantity::WindDirDeg => {
+                    cur.wind_dir_n += 1;
+                    cur.dir_unit.add(value, 1.0);
+                    if let Some(speed) = sample_speed_kmh {
+                        cur.dir_weighted_n += 1;
+                        cur.dir_weighted.add(value, speed);
+                    }
+                }
+                Quantity::WindSpeedKmh | Quantity::RainMm => {}
+                Quantity::Extra(name) => cur.extra(name).add(value),
+            }
+        }
+    }
+
+    fn close(&mut self) -> ArchiveRecord {
+        self.open = false;
+        let end = self.cur.end;
+        self.archived_end = Some(end);
+        self.watermark = Some(self.watermark.map_or(end, |w| w.max(end)));
+        let si = self.sample_interval_s as f64;
+        let cur = &mut self.cur;
+
+        let temperature_c = cur.temperature.stat();
+        let humidity_pct = cur.humidity.stat();
+        let pressure_hpa = cur.pressure.stat();
+        let dew_point_c = match (temperature_c.mean, humidity_pct.mean) {
+            (Some(t), Some(h)) => meteo::dew_point_c(t, h),
+            _ => None,
+        };
+        let sea_level_pressure_hpa = pressure_hpa.mean.map(|p| {
+            let t = temperature_c.mean.unwrap_or(STANDARD_TEMPERATURE_C);
+            meteo::sea_level_pressure_hpa(p, t, self.cfg.elevation_m)
+        });
+
+        let (mut wind_speed_kmh, mut wind_gust_kmh) = (None, None);
+        if let (Some(kmh_per_hz), true) = (self.cfg.kmh_per_hz, cur.wind_n > 0) {
+            let mean = cur.closure_count as f64 * kmh_per_hz / (f64::from(cur.wind_n) * si);
+            wind_speed_kmh = Some(mean);
+            let gust =
+                meteo::gust_kmh(&cur.closures, cur.start, cur.end, kmh_per_hz).map(|g| g.max(mean));
+            wind_gust_kmh = match gust.map(|g| (g, self.rules.check(&Quantity::WindSpeedKmh, g))) {
+                Some((_, Err(why))) => {
+                    let msg = format!("gust: {why}; gust discarded");
+                    cur.out_of_range(
+                        cur.last_at,
+                        &self.cfg.anemometer_sensor,
+                        Quantity::WindSpeedKmh,
+                        msg,
+                    );
+                    None
+                }
+                other => other.map(|(g, _)| g),
+            };
+        }
+        let wind_dir_deg = if cur.dir_weighted_n > 0 {
+            cur.dir_weighted.mean_deg()
+        } else {
+            cur.dir_unit.mean_deg()
+        };
+
+        let (mut rain_mm, mut rain_rate_mm_per_h) = (None, None);
+        if let (Some(mm_per_tip), true) = (self.cfg.mm_per_tip, cur.rain_n > 0) {
+            rain_mm = Some(cur.tips as f64 * mm_per_tip);
+            let rate = cur.rain_peak.unwrap_or(0.0);
+            let limit = self
+                .rules
+                .limits(&Quantity::RainMm)
+                .map(|l| l.max * 3600.0 / si);
+            rain_rate_mm_per_h = match limit {
+                Some(limit) if rate > limit => {
+                    let msg = format!(
+                        "rain rate {rate} mm/h is above the QC limit {limit} mm/h; rate discarded"
+                    );
+                    cur.out_of_range(
+                        cur.last_at,
+                        &self.cfg.rain_gauge_sensor,
+                        Quantity::RainMm,
+                        msg,
+                    );
+                    None
+                }
+                _ => Some(rate),
+            };
+        }
+
+        cur.extras.sort_by(|a, b| a.0.cmp(&b.0));
+        ArchiveRecord {
+            start: cur.start,
+            end,
+            samples: cur.samples,
+            temperature_c,
+            humidity_pct,
+            pressure_hpa,
+            ground_temperature_c: cur.ground.stat(),
+            dew_point_c,
+            sea_level_pressure_hpa,
+            wind_speed_kmh,
+            wind_gust_kmh,
+            wind_dir_deg,
+            wind_n: cur.wind_n,
+            wind_dir_n: cur.wind_dir_n,
+            rain_mm,
+            rain_rate_mm_per_h,
+            rain_n: cur.rain_n,
+            extras: cur
+                .extras
+                .iter()
+                .map(|(name, acc)| (name.clone(), acc.stat()))
+                .collect(),
+            faults: std::mem::take(&mut cur.faults),
+            last_rain_tip: self.last_rain_tip,
+        }
     }
 }

@@ -190,6 +190,9 @@ pub async fn run_in(
     let tolerance = NANOS_PER_SEC;
     tokio::pin!(shutdown);
 
+    // A wall clock starts from whatever it reads now (it may have stepped since the
+    // environment was made).
+    let start = if wall { clock.now() } else { start };
     let mut tick = start.next_tick(sample_s);
     loop {
         if end.is_some_and(|end| tick > end) {
