@@ -20,6 +20,7 @@ fn http_config(url: &str, token_file: Option<&Path>) -> HttpConfig {
         token_credential: None,
         ca_file: None,
         proxy: None,
+        allow_plain_http: false,
         timeout_seconds: 1,
         batch_size: 50,
         batch_max_age_seconds: 60,

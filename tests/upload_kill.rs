@@ -92,6 +92,7 @@ fn sigkill_at_random_points_loses_no_record() {
         token_credential: None,
         ca_file: None,
         proxy: None,
+        allow_plain_http: false,
         timeout_seconds: 5,
         batch_size: 500,
         batch_max_age_seconds: 0,

@@ -97,6 +97,10 @@ pub struct HttpConfig {
     /// environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// Allow a plain `http://` URL to a host other than this machine (the token and
+    /// the data then cross the network unencrypted). Loopback needs no opt-in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_http: bool,
     #[serde(default = "defaults::timeout_seconds")]
     pub timeout_seconds: u32,
     #[serde(default = "defaults::http_batch_size")]
