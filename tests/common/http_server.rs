@@ -150,6 +150,8 @@ fn accept_loop(listener: TcpListener, addr: SocketAddr, state: Arc<Shared>) {
 /// Serves requests on one keep-alive connection.
 fn serve(stream: TcpStream, state: Arc<Shared>) {
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    // Answers go out in one write without Nagle's delay, as a real server's would.
+    stream.set_nodelay(true).ok();
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut out = stream;
     loop {
@@ -189,10 +191,12 @@ fn serve(stream: TcpStream, state: Arc<Shared>) {
                     .map(|r| format!("Retry-After: {r}\r\n"))
                     .unwrap_or_default();
                 let msg = format!("injected {code}");
-                let _ = write!(
-                    out,
-                    "HTTP/1.1 {code} Injected\r\n{extra}Content-Length: {}\r\n\r\n{msg}",
-                    msg.len()
+                let _ = out.write_all(
+                    format!(
+                        "HTTP/1.1 {code} Injected\r\n{extra}Content-Length: {}\r\n\r\n{msg}",
+                        msg.len()
+                    )
+                    .as_bytes(),
                 );
                 continue;
             }
@@ -215,10 +219,12 @@ fn serve(stream: TcpStream, state: Arc<Shared>) {
             }
             _ => {}
         }
-        let _ = write!(
-            out,
-            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
-            answer.len()
+        let _ = out.write_all(
+            format!(
+                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            )
+            .as_bytes(),
         );
         let _ = out.flush();
     }
