@@ -37,7 +37,11 @@ pub struct SensorLine {
 
 /// Collects the report. With a config, destinations and sensors come from it (plus any
 /// the database knows that the config no longer has); without, from the database.
-pub fn gather(store: &Store, config: Option<&Config>, now: Timestamp) -> Result<Report, StoreError> {
+pub fn gather(
+    store: &Store,
+    config: Option<&Config>,
+    now: Timestamp,
+) -> Result<Report, StoreError> {
     let mut uploads = Vec::new();
     let mut names_done = Vec::new();
     if let Some(config) = config {

@@ -146,7 +146,10 @@ fn commented_out_examples_parse_and_show_the_defaults() {
     match &c.upload[0] {
         weatherd::upload::UploadConfig::Http(h) => {
             assert_eq!(h.name, "school-server");
-            assert_eq!(h.timeout_seconds, weatherd::upload::defaults::timeout_seconds());
+            assert_eq!(
+                h.timeout_seconds,
+                weatherd::upload::defaults::timeout_seconds()
+            );
             assert_eq!(h.batch_size, weatherd::upload::defaults::http_batch_size());
         }
         other => panic!("upload[0] is {other:?}"),
@@ -678,7 +681,9 @@ fn unknown_upload_keys_and_types_are_errors() {
         "{STATION}[[upload]]\ntype = \"http\"\nname = \"x\"\nurl = \"https://a/\"\ntoken = \"secret\"\n"
     ));
     assert_eq!(e.path, "upload[0].token");
-    let e = err(&format!("{STATION}[[upload]]\ntype = \"htp\"\nname = \"x\"\n"));
+    let e = err(&format!(
+        "{STATION}[[upload]]\ntype = \"htp\"\nname = \"x\"\n"
+    ));
     assert_eq!(e.path, "upload[0].type");
     assert!(e.message.contains("http"), "{e}");
 }

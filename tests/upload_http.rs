@@ -135,8 +135,15 @@ async fn every_record_arrives_once_and_in_order_through_faults() {
         .unwrap();
 
     server.with(|r| {
-        assert_eq!(r.ids, (1..=600).collect::<Vec<i64>>(), "all records, in order");
-        assert!(r.duplicates > 0, "cut and hung answers made the client re-send");
+        assert_eq!(
+            r.ids,
+            (1..=600).collect::<Vec<i64>>(),
+            "all records, in order"
+        );
+        assert!(
+            r.duplicates > 0,
+            "cut and hung answers made the client re-send"
+        );
         assert_eq!(r.unauthorized, 0);
         assert!(r.bad_requests.is_empty(), "{:?}", r.bad_requests);
         assert_eq!(r.station.as_deref(), Some("test-station"));
@@ -154,7 +161,10 @@ async fn every_record_arrives_once_and_in_order_through_faults() {
     assert_eq!(status.backlog, 0);
     assert_eq!(status.state.as_deref(), Some("ok"));
     assert!(status.last_success.is_some());
-    assert!(status.last_error.is_some(), "the last failure is kept for status");
+    assert!(
+        status.last_error.is_some(),
+        "the last failure is kept for status"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -189,7 +199,11 @@ async fn unauthorized_stops_the_destination_once_and_status_says_why() {
     assert_eq!(server.requests(), 1, "no retry loop after a 401");
     let status = station.upload_status("school").unwrap();
     assert!(
-        status.state.as_deref().unwrap().starts_with("stopped: HTTP 401"),
+        status
+            .state
+            .as_deref()
+            .unwrap()
+            .starts_with("stopped: HTTP 401"),
         "{status:?}"
     );
     assert_eq!(status.cursor, 0);
@@ -197,7 +211,10 @@ async fn unauthorized_stops_the_destination_once_and_status_says_why() {
     let text = logs.text();
     let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
     assert_eq!(errors.len(), 1, "{text}");
-    assert!(errors[0].contains("upload stopped") && errors[0].contains("401"), "{text}");
+    assert!(
+        errors[0].contains("upload stopped") && errors[0].contains("401"),
+        "{text}"
+    );
     assert!(!text.contains("wrong"), "the token is never logged: {text}");
 
     // `weatherd status` shows it too.
@@ -208,9 +225,16 @@ async fn unauthorized_stops_the_destination_once_and_status_says_why() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("school"), "{stdout}");
-    assert!(stdout.contains("state:        stopped: HTTP 401"), "{stdout}");
+    assert!(
+        stdout.contains("state:        stopped: HTTP 401"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("backlog:      120 records, oldest starts 2025-01-01T00:00:00Z"),
         "{stdout}"
@@ -249,12 +273,19 @@ url = "{}"
     ))
     .unwrap();
     let uploads = weatherd::upload::spawn_all(&config, &db, Duration::from_secs(1));
-    assert_eq!(uploads.len(), 1, "only the destination without a token file runs");
+    assert_eq!(
+        uploads.len(),
+        1,
+        "only the destination without a token file runs"
+    );
     let status = station.upload_status("school").unwrap();
     let state = status.state.unwrap();
     assert!(state.starts_with("stopped: "), "{state}");
     assert!(state.contains("mode 0644"), "{state}");
-    assert!(state.contains(&format!("chmod 600 {}", token.display())), "{state}");
+    assert!(
+        state.contains(&format!("chmod 600 {}", token.display())),
+        "{state}"
+    );
     assert!(!state.contains("t0ken"));
     // The other destination delivers (the server refuses it: no token, so 401).
     uploads.notify(3);

@@ -71,7 +71,10 @@ fn sigkill_at_random_points_loses_no_record() {
         // Let one run reach the end of the simulated days.
         assert!(run().wait().unwrap().success());
     }
-    assert!(kills >= 5, "only {kills} kills: the simulation ended too soon");
+    assert!(
+        kills >= 5,
+        "only {kills} kills: the simulation ended too soon"
+    );
 
     let store = common::open(&db);
     let last = store.last_id().unwrap();
@@ -134,7 +137,11 @@ fn sigkill_at_random_points_loses_no_record() {
         .unwrap();
     assert_eq!(summary.cursor, last);
     server.with(|r| {
-        assert_eq!(r.ids, (1..=last).collect::<Vec<i64>>(), "every record, in order, once");
+        assert_eq!(
+            r.ids,
+            (1..=last).collect::<Vec<i64>>(),
+            "every record, in order, once"
+        );
         assert!(r.bad_requests.is_empty(), "{:?}", r.bad_requests);
         assert_eq!(r.unauthorized, 0);
         assert_eq!(r.station.as_deref(), Some("x"));

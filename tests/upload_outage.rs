@@ -146,7 +146,11 @@ async fn simulate(days: i64, offline_days: i64, batch_size: usize) -> Outcome {
 #[tokio::test(start_paused = true)]
 async fn a_week_offline_loses_nothing_and_drains_in_full_batches() {
     let o = simulate(8, 7, 100).await;
-    assert_eq!(o.ids, (1..=8 * 1440).collect::<Vec<i64>>(), "zero loss, in order");
+    assert_eq!(
+        o.ids,
+        (1..=8 * 1440).collect::<Vec<i64>>(),
+        "zero loss, in order"
+    );
     // Seven days of records wait; they go out in full batches of 100, not one by one.
     let backlog = o.backlog_at_recovery;
     assert!(backlog >= 7 * 1440, "{backlog}");
@@ -157,8 +161,16 @@ async fn a_week_offline_loses_nothing_and_drains_in_full_batches() {
         &o.batches[..20.min(o.batches.len())]
     );
     // After the backlog, records go out as they come (an hour at a time here).
-    assert!(o.batches.len() < backlog / 100 + 2 * 24 + 5, "{}", o.batches.len());
-    assert!(o.attempts > 100, "it kept retrying through the week: {}", o.attempts);
+    assert!(
+        o.batches.len() < backlog / 100 + 2 * 24 + 5,
+        "{}",
+        o.batches.len()
+    );
+    assert!(
+        o.attempts > 100,
+        "it kept retrying through the week: {}",
+        o.attempts
+    );
     assert!(o.logs.contains("upload failing"), "{}", o.logs);
     assert!(o.logs.contains("upload working again"), "{}", o.logs);
     assert!(o.logs.contains("outage=7d 0h"), "{}", o.logs);

@@ -730,13 +730,21 @@ impl Validator<'_> {
 
     fn timeout(&mut self, path: KeyPath, seconds: u32) {
         if !(1..=3600).contains(&seconds) {
-            self.push(path, format!("must be from 1 to 3600 seconds, found {seconds}"));
+            self.push(
+                path,
+                format!("must be from 1 to 3600 seconds, found {seconds}"),
+            );
         }
     }
 
     /// A systemd credential name: what follows `LoadCredential=` up to the `:`.
     fn credential_name(&mut self, path: KeyPath, name: &str) {
-        if name.is_empty() || name.contains('/') || name.contains(':') || name == "." || name == ".." {
+        if name.is_empty()
+            || name.contains('/')
+            || name.contains(':')
+            || name == "."
+            || name == ".."
+        {
             self.push(
                 path,
                 format!(
@@ -779,13 +787,21 @@ impl Validator<'_> {
             h.token_file.is_some() && h.token_credential.is_some(),
         );
         if let Some(f) = &h.token_file {
-            self.not_empty(path.key("token_file"), &f.to_string_lossy(), "it is the file holding the token");
+            self.not_empty(
+                path.key("token_file"),
+                &f.to_string_lossy(),
+                "it is the file holding the token",
+            );
         }
         if let Some(name) = &h.token_credential {
             self.credential_name(path.key("token_credential"), name);
         }
         if let Some(f) = &h.ca_file {
-            self.not_empty(path.key("ca_file"), &f.to_string_lossy(), "it is a PEM file of CA certificates");
+            self.not_empty(
+                path.key("ca_file"),
+                &f.to_string_lossy(),
+                "it is a PEM file of CA certificates",
+            );
         }
         if let Some(proxy) = &h.proxy {
             if parse_url(proxy).is_err() {
@@ -801,7 +817,10 @@ impl Validator<'_> {
     fn mqtt_upload(&mut self, path: &KeyPath, m: &MqttConfig) {
         let host = m.host.trim();
         if host.is_empty() {
-            self.push(path.key("host"), "must not be empty; it is the MQTT broker's host name or address");
+            self.push(
+                path.key("host"),
+                "must not be empty; it is the MQTT broker's host name or address",
+            );
         } else if host.contains("://") || host.contains('/') || host.contains(' ') {
             self.push(
                 path.key("host"),
@@ -812,7 +831,10 @@ impl Validator<'_> {
             );
         }
         if m.port == Some(0) {
-            self.push(path.key("port"), "must be from 1 to 65535 (1883 is MQTT, 8883 MQTT over TLS), found 0");
+            self.push(
+                path.key("port"),
+                "must be from 1 to 65535 (1883 is MQTT, 8883 MQTT over TLS), found 0",
+            );
         }
         if m.ca_file.is_some() && !m.tls {
             self.push(path.key("ca_file"), "is only used with `tls = true`");
@@ -854,7 +876,10 @@ impl Validator<'_> {
         if !(5..=65_535).contains(&m.keep_alive_seconds) {
             self.push(
                 path.key("keep_alive_seconds"),
-                format!("must be from 5 to 65535 seconds, found {}", m.keep_alive_seconds),
+                format!(
+                    "must be from 5 to 65535 seconds, found {}",
+                    m.keep_alive_seconds
+                ),
             );
         }
         self.timeout(path.key("timeout_seconds"), m.timeout_seconds);
@@ -900,7 +925,9 @@ fn parse_url(url: &str) -> Result<Url, &'static str> {
     }
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
     Ok(Url { https, loopback })
 }
 

@@ -184,7 +184,12 @@ fn post(
         .with_config()
         .limit(MAX_RESPONSE_BYTES)
         .read_to_vec();
-    judge(status, retry_after, location, text.map_err(|e| e.to_string()))
+    judge(
+        status,
+        retry_after,
+        location,
+        text.map_err(|e| e.to_string()),
+    )
 }
 
 /// Decides what an HTTP answer means for the batch.
@@ -378,10 +383,7 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
             Some(Duration::ZERO)
         );
-        assert_eq!(
-            parse_retry_after("999999999", now),
-            Some(MAX_RETRY_AFTER)
-        );
+        assert_eq!(parse_retry_after("999999999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("soon", now), None);
     }
 

@@ -54,7 +54,12 @@ impl Policy {
     /// The wait before retry number `attempt` (1-based): "full jitter", a uniform draw
     /// from zero to the exponential bound, so many stations that lost the same server
     /// do not come back in lock-step; never sooner than the server asked.
-    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>, rng: &mut impl Rng) -> Duration {
+    pub fn backoff(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        rng: &mut impl Rng,
+    ) -> Duration {
         let exp = attempt.saturating_sub(1).min(30);
         let bound = self
             .backoff_initial
@@ -80,10 +85,7 @@ pub struct Summary {
 
 enum Health {
     Ok,
-    Failing {
-        since: Instant,
-        attempts: u32,
-    },
+    Failing { since: Instant, attempts: u32 },
 }
 
 /// Runs one destination until `shutdown` resolves or a permanent error stops it.
@@ -144,7 +146,12 @@ pub async fn run_uploader<D: Destination>(
                 }
             }
             waiting_since = None;
-            stopping = idle(&mut wake, &mut shutdown, Instant::now() + policy.poll_interval).await;
+            stopping = idle(
+                &mut wake,
+                &mut shutdown,
+                Instant::now() + policy.poll_interval,
+            )
+            .await;
             continue;
         };
         let full = records.len() >= policy.batch_size;
@@ -331,11 +338,16 @@ mod tests {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
         for attempt in 1..40 {
             let bound = Duration::from_secs(5 * (1u64 << (attempt - 1).min(20))).min(p.backoff_max);
-            let draws: Vec<Duration> = (0..200).map(|_| p.backoff(attempt, None, &mut rng)).collect();
+            let draws: Vec<Duration> = (0..200)
+                .map(|_| p.backoff(attempt, None, &mut rng))
+                .collect();
             assert!(draws.iter().all(|d| *d <= bound), "attempt {attempt}");
             // Full jitter spreads over the whole range, not just near the bound.
             assert!(draws.iter().any(|d| *d < bound / 4), "attempt {attempt}");
-            assert!(draws.iter().any(|d| *d > bound * 3 / 4), "attempt {attempt}");
+            assert!(
+                draws.iter().any(|d| *d > bound * 3 / 4),
+                "attempt {attempt}"
+            );
         }
     }
 
@@ -344,7 +356,9 @@ mod tests {
         let p = policy();
         let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
         for _ in 0..100 {
-            assert!(p.backoff(1, Some(Duration::from_secs(120)), &mut rng) >= Duration::from_secs(120));
+            assert!(
+                p.backoff(1, Some(Duration::from_secs(120)), &mut rng) >= Duration::from_secs(120)
+            );
         }
     }
 

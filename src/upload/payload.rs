@@ -337,7 +337,10 @@ mod tests {
         for f in FIELDS_WITH_UNITS {
             assert!(unit_of(f).is_some(), "{f}");
         }
-        assert_eq!(unit_of("wind_dir_deg"), Some("degree clockwise from true north"));
+        assert_eq!(
+            unit_of("wind_dir_deg"),
+            Some("degree clockwise from true north")
+        );
         assert_eq!(unit_of("temperature_n"), None);
     }
 }

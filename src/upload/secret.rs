@@ -33,7 +33,10 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
     {
         use std::os::unix::fs::PermissionsExt;
         let meta = std::fs::metadata(path).map_err(|e| {
-            SetupError(format!("cannot read the secret file {}: {e}", path.display()))
+            SetupError(format!(
+                "cannot read the secret file {}: {e}",
+                path.display()
+            ))
         })?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
@@ -45,8 +48,12 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
             )));
         }
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| SetupError(format!("cannot read the secret file {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| {
+        SetupError(format!(
+            "cannot read the secret file {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Where a systemd credential is: `$CREDENTIALS_DIRECTORY/NAME`.
@@ -69,7 +76,10 @@ pub fn load(file: Option<&Path>, credential: Option<&str>) -> Result<Option<Stri
         (None, Some(name)) => {
             let path = credential_path(name)?;
             std::fs::read_to_string(&path).map_err(|e| {
-                SetupError(format!("cannot read the credential {}: {e}", path.display()))
+                SetupError(format!(
+                    "cannot read the credential {}: {e}",
+                    path.display()
+                ))
             })?
         }
         (None, None) => return Ok(None),
@@ -116,7 +126,10 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = load_token(Some(&path), None).unwrap_err().0;
         assert!(err.contains("mode 0644"), "{err}");
-        assert!(err.contains(&format!("chmod 600 {}", path.display())), "{err}");
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
         assert!(!err.contains("s3cret"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let token = load_token(Some(&path), None).unwrap().unwrap();
@@ -130,6 +143,9 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
-        assert!(load_token(Some(&path), None).unwrap_err().0.contains("empty"));
+        assert!(load_token(Some(&path), None)
+            .unwrap_err()
+            .0
+            .contains("empty"));
     }
 }
