@@ -182,3 +182,92 @@ pub fn render(r: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{FaultKind, Quantity};
+    use crate::record::{ArchiveRecord, FaultCount, Stat};
+    use std::sync::Arc;
+
+    #[test]
+    fn report_shows_backlog_errors_readings_and_faults() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db");
+        let mut store = Store::open(&db, chrono_tz::UTC).unwrap();
+        let now = Timestamp::from_secs(1_767_225_600 + 86_400 * 2);
+        let rec = |i: i64, faults: Vec<FaultCount>| ArchiveRecord {
+            start: Timestamp::from_secs(1_767_225_600 + 60 * i),
+            end: Timestamp::from_secs(1_767_225_660 + 60 * i),
+            samples: 12,
+            temperature_c: Stat {
+                mean: Some(1.0),
+                min: Some(1.0),
+                max: Some(1.0),
+                n: if i < 2 { 12 } else { 0 },
+            },
+            faults,
+            ..Default::default()
+        };
+        let fault = |at: i64| FaultCount {
+            sensor: Arc::from("bme280"),
+            quantity: Some(Quantity::TemperatureC),
+            kind: FaultKind::Timeout,
+            count: 12,
+            first_at: Timestamp::from_secs(at),
+            message: "no answer in 2000 ms".into(),
+        };
+        store.insert(&rec(0, vec![])).unwrap();
+        store.insert(&rec(1, vec![])).unwrap();
+        store.insert(&rec(2, vec![fault(1_767_225_720)])).unwrap();
+        // A record inside the last 24 h with a fault.
+        let mut late = rec(2 * 1440 - 10, vec![fault(now.secs() - 600)]);
+        late.temperature_c.n = 0;
+        store.insert(&late).unwrap();
+        store
+            .ack_upload("school", 1, Timestamp::from_secs(1_767_225_700))
+            .unwrap();
+        store
+            .set_upload_state(
+                "school",
+                "failing",
+                Some(("HTTP 503 Service Unavailable", now)),
+            )
+            .unwrap();
+
+        let config = Config::from_toml(&format!(
+            "{}\n[[upload]]\ntype = \"http\"\nname = \"school\"\nurl = \"https://x.example/in\"\n",
+            crate::config::EXAMPLE_TOML
+        ))
+        .unwrap();
+        let report = gather(&store, Some(&config), now).unwrap();
+        let mut out = Vec::new();
+        render(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("school (http → https://x.example/in)"),
+            "{text}"
+        );
+        assert!(text.contains("state:        failing"), "{text}");
+        assert!(
+            text.contains("backlog:      3 records, oldest starts 2026-01-01T00:01:00Z"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last error:   2026-01-03T00:00:00Z HTTP 503"),
+            "{text}"
+        );
+        assert!(text.contains("bme280 (bme280)"), "{text}");
+        assert!(
+            text.contains("last reading: 2026-01-01T00:02:00Z"),
+            "{text}"
+        );
+        assert!(
+            text.contains("faults:       12 in the last 24 h, 24 in total"),
+            "{text}"
+        );
+        assert!(text.contains("no answer in 2000 ms"), "{text}");
+        let rain = report.sensors.iter().find(|s| s.name == "rain").unwrap();
+        assert_eq!((rain.last_reading, rain.faults_total), (None, 0));
+    }
+}

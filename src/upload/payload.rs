@@ -328,6 +328,31 @@ mod tests {
     }
 
     #[test]
+    fn the_published_schema_lists_exactly_the_fields_sent() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/upload.schema.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&to_json(&batch())).unwrap();
+        let mut sent: Vec<&str> = v["records"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut documented: Vec<&str> = schema["$defs"]["record"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        sent.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(sent, documented);
+        let mut top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        top.sort_unstable();
+        assert_eq!(top, ["records", "schema_version", "station", "units"]);
+    }
+
+    #[test]
     fn idempotency_key_names_station_and_id_range() {
         assert_eq!(idempotency_key(&batch()), "school:41-42");
     }
