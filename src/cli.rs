@@ -1,4 +1,4 @@
-//! The command line: argument parsing and the three subcommands. `main.rs` only sets
+//! The command line: argument parsing and the subcommands. `main.rs` only sets
 //! up logging and calls [`main`], so the whole CLI is testable as a library.
 
 use crate::clock::Speed;
@@ -39,6 +39,9 @@ pub enum Command {
     /// Look at this machine: Pi model, enabled buses, sensors that answer, permissions.
     /// Exit code 0: ready; 1: not a Raspberry Pi; 2: a Pi with something to fix.
     Probe,
+    /// Show each upload destination's backlog and health, and each sensor's last
+    /// reading and fault counts.
+    Status(StatusArgs),
     /// Validate a config file and print the effective config (defaults filled in).
     CheckConfig {
         /// The config file to check.
@@ -109,6 +112,18 @@ pub struct QueryArgs {
     pub format: FormatArg,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Database file [default: the --config's database.path, else that of
+    /// /etc/weatherd/weatherd.toml if present, else weather.db].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// The config file: names the destinations and sensors to report on [default:
+    /// /etc/weatherd/weatherd.toml if present; without one, what the database knows].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
 fn parse_speed(s: &str) -> Result<Speed, String> {
     if s.eq_ignore_ascii_case("max") {
         return Ok(Speed::Max);
@@ -144,8 +159,12 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
         Command::Query(args) => query_cmd(args),
         Command::Probe => match crate::probe::run_probe() {
             0 => Ok(()),
-            code => Err(Failure { code, message: "probe found problems (listed above)".into() }),
+            code => Err(Failure {
+                code,
+                message: "probe found problems (listed above)".into(),
+            }),
         },
+        Command::Status(args) => status_cmd(args),
         Command::CheckConfig { file } => {
             // Every problem at once, so a teacher fixes the file in one pass.
             let config = Config::load_all(&file).map_err(|errors| Failure {
@@ -236,8 +255,10 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
-    let db = match (&args.db, &args.config) {
+/// The database a reading command uses: `--db`, else the config's, else `weather.db`
+/// here, else the system config's.
+fn resolve_db(db: &Option<PathBuf>, config: &Option<PathBuf>) -> Result<PathBuf, Failure> {
+    Ok(match (db, config) {
         (Some(db), _) => db.clone(),
         (None, Some(cfg)) => Config::load(cfg)?.database.path,
         (None, None) => {
@@ -248,7 +269,36 @@ fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
                 local
             }
         }
+    })
+}
+
+fn status_cmd(args: StatusArgs) -> Result<(), Failure> {
+    let db = resolve_db(&args.db, &args.config)?;
+    let config = match &args.config {
+        Some(path) => Some(Config::load(path)?),
+        None if Path::new(SYSTEM_CONFIG).exists() && args.db.is_none() => {
+            Some(Config::load(Path::new(SYSTEM_CONFIG))?)
+        }
+        None => None,
     };
+    let failure = |message: String| Failure {
+        code: EXIT_FAILURE,
+        message,
+    };
+    let store = Store::open_read_only(&db).map_err(|e| failure(e.to_string()))?;
+    let report = crate::status::gather(&store, config.as_ref(), Timestamp::now())
+        .map_err(|e| failure(e.to_string()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match crate::status::render(&report, &mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(failure(format!("cannot write the output: {e}"))),
+        Ok(()) => Ok(()),
+    }
+}
+
+fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
+    let db = resolve_db(&args.db, &args.config)?;
     if let (Some(from), Some(to)) = (args.from, args.to) {
         if to <= from {
             return Err(Failure {

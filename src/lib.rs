@@ -11,8 +11,9 @@
 //! - [`clock`], [`sampler`]: wall-clock-aligned ticks; one [`observation::Sample`] per tick.
 //! - [`aggregate`], [`meteo`]: samples → [`record::ArchiveRecord`] per interval.
 //! - [`store`]: the SQLite database, its only owner; [`query`]: output formats.
-//! - [`station`]: wires it all together for `weatherd run`.
 //! - [`probe`]: `weatherd probe`, what the machine has and what to fix.
+//! - [`upload`]: the outbox uploaders (HTTP, MQTT), one cursor per destination.
+//! - [`station`]: wires it all together for `weatherd run`; [`status`]: `weatherd status`.
 
 pub mod aggregate;
 pub mod cli;
@@ -29,6 +30,7 @@ pub mod sampler;
 pub mod sensors;
 pub mod sim;
 pub mod station;
+pub mod status;
 pub mod store;
 pub mod time;
 pub mod timesync;

@@ -177,7 +177,10 @@ pub async fn run_in(
     let timeout = Duration::from_millis(u64::from(config.sensor_timeout_ms));
     let mut sampler = Sampler::new(registered, sample_s, timeout);
     let mut aggregator = Aggregator::new(AggregatorConfig::from_config(config), &resume);
-    tracing::info!(start = %start, "station running");
+    // Uploaders read the database through their own connections; the station only
+    // wakes them after each stored record.
+    let uploads = crate::upload::spawn_all(config, store.path(), UPLOAD_GRACE);
+    tracing::info!(start = %start, uploads = uploads.len(), "station running");
 
     let mut summary = RunSummary::default();
     let mut records: Vec<ArchiveRecord> = Vec::new();
@@ -271,7 +274,7 @@ pub async fn run_in(
             high_water = tick;
             aggregator.push(sample, &mut records);
             for rec in records.drain(..) {
-                healthy = write(&mut store, &rec, &mut summary);
+                healthy = write(&mut store, &rec, &mut summary, &uploads);
             }
         }
         if healthy {
@@ -293,9 +296,11 @@ pub async fn run_in(
     }
     notify(&[sd_notify::NotifyState::Stopping]);
     if let Some(rec) = aggregator.flush() {
-        write(&mut store, &rec, &mut summary);
+        write(&mut store, &rec, &mut summary, &uploads);
     }
     drop(store);
+    // After the final record: a batch in flight may finish within the grace period.
+    uploads.shutdown(UPLOAD_GRACE).await;
     summary.edges = sampler.edges_seen();
     tracing::info!(
         records = summary.records_written,
@@ -311,8 +316,17 @@ fn notify(state: &[sd_notify::NotifyState]) {
     let _ = sd_notify::notify(false, state);
 }
 
-/// Writes a record; false if it could not be stored.
-fn write(store: &mut Store, rec: &ArchiveRecord, summary: &mut RunSummary) -> bool {
+/// How long uploaders may finish a batch already in flight at shutdown (systemd's
+/// stop timeout is 90 s by default; the unsent rest waits in the database).
+const UPLOAD_GRACE: Duration = Duration::from_secs(5);
+
+/// Writes a record and wakes the uploaders; false if it could not be stored.
+fn write(
+    store: &mut Store,
+    rec: &ArchiveRecord,
+    summary: &mut RunSummary,
+    uploads: &crate::upload::Uploads,
+) -> bool {
     // A record that cannot be written (disk full) is logged and dropped; the station
     // keeps sampling rather than dying, and stops feeding the watchdog.
     match store.insert(rec) {
@@ -320,6 +334,7 @@ fn write(store: &mut Store, rec: &ArchiveRecord, summary: &mut RunSummary) -> bo
             // After the commit: tests that cut the power read these as acknowledgements.
             tracing::debug!(id, start = %rec.start, "record stored");
             summary.records_written += 1;
+            uploads.notify(id);
             true
         }
         Err(e) => {

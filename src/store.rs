@@ -57,6 +57,40 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 const STATE_LAST_RAIN_TIP: &str = "last_rain_tip_ns";
 const STATE_TIME_ZONE: &str = "time_zone";
 const STATE_CURSOR_PREFIX: &str = "upload_cursor.";
+const STATE_UPLOAD_STATE: &str = "upload_state.";
+const STATE_UPLOAD_SUCCESS: &str = "upload_last_success_ts.";
+const STATE_UPLOAD_ERROR: &str = "upload_last_error.";
+const STATE_UPLOAD_ERROR_TS: &str = "upload_last_error_ts.";
+/// The state an uploader records after every acknowledged batch.
+pub const UPLOAD_STATE_OK: &str = "ok";
+
+/// One upload destination as the database knows it (`weatherd status`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UploadStatus {
+    pub name: String,
+    /// The id of the last acknowledged record (0: none yet).
+    pub cursor: i64,
+    /// `ok`, `failing`, `stopped: why`; `None` before the first attempt.
+    pub state: Option<String>,
+    pub last_success: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    /// Records after the cursor.
+    pub backlog: i64,
+    /// Start of the oldest record after the cursor.
+    pub oldest_waiting: Option<Timestamp>,
+}
+
+/// Fault counts of one sensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SensorFaults {
+    pub sensor: String,
+    pub total: i64,
+    /// In intervals since the time asked for.
+    pub recent: i64,
+    pub last_at: Option<Timestamp>,
+    pub last_message: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -634,6 +668,192 @@ impl Store {
             .prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?
             .execute(params![key, id])?;
         Ok(())
+    }
+
+    /// Records the destination acknowledged everything up to `last_id`: advances the
+    /// cursor (never backwards) and marks the destination healthy, in one transaction,
+    /// so the cursor and the status never disagree after a crash.
+    pub fn ack_upload(
+        &mut self,
+        destination: &str,
+        last_id: i64,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut put =
+                tx.prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?;
+            let cursor_key = format!("{STATE_CURSOR_PREFIX}{destination}");
+            let current: i64 = tx
+                .prepare_cached("SELECT value FROM state WHERE key = ?1")?
+                .query_row([&cursor_key], |row| row.get(0))
+                .optional()?
+                .unwrap_or(0);
+            put.execute(params![cursor_key, last_id.max(current)])?;
+            put.execute(params![
+                format!("{STATE_UPLOAD_STATE}{destination}"),
+                UPLOAD_STATE_OK
+            ])?;
+            put.execute(params![
+                format!("{STATE_UPLOAD_SUCCESS}{destination}"),
+                at.secs()
+            ])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a destination's state (`ok`, `failing`, `stopped: why`) and, if given,
+    /// its latest error, in one transaction. The cursor is not touched.
+    pub fn set_upload_state(
+        &mut self,
+        destination: &str,
+        state: &str,
+        error: Option<(&str, Timestamp)>,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut put =
+                tx.prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?;
+            put.execute(params![format!("{STATE_UPLOAD_STATE}{destination}"), state])?;
+            if let Some((message, at)) = error {
+                put.execute(params![
+                    format!("{STATE_UPLOAD_ERROR}{destination}"),
+                    message
+                ])?;
+                put.execute(params![
+                    format!("{STATE_UPLOAD_ERROR_TS}{destination}"),
+                    at.secs()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Everything `weatherd status` shows about one destination.
+    pub fn upload_status(&self, destination: &str) -> Result<UploadStatus, StoreError> {
+        let get = |prefix: &str| -> Result<Option<SqlValue>, StoreError> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT value FROM state WHERE key = ?1")?
+                .query_row([format!("{prefix}{destination}")], |row| row.get(0))
+                .optional()?)
+        };
+        let int = |v: Option<SqlValue>| match v {
+            Some(SqlValue::Integer(i)) => Some(i),
+            _ => None,
+        };
+        let text = |v: Option<SqlValue>| match v {
+            Some(SqlValue::Text(t)) => Some(t),
+            _ => None,
+        };
+        let cursor = self.upload_cursor(destination)?;
+        let (backlog, oldest_waiting) = self.backlog_after(cursor)?;
+        Ok(UploadStatus {
+            name: destination.to_string(),
+            cursor,
+            state: text(get(STATE_UPLOAD_STATE)?),
+            last_success: int(get(STATE_UPLOAD_SUCCESS)?).map(Timestamp::from_secs),
+            last_error: text(get(STATE_UPLOAD_ERROR)?),
+            last_error_at: int(get(STATE_UPLOAD_ERROR_TS)?).map(Timestamp::from_secs),
+            backlog,
+            oldest_waiting,
+        })
+    }
+
+    /// The destinations this database has a cursor or a state for, by name.
+    pub fn upload_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = BTreeSet::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM state WHERE key LIKE 'upload_%'")?;
+        let keys = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        for key in keys {
+            let key = key?;
+            for prefix in [STATE_CURSOR_PREFIX, STATE_UPLOAD_STATE] {
+                if let Some(name) = key.strip_prefix(prefix) {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// How many records wait after `after_id`, and the start of the oldest of them.
+    pub fn backlog_after(&self, after_id: i64) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM archive WHERE id > ?1")?
+            .query_row([after_id], |row| row.get(0))?;
+        let oldest: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT start_ts FROM archive WHERE id > ?1 ORDER BY id LIMIT 1")?
+            .query_row([after_id], |row| row.get(0))
+            .optional()?;
+        Ok((count, oldest.map(Timestamp::from_secs)))
+    }
+
+    /// The end of the newest record with at least one valid sample of `quantity`: when
+    /// the sensor that reports it last worked.
+    pub fn last_valid(&self, quantity: &Quantity) -> Result<Option<Timestamp>, StoreError> {
+        let column = match quantity {
+            Quantity::TemperatureC => Some("temperature_n"),
+            Quantity::HumidityPct => Some("humidity_n"),
+            Quantity::PressureHpa => Some("pressure_n"),
+            Quantity::GroundTemperatureC => Some("ground_temperature_n"),
+            Quantity::WindDirDeg => Some("wind_dir_n"),
+            Quantity::WindSpeedKmh => Some("wind_n"),
+            Quantity::RainMm => Some("rain_n"),
+            Quantity::Extra(_) => None,
+        };
+        // Newest first by id: a working sensor is found in the first rows, without
+        // scanning years of history.
+        let end: Option<i64> = match column {
+            Some(column) => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT end_ts FROM archive WHERE {column} > 0 ORDER BY id DESC LIMIT 1"
+                ))?
+                .query_row([], |row| row.get(0))
+                .optional()?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT a.end_ts FROM archive_extra e JOIN archive a ON a.id = e.archive_id \
+                     WHERE e.quantity = ?1 AND e.n > 0 ORDER BY e.archive_id DESC LIMIT 1",
+                )?
+                .query_row([quantity.name()], |row| row.get(0))
+                .optional()?,
+        };
+        Ok(end.map(Timestamp::from_secs))
+    }
+
+    /// Fault counts per sensor: all time, and in intervals that started at or after
+    /// `since` (e.g. the last 24 hours), with the newest fault's time and message.
+    pub fn sensor_faults(&self, since: Timestamp) -> Result<Vec<SensorFaults>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT f.sensor, sum(f.count), \
+                    sum(CASE WHEN a.start_ts >= ?1 THEN f.count ELSE 0 END), \
+                    max(f.first_ts), \
+                    (SELECT g.message FROM fault g WHERE g.sensor = f.sensor ORDER BY g.id DESC LIMIT 1) \
+             FROM fault f JOIN archive a ON a.id = f.archive_id \
+             GROUP BY f.sensor ORDER BY f.sensor",
+        )?;
+        let rows = stmt.query_map([ceil_secs(since)], |row| {
+            Ok(SensorFaults {
+                sensor: row.get(0)?,
+                total: row.get(1)?,
+                recent: row.get(2)?,
+                last_at: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_secs),
+                last_message: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Up to `limit` records with ids greater than `after_id`, oldest first, with their

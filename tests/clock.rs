@@ -153,7 +153,7 @@ async fn nothing_is_archived_before_the_clock_is_synchronised() {
     let step = Arc::new(AtomicI64::new(0));
     // Unsynchronised for the first 24 ticks (two minutes), and the clock is 2 h wrong
     // until NTP steps it at the moment it syncs.
-    let answers: VecDeque<bool> = std::iter::repeat(false).take(24).chain([true]).collect();
+    let answers: VecDeque<bool> = std::iter::repeat_n(false, 24).chain([true]).collect();
     step.store(-2 * HOUR, Ordering::Relaxed);
     let s = step.clone();
     let script = async move {

@@ -141,8 +141,29 @@ fn commented_out_examples_parse_and_show_the_defaults() {
         }
         other => panic!("ground is {other:?}"),
     }
+    // The example upload tables, uncommented, are valid and show the defaults.
+    assert_eq!(c.upload.len(), 2, "{:?}", c.upload);
+    match &c.upload[0] {
+        weatherd::upload::UploadConfig::Http(h) => {
+            assert_eq!(h.name, "school-server");
+            assert_eq!(
+                h.timeout_seconds,
+                weatherd::upload::defaults::timeout_seconds()
+            );
+            assert_eq!(h.batch_size, weatherd::upload::defaults::http_batch_size());
+        }
+        other => panic!("upload[0] is {other:?}"),
+    }
+    match &c.upload[1] {
+        weatherd::upload::UploadConfig::Mqtt(m) => {
+            assert_eq!(m.host, "mqtt.example.org");
+            assert_eq!(m.topic, weatherd::upload::defaults::mqtt_topic());
+        }
+        other => panic!("upload[1] is {other:?}"),
+    }
     c.calibration.clear();
     c.qc.clear();
+    c.upload.clear();
     assert_eq!(
         c,
         Config::example(),
@@ -549,4 +570,120 @@ fn validate_reports_without_the_text() {
         ("archive_interval_seconds", None)
     );
     assert!(Config::example().validate().is_ok());
+}
+
+const UPLOADS_OK: &str = r#"
+[[upload]]
+type = "http"
+name = "school-server"
+url = "https://weather.example.org/api/upload"
+token_file = "/etc/weatherd/upload-token"
+
+[[upload]]
+type = "mqtt"
+name = "broker"
+host = "mqtt.example.org"
+tls = true
+"#;
+
+#[test]
+fn uploads_parse_with_defaults() {
+    let c = Config::from_toml(&format!("{STATION}{UPLOADS_OK}")).expect("valid");
+    assert_eq!(c.upload.len(), 2);
+    match &c.upload[0] {
+        weatherd::upload::UploadConfig::Http(h) => {
+            assert_eq!(h.batch_size, 500);
+            assert_eq!(h.timeout_seconds, 30);
+            assert!(!h.allow_plain_http);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The effective config round-trips, uploads included.
+    assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+}
+
+#[test]
+fn every_upload_problem_is_reported_with_its_path() {
+    let text = format!(
+        r#"{STATION}
+[[upload]]
+type = "http"
+name = "a"
+url = "ftp://example.org/x"
+token_file = "/t"
+token_credential = "tok"
+batch_size = 0
+backoff_initial_seconds = 60
+backoff_max_seconds = 10
+
+[[upload]]
+type = "http"
+name = "a"
+url = "http://192.168.1.20/ingest"
+
+[[upload]]
+type = "mqtt"
+name = "bad name!"
+host = "mqtt://broker"
+port = 0
+topic = "weather/+/archive"
+latest_topic = ""
+keep_alive_seconds = 1
+"#
+    );
+    let all = Config::from_toml_all(&text).expect_err("problems");
+    let paths: Vec<&str> = all.iter().map(|e| e.path.as_str()).collect();
+    for p in [
+        "upload[0].url",
+        "upload[0].token_credential",
+        "upload[0].batch_size",
+        "upload[0].backoff_max_seconds",
+        "upload[1].name",
+        "upload[1].url",
+        "upload[2].name",
+        "upload[2].host",
+        "upload[2].port",
+        "upload[2].topic",
+        "upload[2].latest_topic",
+        "upload[2].keep_alive_seconds",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from {paths:?}");
+    }
+    let find = |p: &str| all.iter().find(|e| e.path == p).unwrap();
+    assert_error(
+        find("upload[1].name"),
+        "upload[1].name",
+        Some(line_of(&text, "name = \"a\"") + 10),
+        &["already the name of `upload[0].name` (line"],
+    );
+    assert!(find("upload[1].url").message.contains("allow_plain_http"));
+    assert!(find("upload[2].topic").message.contains("wildcards"));
+    assert!(find("upload[0].backoff_max_seconds")
+        .message
+        .contains("at least backoff_initial_seconds (60)"));
+}
+
+#[test]
+fn plain_http_is_fine_to_this_machine_or_with_the_opt_in() {
+    for extra in [
+        "url = \"http://127.0.0.1:8080/x\"\n",
+        "url = \"http://localhost/x\"\n",
+        "url = \"http://10.1.2.3/x\"\nallow_plain_http = true\n",
+    ] {
+        let text = format!("{STATION}[[upload]]\ntype = \"http\"\nname = \"x\"\n{extra}");
+        Config::from_toml(&text).unwrap_or_else(|e| panic!("{extra}: {e}"));
+    }
+}
+
+#[test]
+fn unknown_upload_keys_and_types_are_errors() {
+    let e = err(&format!(
+        "{STATION}[[upload]]\ntype = \"http\"\nname = \"x\"\nurl = \"https://a/\"\ntoken = \"secret\"\n"
+    ));
+    assert_eq!(e.path, "upload[0].token");
+    let e = err(&format!(
+        "{STATION}[[upload]]\ntype = \"htp\"\nname = \"x\"\n"
+    ));
+    assert_eq!(e.path, "upload[0].type");
+    assert!(e.message.contains("http"), "{e}");
 }

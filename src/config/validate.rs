@@ -13,6 +13,7 @@ use super::{
     SensorConfig, WindVaneConfig,
 };
 use crate::observation::Quantity;
+use crate::upload::{Common, HttpConfig, MqttConfig, UploadConfig};
 use std::collections::BTreeMap;
 
 const SECONDS_PER_DAY: u32 = 86_400;
@@ -52,6 +53,7 @@ pub(crate) fn problems(c: &Config, line_of: LineOf<'_>) -> Vec<Problem> {
         v.sensor(path, sensor);
     }
     v.conflicts(&sensors);
+    v.uploads(c);
     v.out
 }
 
@@ -659,6 +661,303 @@ impl Validator<'_> {
     }
 }
 
+/// The longest destination name: it becomes a database key and a log field.
+const MAX_UPLOAD_NAME: usize = 64;
+/// Batches beyond this are megabytes of JSON, more than servers usually accept.
+const MAX_BATCH: u32 = 10_000;
+const MAX_UPLOAD_SECONDS: u32 = 86_400;
+
+impl Validator<'_> {
+    fn uploads(&mut self, c: &Config) {
+        let mut names: BTreeMap<&str, KeyPath> = BTreeMap::new();
+        for (i, upload) in c.upload.iter().enumerate() {
+            let path = KeyPath::of(&["upload"]).index(i);
+            let name = upload.name();
+            let name_ok = !name.is_empty()
+                && name.len() <= MAX_UPLOAD_NAME
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !name_ok {
+                self.push(
+                    path.key("name"),
+                    format!(
+                        "must be 1 to {MAX_UPLOAD_NAME} letters, digits, `-` or `_` (it names the destination's \
+                         cursor, its log lines and its line in `weatherd status`), found \"{name}\""
+                    ),
+                );
+            } else if let Some(other) = names.get(name) {
+                let other = self.cite(other);
+                self.push(
+                    path.key("name"),
+                    format!(
+                        "\"{name}\" is already the name of {other}; every [[upload]] needs its own name \
+                         (each keeps its own place in the records)"
+                    ),
+                );
+            } else {
+                names.insert(name, path.key("name"));
+            }
+            let common = upload.common();
+            self.upload_common(&path, &common);
+            match upload {
+                UploadConfig::Http(h) => self.http_upload(&path, h),
+                UploadConfig::Mqtt(m) => self.mqtt_upload(&path, m),
+            }
+        }
+    }
+
+    fn upload_common(&mut self, path: &KeyPath, c: &Common) {
+        if !(1..=MAX_BATCH).contains(&c.batch_size) {
+            self.push(
+                path.key("batch_size"),
+                format!(
+                    "must be from 1 to {MAX_BATCH} records, found {}",
+                    c.batch_size
+                ),
+            );
+        }
+        if c.batch_max_age_seconds > MAX_UPLOAD_SECONDS {
+            self.push(
+                path.key("batch_max_age_seconds"),
+                format!(
+                    "must be from 0 (send each record at once) to {MAX_UPLOAD_SECONDS} seconds, found {}",
+                    c.batch_max_age_seconds
+                ),
+            );
+        }
+        let initial_ok = (1..=MAX_UPLOAD_SECONDS).contains(&c.backoff_initial_seconds);
+        if !initial_ok {
+            self.push(
+                path.key("backoff_initial_seconds"),
+                format!(
+                    "must be from 1 to {MAX_UPLOAD_SECONDS} seconds, found {}",
+                    c.backoff_initial_seconds
+                ),
+            );
+        }
+        if !(1..=MAX_UPLOAD_SECONDS).contains(&c.backoff_max_seconds) {
+            self.push(
+                path.key("backoff_max_seconds"),
+                format!(
+                    "must be from 1 to {MAX_UPLOAD_SECONDS} seconds, found {}",
+                    c.backoff_max_seconds
+                ),
+            );
+        } else if initial_ok && c.backoff_max_seconds < c.backoff_initial_seconds {
+            self.push(
+                path.key("backoff_max_seconds"),
+                format!(
+                    "must be at least backoff_initial_seconds ({}), found {}",
+                    c.backoff_initial_seconds, c.backoff_max_seconds
+                ),
+            );
+        }
+    }
+
+    fn timeout(&mut self, path: KeyPath, seconds: u32) {
+        if !(1..=3600).contains(&seconds) {
+            self.push(
+                path,
+                format!("must be from 1 to 3600 seconds, found {seconds}"),
+            );
+        }
+    }
+
+    /// A systemd credential name: what follows `LoadCredential=` up to the `:`.
+    fn credential_name(&mut self, path: KeyPath, name: &str) {
+        if name.is_empty()
+            || name.contains('/')
+            || name.contains(':')
+            || name == "."
+            || name == ".."
+        {
+            self.push(
+                path,
+                format!(
+                    "must be a systemd credential name (as in `LoadCredential=NAME:/path`), without `/` or `:`, \
+                     found \"{name}\""
+                ),
+            );
+        }
+    }
+
+    fn one_secret(&mut self, path: &KeyPath, file_key: &str, cred_key: &str, both: bool) {
+        if both {
+            self.push(
+                path.key(cred_key),
+                format!("give either `{file_key}` or `{cred_key}`, not both"),
+            );
+        }
+    }
+
+    fn http_upload(&mut self, path: &KeyPath, h: &HttpConfig) {
+        match parse_url(&h.url) {
+            Err(why) => self.push(
+                path.key("url"),
+                format!("{why}, e.g. \"https://weather.example.org/api/upload\"; found \"{}\"", h.url),
+            ),
+            Ok(url) if !url.https && !url.loopback && !h.allow_plain_http => self.push(
+                path.key("url"),
+                format!(
+                    "plain http:// to another machine sends the token and the data unencrypted: use https://, \
+                     or set `allow_plain_http = true` if this network is trusted; found \"{}\"",
+                    h.url
+                ),
+            ),
+            Ok(_) => {}
+        }
+        self.one_secret(
+            path,
+            "token_file",
+            "token_credential",
+            h.token_file.is_some() && h.token_credential.is_some(),
+        );
+        if let Some(f) = &h.token_file {
+            self.not_empty(
+                path.key("token_file"),
+                &f.to_string_lossy(),
+                "it is the file holding the token",
+            );
+        }
+        if let Some(name) = &h.token_credential {
+            self.credential_name(path.key("token_credential"), name);
+        }
+        if let Some(f) = &h.ca_file {
+            self.not_empty(
+                path.key("ca_file"),
+                &f.to_string_lossy(),
+                "it is a PEM file of CA certificates",
+            );
+        }
+        if let Some(proxy) = &h.proxy {
+            if parse_url(proxy).is_err() {
+                self.push(
+                    path.key("proxy"),
+                    format!("must be an http:// or https:// proxy address with a host, e.g. \"http://proxy.school.lan:3128\", found \"{proxy}\""),
+                );
+            }
+        }
+        self.timeout(path.key("timeout_seconds"), h.timeout_seconds);
+    }
+
+    fn mqtt_upload(&mut self, path: &KeyPath, m: &MqttConfig) {
+        let host = m.host.trim();
+        if host.is_empty() {
+            self.push(
+                path.key("host"),
+                "must not be empty; it is the MQTT broker's host name or address",
+            );
+        } else if host.contains("://") || host.contains('/') || host.contains(' ') {
+            self.push(
+                path.key("host"),
+                format!(
+                    "must be a host name or address only (the port goes in `port`, TLS in `tls`), found \"{}\"",
+                    m.host
+                ),
+            );
+        }
+        if m.port == Some(0) {
+            self.push(
+                path.key("port"),
+                "must be from 1 to 65535 (1883 is MQTT, 8883 MQTT over TLS), found 0",
+            );
+        }
+        if m.ca_file.is_some() && !m.tls {
+            self.push(path.key("ca_file"), "is only used with `tls = true`");
+        }
+        self.one_secret(
+            path,
+            "credentials_file",
+            "credentials_credential",
+            m.credentials_file.is_some() && m.credentials_credential.is_some(),
+        );
+        if let Some(name) = &m.credentials_credential {
+            self.credential_name(path.key("credentials_credential"), name);
+        }
+        if let Some(id) = &m.client_id {
+            if id.trim().is_empty() || id.len() > 128 {
+                self.push(
+                    path.key("client_id"),
+                    format!("must be 1 to 128 characters (default \"weatherd-{{station}}\"), found \"{id}\""),
+                );
+            }
+        }
+        for (key, topic) in [
+            ("topic", &m.topic),
+            ("latest_topic", &m.latest_topic),
+            ("status_topic", &m.status_topic),
+        ] {
+            if topic.trim().is_empty() {
+                self.push(path.key(key), "must not be empty");
+            } else if topic.contains('+') || topic.contains('#') {
+                self.push(
+                    path.key(key),
+                    format!(
+                        "must not contain the wildcards `+` or `#` (they are for subscribing, not publishing), \
+                         found \"{topic}\""
+                    ),
+                );
+            }
+        }
+        if !(5..=65_535).contains(&m.keep_alive_seconds) {
+            self.push(
+                path.key("keep_alive_seconds"),
+                format!(
+                    "must be from 5 to 65535 seconds, found {}",
+                    m.keep_alive_seconds
+                ),
+            );
+        }
+        self.timeout(path.key("timeout_seconds"), m.timeout_seconds);
+    }
+}
+
+struct Url {
+    https: bool,
+    loopback: bool,
+}
+
+/// Checks an http(s) URL's shape: scheme, a host, no credentials in it.
+fn parse_url(url: &str) -> Result<Url, &'static str> {
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err("must start with https:// (or http://)");
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("must not contain a user name or password (put the token in token_file)");
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => return Err("has an unclosed `[` in the host"),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() {
+        return Err("must name a host");
+    }
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return Err("has a port that is not a number from 1 to 65535");
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    Ok(Url { https, loopback })
+}
+
 /// BCM GPIO number of a physical header pin, for the "did you use the physical
 /// number?" hint (physical pin 29 is GPIO5, the anemometer's).
 fn physical_to_bcm(physical: u8) -> Option<u8> {
@@ -763,6 +1062,20 @@ mod tests {
             "{}",
             p[0].message
         );
+    }
+
+    #[test]
+    fn url_shapes() {
+        assert!(parse_url("https://example.org/x").unwrap().https);
+        assert!(parse_url("http://127.0.0.1:8080/x").unwrap().loopback);
+        assert!(parse_url("http://[::1]:8080/x").unwrap().loopback);
+        assert!(parse_url("http://localhost/x").unwrap().loopback);
+        assert!(!parse_url("http://10.0.0.1/x").unwrap().loopback);
+        assert!(parse_url("ftp://example.org").is_err());
+        assert!(parse_url("https:///x").is_err());
+        assert!(parse_url("https://user:pw@example.org/").is_err());
+        assert!(parse_url("https://example.org:99999/").is_err());
+        assert!(parse_url("https://exa mple.org/").is_err());
     }
 
     #[test]

@@ -1,1 +1,401 @@
-//! The HTTP batch destination (stub; see the upload issue).
+//! The HTTP batch destination: each batch is one gzip-compressed JSON POST (format in
+//! `docs/upload-format.md`), acknowledged by any 2xx answer.
+//!
+//! The client is `ureq` (blocking, small, rustls with the `ring` provider) run on
+//! tokio's blocking pool: one request at a time is all an uploader needs, and a
+//! blocking client keeps the dependency tree and the binary small on a Pi.
+//!
+//! How answers map to what the uploader does next:
+//!
+//! | answer | result |
+//! |---|---|
+//! | 2xx, body read to the end | delivered |
+//! | 429, 503 (with `Retry-After` in seconds or as an HTTP date) | retry, not before that |
+//! | 408, other 5xx, timeouts, refused or cut connections, TLS failures | retry with backoff |
+//! | 3xx, 401, 403, 404, 413, other 4xx | stop this destination: retrying cannot help |
+
+use super::payload;
+use super::secret::{self, Secret};
+use super::{Batch, DeliveryError, Destination, HttpConfig, SetupError};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+/// Longest `Retry-After` honoured; a server asking for more is probably confused.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// How much of an error answer's body goes into the status message.
+const ERROR_BODY_CHARS: usize = 200;
+/// Acknowledgement bodies are read to the end (a cut body is no acknowledgement) but
+/// never kept; this bounds what a misbehaving server can make us read.
+const MAX_RESPONSE_BYTES: u64 = 1 << 20;
+
+/// POSTs batches to one URL.
+pub struct HttpDestination {
+    agent: ureq::Agent,
+    url: String,
+    token: Option<Secret>,
+}
+
+impl std::fmt::Debug for HttpDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpDestination")
+            .field("url", &self.url)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+impl HttpDestination {
+    /// Checks the settings and reads the token and CA file; connects only when the
+    /// first batch is sent.
+    pub fn new(config: &HttpConfig, station_id: &str) -> Result<HttpDestination, SetupError> {
+        let _ = station_id; // the station id travels in each batch
+        let token = secret::load_token(
+            config.token_file.as_deref(),
+            config.token_credential.as_deref(),
+        )?;
+        let mut builder = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // A redirected POST would become a GET on some servers; a moved endpoint is
+            // a config change, reported as such.
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(u64::from(
+                config.timeout_seconds.max(1),
+            ))))
+            .user_agent(concat!("weatherd/", env!("CARGO_PKG_VERSION")));
+        if let Some(proxy) = &config.proxy {
+            let proxy = ureq::Proxy::new(proxy)
+                .map_err(|e| SetupError(format!("proxy `{proxy}` is not usable: {e}")))?;
+            builder = builder.proxy(Some(proxy));
+        }
+        // Without `proxy`, ureq reads HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY.
+        if let Some(ca_file) = &config.ca_file {
+            builder = builder.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(root_certs_with(ca_file)?)
+                    .build(),
+            );
+        }
+        Ok(HttpDestination {
+            agent: builder.build().into(),
+            url: config.url.clone(),
+            token,
+        })
+    }
+
+    /// The request body: the batch as gzip-compressed JSON.
+    pub fn body(batch: &Batch) -> Vec<u8> {
+        let json = payload::to_json(batch);
+        // Weather JSON compresses about 10:1; level 6 is the usual balance of CPU
+        // (a Pi Zero is slow) and bytes (a school's metered uplink).
+        let mut gz = GzEncoder::new(Vec::with_capacity(json.len() / 8), Compression::new(6));
+        // Writing into a Vec cannot fail.
+        let _ = gz.write_all(&json);
+        gz.finish().unwrap_or_default()
+    }
+}
+
+/// The built-in (Mozilla) roots plus the certificates in a PEM file.
+fn root_certs_with(ca_file: &std::path::Path) -> Result<ureq::tls::RootCerts, SetupError> {
+    use ureq::tls::{Certificate, PemItem};
+    let pem = std::fs::read(ca_file)
+        .map_err(|e| SetupError(format!("cannot read ca_file {}: {e}", ca_file.display())))?;
+    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()))
+        .collect();
+    let builtin = certs.len();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(SetupError(format!(
+                    "ca_file {}: not a PEM certificate file: {e}",
+                    ca_file.display()
+                )))
+            }
+        }
+    }
+    if certs.len() == builtin {
+        return Err(SetupError(format!(
+            "ca_file {}: no certificate found (expected PEM, `-----BEGIN CERTIFICATE-----`)",
+            ca_file.display()
+        )));
+    }
+    Ok(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+}
+
+impl Destination for HttpDestination {
+    async fn deliver(&mut self, batch: &Batch) -> Result<(), DeliveryError> {
+        if batch.records.is_empty() {
+            return Ok(());
+        }
+        let body = Self::body(batch);
+        let key = payload::idempotency_key(batch);
+        let agent = self.agent.clone();
+        let url = self.url.clone();
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("Bearer {}", t.expose()));
+        let answer = tokio::task::spawn_blocking(move || post(&agent, &url, auth, &key, &body))
+            .await
+            .map_err(|e| DeliveryError::Transient {
+                message: format!("the HTTP request did not finish: {e}"),
+                retry_after: None,
+            })?;
+        answer
+    }
+}
+
+/// What a POST came back with, before it is judged.
+fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    auth: Option<String>,
+    key: &str,
+    body: &[u8],
+) -> Result<(), DeliveryError> {
+    let mut request = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .header("Idempotency-Key", key);
+    if let Some(auth) = &auth {
+        request = request.header("Authorization", auth);
+    }
+    let mut response = request.send(body).map_err(|e| transport_error(url, e))?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // Read to the end: an answer cut half-way is no acknowledgement.
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec();
+    judge(
+        status,
+        retry_after,
+        location,
+        text.map_err(|e| e.to_string()),
+    )
+}
+
+/// Decides what an HTTP answer means for the batch.
+pub fn judge(
+    status: u16,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+    body: Result<Vec<u8>, String>,
+) -> Result<(), DeliveryError> {
+    let excerpt = || match &body {
+        Ok(b) => {
+            let text: String = String::from_utf8_lossy(b)
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(ERROR_BODY_CHARS)
+                .collect();
+            let text = text.trim().to_string();
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(": {text}")
+            }
+        }
+        Err(_) => String::new(),
+    };
+    match status {
+        200..=299 => match body {
+            Ok(_) => Ok(()),
+            Err(e) => Err(DeliveryError::Transient {
+                message: format!("HTTP {status} but the answer was cut off ({e})"),
+                retry_after: None,
+            }),
+        },
+        429 | 503 => Err(DeliveryError::Transient {
+            message: format!("HTTP {status} {}{}", reason(status), excerpt()),
+            retry_after,
+        }),
+        408 | 500..=599 => Err(DeliveryError::Transient {
+            message: format!("HTTP {status} {}{}", reason(status), excerpt()),
+            retry_after,
+        }),
+        300..=399 => Err(DeliveryError::Permanent {
+            message: format!(
+                "HTTP {status}: the server redirects to {}; put the new address in `url`",
+                location.as_deref().unwrap_or("another address")
+            ),
+        }),
+        _ => Err(DeliveryError::Permanent {
+            message: format!(
+                "HTTP {status} {}{}{}",
+                reason(status),
+                excerpt(),
+                hint(status)
+            ),
+        }),
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// What the operator should check, for the answers that stop a destination.
+fn hint(status: u16) -> &'static str {
+    match status {
+        401 => " (the server refused the token: check token_file / token_credential)",
+        403 => " (the token is not allowed to post here: check the token and the url)",
+        404 => " (check `url`)",
+        413 => " (batch too large for the server: lower `batch_size`)",
+        415 => " (the server does not accept gzip-compressed JSON)",
+        _ => "",
+    }
+}
+
+/// Network-level failures: all worth retrying, except an unusable URL.
+fn transport_error(url: &str, e: ureq::Error) -> DeliveryError {
+    match e {
+        ureq::Error::BadUri(m) => DeliveryError::Permanent {
+            message: format!("`{url}` is not a usable URL: {m}"),
+        },
+        ureq::Error::InvalidProxyUrl => DeliveryError::Permanent {
+            message: "the proxy URL is not usable".into(),
+        },
+        ureq::Error::Timeout(t) => DeliveryError::Transient {
+            message: format!("no answer in time ({t})"),
+            retry_after: None,
+        },
+        ureq::Error::HostNotFound => DeliveryError::Transient {
+            message: "host not found (DNS)".into(),
+            retry_after: None,
+        },
+        ureq::Error::ConnectionFailed => DeliveryError::Transient {
+            message: "cannot connect".into(),
+            retry_after: None,
+        },
+        other => DeliveryError::Transient {
+            message: other.to_string(),
+            retry_after: None,
+        },
+    }
+}
+
+/// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn permanent(r: Result<(), DeliveryError>) -> String {
+        match r {
+            Err(DeliveryError::Permanent { message }) => message,
+            other => panic!("expected permanent, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn answers_map_to_outcomes() {
+        assert_eq!(judge(200, None, None, Ok(vec![])), Ok(()));
+        assert_eq!(judge(204, None, None, Ok(vec![])), Ok(()));
+        assert!(matches!(
+            judge(200, None, None, Err("cut".into())),
+            Err(DeliveryError::Transient { .. })
+        ));
+        let wait = Some(Duration::from_secs(7));
+        assert_eq!(
+            judge(429, wait, None, Ok(b"slow down".to_vec())),
+            Err(DeliveryError::Transient {
+                message: "HTTP 429 Too Many Requests: slow down".into(),
+                retry_after: wait
+            })
+        );
+        for s in [500, 502, 503, 504, 408] {
+            assert!(
+                matches!(
+                    judge(s, None, None, Ok(vec![])),
+                    Err(DeliveryError::Transient { .. })
+                ),
+                "{s}"
+            );
+        }
+        let m = permanent(judge(401, None, None, Ok(b"bad token".to_vec())));
+        assert!(m.starts_with("HTTP 401 Unauthorized: bad token"), "{m}");
+        assert!(m.contains("token_file"));
+        for s in [400, 403, 404, 413, 422] {
+            assert!(permanent(judge(s, None, None, Ok(vec![]))).contains(&s.to_string()));
+        }
+        let m = permanent(judge(301, None, Some("https://new/".into()), Ok(vec![])));
+        assert!(m.contains("https://new/"), "{m}");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("999999999", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let d = HttpDestination {
+            agent: ureq::Agent::new_with_defaults(),
+            url: "https://example.org/".into(),
+            token: Some(Secret::new("hunter2")),
+        };
+        let s = format!("{d:?}");
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("***"));
+    }
+}

@@ -9,6 +9,13 @@
 
 pub mod http;
 pub mod mqtt;
+pub mod outbox;
+pub mod payload;
+pub mod secret;
+pub mod tasks;
+
+pub use outbox::{run_uploader, Policy};
+pub use tasks::{spawn_all, Uploads};
 
 use crate::record::ArchiveRecord;
 use serde::{Deserialize, Serialize};
@@ -90,6 +97,10 @@ pub struct HttpConfig {
     /// environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// Allow a plain `http://` URL to a host other than this machine (the token and
+    /// the data then cross the network unencrypted). Loopback needs no opt-in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_http: bool,
     #[serde(default = "defaults::timeout_seconds")]
     pub timeout_seconds: u32,
     #[serde(default = "defaults::http_batch_size")]
@@ -211,6 +222,12 @@ pub fn station_id(name: &str) -> String {
     }
     id
 }
+
+/// A destination that cannot be set up (unreadable or group-readable secret file, bad
+/// CA file, unusable proxy): the reason, for one log line and `weatherd status`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
 
 /// One batch to deliver, oldest record first.
 #[derive(Clone, Debug)]

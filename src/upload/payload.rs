@@ -1,0 +1,371 @@
+//! The JSON form of records that every destination sends (documented for server
+//! writers in `docs/upload-format.md`; keep the two in step).
+//!
+//! Field names are the database's column names, so a server that stores them as they
+//! come gets the same table as `weatherd query`. A value that could not be measured is
+//! `null`, never 0.
+
+use super::Batch;
+use crate::record::{ArchiveRecord, FaultCount, Stat};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+/// Bumped only for changes a server must know about; adding a field is not one.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Units of the fields that carry one; `_n` counts and `samples` are plain counts.
+/// Extra quantities carry their unit as the suffix of their name (`illuminance_lux`).
+pub const UNITS: [(&str, &str); 7] = [
+    ("_c", "degree Celsius"),
+    ("_pct", "percent relative humidity"),
+    ("_hpa", "hectopascal"),
+    ("_kmh", "kilometre per hour"),
+    ("_deg", "degree clockwise from true north"),
+    ("_mm", "millimetre"),
+    ("_mm_per_h", "millimetre per hour"),
+];
+
+/// One batch as sent over HTTP (and by MQTT in `per = "batch"` mode).
+#[derive(Serialize)]
+pub struct Document<'a> {
+    pub schema_version: u32,
+    pub station: &'a str,
+    /// Unit of every standard field, by field name.
+    pub units: Units,
+    pub records: Vec<RecordJson<'a>>,
+}
+
+impl<'a> Document<'a> {
+    pub fn new(batch: &'a Batch) -> Self {
+        Document {
+            schema_version: SCHEMA_VERSION,
+            station: &batch.station_id,
+            units: Units,
+            records: batch
+                .records
+                .iter()
+                .map(|(id, r)| RecordJson::new(*id, r))
+                .collect(),
+        }
+    }
+}
+
+/// The standard fields with units, as a JSON object `{"temperature_c": "degree Celsius", ...}`.
+pub struct Units;
+
+/// Every standard field that carries a unit.
+pub const FIELDS_WITH_UNITS: [&str; 18] = [
+    "temperature_c",
+    "temperature_min_c",
+    "temperature_max_c",
+    "humidity_pct",
+    "humidity_min_pct",
+    "humidity_max_pct",
+    "pressure_hpa",
+    "pressure_min_hpa",
+    "pressure_max_hpa",
+    "ground_temperature_c",
+    "ground_temperature_min_c",
+    "ground_temperature_max_c",
+    "dew_point_c",
+    "sea_level_pressure_hpa",
+    "wind_speed_kmh",
+    "wind_gust_kmh",
+    "wind_dir_deg",
+    "rain_mm",
+];
+
+/// The unit of a field name, from its suffix.
+pub fn unit_of(field: &str) -> Option<&'static str> {
+    // Longest suffix first: `_mm_per_h` before `_h`-less `_mm`.
+    let mut units = UNITS;
+    units.sort_by_key(|(suffix, _)| std::cmp::Reverse(suffix.len()));
+    units
+        .iter()
+        .find(|(suffix, _)| field.ends_with(suffix))
+        .map(|(_, unit)| *unit)
+}
+
+impl Serialize for Units {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(FIELDS_WITH_UNITS.len() + 1))?;
+        for field in FIELDS_WITH_UNITS {
+            map.serialize_entry(field, &unit_of(field))?;
+        }
+        map.serialize_entry("rain_rate_mm_per_h", &unit_of("rain_rate_mm_per_h"))?;
+        map.end()
+    }
+}
+
+/// One record: its id (the station's record number, increasing), its interval in UTC,
+/// every value, extras and faults.
+#[derive(Serialize)]
+pub struct RecordJson<'a> {
+    pub id: i64,
+    /// `[start, end)`, RFC 3339 UTC.
+    pub start: String,
+    pub end: String,
+    pub samples: u32,
+    pub temperature_c: Option<f64>,
+    pub temperature_min_c: Option<f64>,
+    pub temperature_max_c: Option<f64>,
+    pub temperature_n: u32,
+    pub humidity_pct: Option<f64>,
+    pub humidity_min_pct: Option<f64>,
+    pub humidity_max_pct: Option<f64>,
+    pub humidity_n: u32,
+    pub pressure_hpa: Option<f64>,
+    pub pressure_min_hpa: Option<f64>,
+    pub pressure_max_hpa: Option<f64>,
+    pub pressure_n: u32,
+    pub ground_temperature_c: Option<f64>,
+    pub ground_temperature_min_c: Option<f64>,
+    pub ground_temperature_max_c: Option<f64>,
+    pub ground_temperature_n: u32,
+    pub dew_point_c: Option<f64>,
+    pub sea_level_pressure_hpa: Option<f64>,
+    pub wind_speed_kmh: Option<f64>,
+    pub wind_gust_kmh: Option<f64>,
+    pub wind_dir_deg: Option<f64>,
+    pub wind_n: u32,
+    pub wind_dir_n: u32,
+    pub rain_mm: Option<f64>,
+    pub rain_rate_mm_per_h: Option<f64>,
+    pub rain_n: u32,
+    /// Quantities outside the standard set, by name.
+    pub extras: Extras<'a>,
+    pub faults: Vec<FaultJson<'a>>,
+}
+
+/// Non-finite numbers are not measurements; serde_json would write them as `null`
+/// anyway, this makes it explicit.
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+impl<'a> RecordJson<'a> {
+    pub fn new(id: i64, r: &'a ArchiveRecord) -> Self {
+        let [t, h, p, g] = [
+            &r.temperature_c,
+            &r.humidity_pct,
+            &r.pressure_hpa,
+            &r.ground_temperature_c,
+        ]
+        .map(|s| (finite(s.mean), finite(s.min), finite(s.max), s.n));
+        RecordJson {
+            id,
+            start: r.start.rfc3339(),
+            end: r.end.rfc3339(),
+            samples: r.samples,
+            temperature_c: t.0,
+            temperature_min_c: t.1,
+            temperature_max_c: t.2,
+            temperature_n: t.3,
+            humidity_pct: h.0,
+            humidity_min_pct: h.1,
+            humidity_max_pct: h.2,
+            humidity_n: h.3,
+            pressure_hpa: p.0,
+            pressure_min_hpa: p.1,
+            pressure_max_hpa: p.2,
+            pressure_n: p.3,
+            ground_temperature_c: g.0,
+            ground_temperature_min_c: g.1,
+            ground_temperature_max_c: g.2,
+            ground_temperature_n: g.3,
+            dew_point_c: finite(r.dew_point_c),
+            sea_level_pressure_hpa: finite(r.sea_level_pressure_hpa),
+            wind_speed_kmh: finite(r.wind_speed_kmh),
+            wind_gust_kmh: finite(r.wind_gust_kmh),
+            wind_dir_deg: finite(r.wind_dir_deg),
+            wind_n: r.wind_n,
+            wind_dir_n: r.wind_dir_n,
+            rain_mm: finite(r.rain_mm),
+            rain_rate_mm_per_h: finite(r.rain_rate_mm_per_h),
+            rain_n: r.rain_n,
+            extras: Extras(&r.extras),
+            faults: r.faults.iter().map(FaultJson::new).collect(),
+        }
+    }
+}
+
+/// `{"illuminance_lux": {"mean": 1.0, "min": 0.5, "max": 2.0, "n": 12}, ...}`
+pub struct Extras<'a>(&'a [(std::sync::Arc<str>, Stat)]);
+
+impl Serialize for Extras<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct StatJson {
+            mean: Option<f64>,
+            min: Option<f64>,
+            max: Option<f64>,
+            n: u32,
+        }
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, stat) in self.0 {
+            map.serialize_entry(
+                &**name,
+                &StatJson {
+                    mean: finite(stat.mean),
+                    min: finite(stat.min),
+                    max: finite(stat.max),
+                    n: stat.n,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// What went wrong with one sensor during the interval.
+#[derive(Serialize)]
+pub struct FaultJson<'a> {
+    pub sensor: &'a str,
+    /// `null` when the whole sensor failed.
+    pub quantity: Option<&'a str>,
+    /// `read_error`, `timeout`, `busy` or `out_of_range`.
+    pub kind: &'static str,
+    pub count: u32,
+    pub first_at: String,
+    pub message: &'a str,
+}
+
+impl<'a> FaultJson<'a> {
+    fn new(f: &'a FaultCount) -> Self {
+        FaultJson {
+            sensor: &f.sensor,
+            quantity: f.quantity.as_ref().map(|q| q.name()),
+            kind: f.kind.name(),
+            count: f.count,
+            first_at: f.first_at.rfc3339(),
+            message: &f.message,
+        }
+    }
+}
+
+/// The batch as JSON bytes.
+pub fn to_json(batch: &Batch) -> Vec<u8> {
+    // Serializing plain structs of numbers and strings into memory cannot fail.
+    serde_json::to_vec(&Document::new(batch)).unwrap_or_default()
+}
+
+/// The idempotency key of a batch: the same records always give the same key, so a
+/// server can drop a batch it already stored (record ids inside allow the same per
+/// record, for servers that see overlapping batches after a restart).
+pub fn idempotency_key(batch: &Batch) -> String {
+    let first = batch.records.first().map_or(0, |r| r.0);
+    let last = batch.records.last().map_or(0, |r| r.0);
+    format!("{}:{first}-{last}", batch.station_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{FaultKind, Quantity};
+    use crate::time::Timestamp;
+    use std::sync::Arc;
+
+    fn batch() -> Batch {
+        let rec = ArchiveRecord {
+            start: Timestamp::from_secs(1_767_225_600),
+            end: Timestamp::from_secs(1_767_225_660),
+            samples: 12,
+            temperature_c: Stat {
+                mean: Some(3.25),
+                min: Some(3.0),
+                max: Some(3.5),
+                n: 12,
+            },
+            rain_mm: Some(0.0),
+            wind_dir_deg: Some(f64::NAN),
+            extras: vec![(
+                Arc::from("illuminance_lux"),
+                Stat {
+                    mean: Some(100.0),
+                    min: None,
+                    max: None,
+                    n: 3,
+                },
+            )],
+            faults: vec![FaultCount {
+                sensor: Arc::from("bme280"),
+                quantity: Some(Quantity::HumidityPct),
+                kind: FaultKind::OutOfRange,
+                count: 2,
+                first_at: Timestamp::from_secs(1_767_225_605),
+                message: "humidity 104 % above 100".into(),
+            }],
+            ..Default::default()
+        };
+        Batch {
+            station_id: "school".into(),
+            records: vec![(41, rec.clone()), (42, rec)],
+        }
+    }
+
+    #[test]
+    fn document_has_ids_times_nulls_extras_and_faults() {
+        let v: serde_json::Value = serde_json::from_slice(&to_json(&batch())).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["station"], "school");
+        assert_eq!(v["units"]["temperature_c"], "degree Celsius");
+        assert_eq!(v["units"]["rain_rate_mm_per_h"], "millimetre per hour");
+        assert_eq!(v["units"]["rain_mm"], "millimetre");
+        let r = &v["records"][1];
+        assert_eq!(r["id"], 42);
+        assert_eq!(r["start"], "2026-01-01T00:00:00Z");
+        assert_eq!(r["end"], "2026-01-01T00:01:00Z");
+        assert_eq!(r["temperature_c"], 3.25);
+        assert_eq!(r["temperature_n"], 12);
+        assert!(r["humidity_pct"].is_null());
+        assert!(r["wind_dir_deg"].is_null(), "NaN is sent as null");
+        assert_eq!(r["rain_mm"], 0.0, "0 rain is not null");
+        assert_eq!(r["extras"]["illuminance_lux"]["mean"], 100.0);
+        assert!(r["extras"]["illuminance_lux"]["min"].is_null());
+        assert_eq!(r["faults"][0]["kind"], "out_of_range");
+        assert_eq!(r["faults"][0]["quantity"], "humidity_pct");
+        assert_eq!(r["faults"][0]["first_at"], "2026-01-01T00:00:05Z");
+    }
+
+    #[test]
+    fn the_published_schema_lists_exactly_the_fields_sent() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/upload.schema.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&to_json(&batch())).unwrap();
+        let mut sent: Vec<&str> = v["records"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut documented: Vec<&str> = schema["$defs"]["record"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        sent.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(sent, documented);
+        let mut top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        top.sort_unstable();
+        assert_eq!(top, ["records", "schema_version", "station", "units"]);
+    }
+
+    #[test]
+    fn idempotency_key_names_station_and_id_range() {
+        assert_eq!(idempotency_key(&batch()), "school:41-42");
+    }
+
+    #[test]
+    fn every_documented_field_has_a_unit() {
+        for f in FIELDS_WITH_UNITS {
+            assert!(unit_of(f).is_some(), "{f}");
+        }
+        assert_eq!(
+            unit_of("wind_dir_deg"),
+            Some("degree clockwise from true north")
+        );
+        assert_eq!(unit_of("temperature_n"), None);
+    }
+}

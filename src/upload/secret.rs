@@ -1,0 +1,151 @@
+//! Secrets (bearer tokens, MQTT passwords) come from a file only the daemon's user can
+//! read, or from a systemd credential; never from the main config, which is often
+//! world-readable and gets pasted into forum posts.
+
+use super::SetupError;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A secret string whose `Debug` and `Display` never show it, so it cannot leak into
+/// logs through a `{:?}` of a struct that holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Reads a secret file, refusing one that group or others may read or write.
+pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| {
+            SetupError(format!(
+                "cannot read the secret file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(SetupError(format!(
+                "{} is readable by other users (mode {mode:04o}); a secret file must be private: \
+                 run `chmod 600 {}` (and make the weatherd user its owner)",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    std::fs::read_to_string(path).map_err(|e| {
+        SetupError(format!(
+            "cannot read the secret file {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Where a systemd credential is: `$CREDENTIALS_DIRECTORY/NAME`.
+pub fn credential_path(name: &str) -> Result<PathBuf, SetupError> {
+    match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) => Ok(PathBuf::from(dir).join(name)),
+        None => Err(SetupError(format!(
+            "the credential `{name}` cannot be read: $CREDENTIALS_DIRECTORY is not set (is weatherd \
+             running under systemd with `LoadCredential={name}:/path/to/file`?)"
+        ))),
+    }
+}
+
+/// Reads a secret from a file or a systemd credential (at most one is configured);
+/// `Ok(None)` when neither is.
+pub fn load(file: Option<&Path>, credential: Option<&str>) -> Result<Option<String>, SetupError> {
+    let text = match (file, credential) {
+        (Some(file), _) => read_private_file(file)?,
+        // systemd makes credential files readable by the service alone.
+        (None, Some(name)) => {
+            let path = credential_path(name)?;
+            std::fs::read_to_string(&path).map_err(|e| {
+                SetupError(format!(
+                    "cannot read the credential {}: {e}",
+                    path.display()
+                ))
+            })?
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(text))
+}
+
+/// Reads a bearer token: the first line, trimmed; it must be non-empty and fit in an
+/// HTTP header.
+pub fn load_token(
+    file: Option<&Path>,
+    credential: Option<&str>,
+) -> Result<Option<Secret>, SetupError> {
+    let Some(text) = load(file, credential)? else {
+        return Ok(None);
+    };
+    let source = match (file, credential) {
+        (Some(f), _) => f.display().to_string(),
+        (None, Some(c)) => format!("credential `{c}`"),
+        (None, None) => String::new(),
+    };
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(SetupError(format!("{source}: the token is empty")));
+    }
+    if !token.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(SetupError(format!(
+            "{source}: the token has characters that cannot go in an HTTP header (spaces or control characters)"
+        )));
+    }
+    Ok(Some(Secret::new(token)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn world_readable_file_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load_token(Some(&path), None).unwrap_err().0;
+        assert!(err.contains("mode 0644"), "{err}");
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let token = load_token(Some(&path), None).unwrap().unwrap();
+        assert_eq!(token.expose(), "s3cret");
+        assert_eq!(format!("{token:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn empty_token_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(load_token(Some(&path), None)
+            .unwrap_err()
+            .0
+            .contains("empty"));
+    }
+}
