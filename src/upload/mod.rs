@@ -9,6 +9,7 @@
 
 pub mod http;
 pub mod mqtt;
+pub mod payload;
 
 use crate::record::ArchiveRecord;
 use serde::{Deserialize, Serialize};
