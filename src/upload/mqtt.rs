@@ -493,6 +493,9 @@ impl Settings {
         let (client, mut eventloop) = AsyncClient::new(self.options(), REQUEST_CHANNEL_CAPACITY);
         let mut net = eventloop.network_options();
         net.set_connection_timeout(self.timeout.as_secs());
+        // Without it Nagle holds the last publish of a batch until the broker's delayed
+        // ACK (~40 ms), which made every batch wait that long for its final PUBACK.
+        net.set_tcp_nodelay(true);
         eventloop.set_network_options(net);
         let (tx, progress) = mpsc::unbounded_channel();
         let task = tokio::spawn(drive(eventloop, tx));
