@@ -258,6 +258,31 @@ pub fn idempotency_key(batch: &Batch) -> String {
     format!("{}:{first}-{last}", batch.station_id)
 }
 
+/// One record as a JSON value, the same object the HTTP batch carries.
+pub fn record_json(id: i64, r: &ArchiveRecord) -> serde_json::Value {
+    serde_json::to_value(RecordJson::new(id, r)).unwrap_or(serde_json::Value::Null)
+}
+
+/// `{"station": …, "schema_version": 1, "record": {…}}`: one record on its own (an
+/// MQTT message with `per = "record"`).
+pub fn record_document(station_id: &str, id: i64, r: &ArchiveRecord) -> serde_json::Value {
+    serde_json::json!({
+        "station": station_id,
+        "schema_version": SCHEMA_VERSION,
+        "record": record_json(id, r),
+    })
+}
+
+/// `{"station": …, "schema_version": 1, "records": [{…}, …]}`, oldest first (an MQTT
+/// message with `per = "batch"`).
+pub fn records_document(station_id: &str, records: &[(i64, ArchiveRecord)]) -> serde_json::Value {
+    serde_json::json!({
+        "station": station_id,
+        "schema_version": SCHEMA_VERSION,
+        "records": records.iter().map(|(id, r)| record_json(*id, r)).collect::<Vec<_>>(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
