@@ -92,60 +92,16 @@ fn parse_sensors(value: toml::Value) -> Result<BTreeMap<String, SensorConfig>, P
 }
 
 fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Problem> {
-    let known = || SensorConfig::TYPES.map(|t| format!("\"{t}\"")).join(", ");
-    let toml::Value::Table(mut fields) = value else {
-        return Err(Problem::new(
-            path.clone(),
-            format!(
-                "must be a table with a `type` key (one of {}), found {}",
-                known(),
-                value.type_str()
-            ),
-        ));
-    };
-    let type_path = path.key("type");
-    let type_name = match fields.remove("type") {
-        Some(toml::Value::String(s)) => s,
-        Some(other) => {
-            return Err(Problem::new(
-                type_path,
-                format!(
-                    "wrong type: expected a string, one of {}, found {}",
-                    known(),
-                    other.type_str()
-                ),
-            ))
-        }
-        None => {
-            return Err(Problem::new(
-                type_path,
-                format!(
-                    "this required key is missing; every sensor needs `type = ...`, one of {}",
-                    known()
-                ),
-            ))
-        }
-    };
-    let rest = toml::Value::Table(fields);
-    let sensor = match type_name.as_str() {
+    let (type_name, rest) = split_type(path, value, "sensor", &SensorConfig::TYPES)?;
+    Ok(match type_name.as_str() {
         "bme280" => SensorConfig::Bme280(deserialize(rest, path)?),
         "ds18b20" => SensorConfig::Ds18b20(deserialize(rest, path)?),
         "wind_vane" => SensorConfig::WindVane(deserialize(rest, path)?),
         "anemometer" => SensorConfig::Anemometer(deserialize(rest, path)?),
         "rain_gauge" => SensorConfig::RainGauge(deserialize(rest, path)?),
         "bh1750" => SensorConfig::Bh1750(deserialize(rest, path)?),
-        other => {
-            return Err(Problem::new(
-                type_path,
-                format!(
-                    "unknown sensor type \"{other}\"; the known types are {}{}",
-                    known(),
-                    did_you_mean(other, SensorConfig::TYPES)
-                ),
-            ))
-        }
-    };
-    Ok(sensor)
+        other => return Err(unknown_type(path, "sensor", other, &SensorConfig::TYPES)),
+    })
 }
 
 fn parse_uploads(value: toml::Value) -> Result<Vec<UploadConfig>, Problem> {
@@ -159,56 +115,75 @@ fn parse_uploads(value: toml::Value) -> Result<Vec<UploadConfig>, Problem> {
             ),
         ));
     };
-    let known = || UploadConfig::TYPES.map(|t| format!("\"{t}\"")).join(", ");
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let path = base.clone().index(i);
-        let toml::Value::Table(mut fields) = item else {
-            return Err(Problem::new(
-                path,
-                format!("must be a table, found {}", item.type_str()),
-            ));
-        };
-        let type_path = path.key("type");
-        let type_name = match fields.remove("type") {
-            Some(toml::Value::String(s)) => s,
-            Some(other) => {
-                return Err(Problem::new(
-                    type_path,
-                    format!(
-                        "wrong type: expected a string, one of {}, found {}",
-                        known(),
-                        other.type_str()
-                    ),
-                ))
-            }
-            None => {
-                return Err(Problem::new(
-                    type_path,
-                    format!(
-                        "this required key is missing; every upload needs `type = ...`, one of {}",
-                        known()
-                    ),
-                ))
-            }
-        };
-        let rest = toml::Value::Table(fields);
+        let (type_name, rest) = split_type(&path, item, "upload", &UploadConfig::TYPES)?;
         out.push(match type_name.as_str() {
             "http" => UploadConfig::Http(deserialize(rest, &path)?),
             "mqtt" => UploadConfig::Mqtt(deserialize(rest, &path)?),
-            other => {
-                return Err(Problem::new(
-                    type_path,
-                    format!(
-                        "unknown upload type \"{other}\"; the known types are {}{}",
-                        known(),
-                        did_you_mean(other, UploadConfig::TYPES)
-                    ),
-                ))
-            }
+            other => return Err(unknown_type(&path, "upload", other, &UploadConfig::TYPES)),
         });
     }
     Ok(out)
+}
+
+fn quoted_list(types: &[&str]) -> String {
+    types
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Takes the `type` key out of a component table (a sensor, an upload), so the rest
+/// can be deserialized into the struct that type names.
+fn split_type(
+    path: &KeyPath,
+    value: toml::Value,
+    what: &str,
+    types: &[&str],
+) -> Result<(String, toml::Value), Problem> {
+    let toml::Value::Table(mut fields) = value else {
+        return Err(Problem::new(
+            path.clone(),
+            format!(
+                "must be a table with a `type` key (one of {}), found {}",
+                quoted_list(types),
+                value.type_str()
+            ),
+        ));
+    };
+    let type_path = path.key("type");
+    match fields.remove("type") {
+        Some(toml::Value::String(s)) => Ok((s, toml::Value::Table(fields))),
+        Some(other) => Err(Problem::new(
+            type_path,
+            format!(
+                "wrong type: expected a string, one of {}, found {}",
+                quoted_list(types),
+                other.type_str()
+            ),
+        )),
+        None => Err(Problem::new(
+            type_path,
+            format!(
+                "this required key is missing; every {what} needs `type = ...`, one of {}",
+                quoted_list(types)
+            ),
+        )),
+    }
+}
+
+fn unknown_type(path: &KeyPath, what: &str, name: &str, types: &[&str]) -> Problem {
+    Problem::new(
+        path.key("type"),
+        format!(
+            "unknown {what} type \"{name}\"; the known types are {}{}",
+            quoted_list(types),
+            did_you_mean(name, types.iter().copied())
+        ),
+    )
 }
 
 /// Deserializes `value` as `T`, reporting errors under `base`.
