@@ -12,7 +12,7 @@
 //! payload carries the station and record id so they can drop repeats.
 
 use super::payload::{record_document, records_document};
-use super::{Batch, DeliveryError, Destination, MqttConfig, MqttPer};
+use super::{secret, Batch, DeliveryError, Destination, MqttConfig, MqttPer};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, Incoming, LastWill,
     MqttOptions, Outgoing, QoS, TlsConfiguration, Transport,
@@ -51,10 +51,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A destination that cannot be set up (bad credentials file, bad TLS settings).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SetupError(pub String);
+pub use super::SetupError;
 
 /// A password that never shows up in `{:?}` output or logs.
 #[derive(Clone)]
@@ -172,40 +169,15 @@ fn credentials_path(config: &MqttConfig) -> Result<Option<PathBuf>, SetupError> 
                     config.name
                 )));
             }
-            let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-                SetupError(format!(
-                    "upload `{}`: credentials_credential = \"{name}\" needs $CREDENTIALS_DIRECTORY \
-                     (systemd sets it for LoadCredential=); it is not set",
-                    config.name
-                ))
-            })?;
-            Ok(Some(Path::new(&dir).join(name)))
+            secret::credential_path(name).map(Some)
         }
         (None, None) => Ok(None),
     }
 }
 
-/// Reads a secret file, refusing one that other users could read.
-fn read_private_file(path: &Path, what: &str) -> Result<String, SetupError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| SetupError(format!("cannot read {what} {}: {e}", path.display())))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(SetupError(format!(
-            "{what} {} is accessible by group or others (mode {mode:04o}); \
-             run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        )));
-    }
-    std::fs::read_to_string(path)
-        .map_err(|e| SetupError(format!("cannot read {what} {}: {e}", path.display())))
-}
-
 fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
     const WHAT: &str = "MQTT credentials file";
-    let text = read_private_file(path, WHAT)?;
+    let text = secret::read_private_file(path)?;
     let mut lines = text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l));
     let username = lines.next().unwrap_or_default().to_string();
     let password = lines.next().map(str::to_string);
