@@ -444,7 +444,8 @@ impl Store {
             Durability::Fast => ("NORMAL", 10_000),
         };
         self.conn.pragma_update(None, "synchronous", level)?;
-        self.conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)?;
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", checkpoint_pages)?;
         Ok(())
     }
 
