@@ -53,11 +53,11 @@ impl SimHardware {
         let air = Arc::new(move || {
             // Only what a BME280 senses: `Weather::at` would also work out the wind
             // and the ground, 6.3 million times for a simulated year.
-            let t = air_time.get();
+            let (temperature_c, humidity_pct, pressure_hpa) = air_weather.air(air_time.get());
             AirConditions {
-                temperature_c: air_weather.temperature_c(t),
-                pressure_pa: air_weather.station_pressure_hpa(t) * 100.0,
-                humidity_pct: air_weather.humidity_pct(t),
+                temperature_c,
+                pressure_pa: pressure_hpa * 100.0,
+                humidity_pct,
             }
         });
         let bme280 = Bme280Chip::new(

@@ -162,6 +162,17 @@ impl Weather {
         self.temperature_at(s, self.rain_rate_at(s))
     }
 
+    /// What a BME280 senses: (temperature °C, relative humidity %, station pressure
+    /// hPa), sharing the terms the three have in common.
+    pub fn air(&self, t: Timestamp) -> (f64, f64, f64) {
+        let s = t.as_secs_f64();
+        let rain = self.rain_rate_at(s);
+        let temp = self.temperature_at(s, rain);
+        let humidity = relative_humidity_pct(temp, self.dew_point_at(s, rain).min(temp));
+        let pressure = self.station_from_sea_level(self.sea_level_pressure_at(s));
+        (temp, humidity, pressure)
+    }
+
     /// Relative humidity, 5..=100 %.
     pub fn humidity_pct(&self, t: Timestamp) -> f64 {
         let s = t.as_secs_f64();
