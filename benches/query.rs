@@ -1,7 +1,8 @@
 //! How fast the store is at the sizes a station reaches: ten years of one-minute
 //! records (5.26 million rows).
 //!
-//! `cargo bench --bench query` prints:
+//! `cargo bench --bench query` prints, in words and as `BENCH <name> <value> <unit>`
+//! lines that `scripts/bench` parses:
 //! - the cost of one `insert` (one record, one transaction), which bounds how fast a
 //!   simulated year can be written;
 //! - the daily summary over all ten years (goal < 50 ms);
@@ -10,6 +11,9 @@
 //!
 //! The ten-year database is built once with `insert_batch` and cached under
 //! `target/bench-data/`, so reruns start measuring at once. Delete the file to rebuild.
+//!
+//! `WEATHERD_BENCH_YEARS=1` (any whole number of years from 1) measures a smaller
+//! database instead, cached under its own name: the CI mode of `scripts/bench`.
 
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
@@ -19,8 +23,27 @@ use weatherd::record::{ArchiveRecord, Stat};
 use weatherd::store::{Every, Store};
 use weatherd::time::{parse_time, Timestamp};
 
-const YEARS: i64 = 10;
+const DEFAULT_YEARS: i64 = 10;
+const FIRST_YEAR: i64 = 2016;
 const CHUNK: usize = 20_000;
+
+/// How many years of records to query: `WEATHERD_BENCH_YEARS`, else ten.
+fn years() -> Result<i64, String> {
+    match std::env::var("WEATHERD_BENCH_YEARS") {
+        Err(_) => Ok(DEFAULT_YEARS),
+        Ok(s) => match s.trim().parse::<i64>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "WEATHERD_BENCH_YEARS=`{s}`: expected a whole number of years from 1 to 100"
+            )),
+        },
+    }
+}
+
+/// A machine-readable figure for `scripts/bench`: `BENCH <name> <value> <unit>`.
+fn report(name: &str, value: f64, unit: &str) {
+    println!("BENCH {name} {value} {unit}");
+}
 
 fn bench_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -151,9 +174,12 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Timing, T) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let years = years()?;
     let tz: chrono_tz::Tz = "Europe/London".parse()?;
-    let first = parse_time("2016-01-01T00:00:00Z")?;
-    let end = parse_time(&format!("{}-01-01T00:00:00Z", 2016 + YEARS))?;
+    let first = parse_time(&format!("{FIRST_YEAR}-01-01T00:00:00Z"))?;
+    let end = parse_time(&format!("{}-01-01T00:00:00Z", FIRST_YEAR + years))?;
+    // Mid-history, so the index has to seek.
+    let mid_year = FIRST_YEAR + years / 2;
     let expected = (end.secs() - first.secs()) / 60;
     let dir = bench_dir();
     std::fs::create_dir_all(&dir)?;
@@ -191,10 +217,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             1.0 / per.as_secs_f64(),
             per.as_secs_f64() * 525_600.0
         );
+        report("insert_us_per_record", per.as_secs_f64() * 1e6, "us");
+        report(
+            "insert_cpu_us_per_record",
+            per_cpu.as_secs_f64() * 1e6,
+            "us",
+        );
     }
 
     // 2. The ten-year database, built once.
-    let path = dir.join(format!("query-{YEARS}y.db"));
+    let path = dir.join(format!("query-{years}y.db"));
     let reuse = path.exists()
         && Store::open_read_only(&path)
             .and_then(|s| s.record_count())
@@ -231,10 +263,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             took.as_secs_f64(),
             took.as_secs_f64() * 1e6 / expected as f64
         );
+        report("query_db_build_s", took.as_secs_f64(), "s");
     }
     let size_mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
     let store = Store::open_read_only(&path)?;
     println!("database: {expected} records, {size_mb:.0} MB");
+    report("query_years", years as f64, "years");
+    report("query_records", expected as f64, "records");
+    report("query_db_mb", size_mb, "MB");
+    println!("BENCH query_db_path {} path", path.display());
 
     // 3. Daily summary over all ten years.
     let (d, table) = time(9, || store.query(None, None, Every::Day));
@@ -244,9 +281,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         table.rows.len(),
         d
     );
+    report("query_daily_summary_ms", ms(d.wall), "ms");
+    report("query_daily_summary_cpu_ms", ms(d.cpu), "ms");
+    report("query_daily_summary_rows", table.rows.len() as f64, "rows");
 
-    // 4. One day of raw rows (mid-history, so the index has to seek).
-    let day = parse_time("2021-06-15T00:00:00Z")?;
+    // 4. One day of raw rows.
+    let day = parse_time(&format!("{mid_year}-06-15T00:00:00Z"))?;
     let (d, table) = time(21, || {
         store.query(Some(day), Some(day.add_secs(86_400)), Every::Raw)
     });
@@ -256,16 +296,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         table.rows.len(),
         d
     );
+    report("query_day_raw_ms", ms(d.wall), "ms");
+    report("query_day_raw_cpu_ms", ms(d.cpu), "ms");
+    report("query_day_raw_rows", table.rows.len() as f64, "rows");
 
     // 5. One month: hourly, and raw rows exported as CSV.
-    let month = parse_time("2021-06-01T00:00:00Z")?;
-    let month_end = parse_time("2021-07-01T00:00:00Z")?;
+    let month = parse_time(&format!("{mid_year}-06-01T00:00:00Z"))?;
+    let month_end = parse_time(&format!("{mid_year}-07-01T00:00:00Z"))?;
     let (d, table) = time(5, || store.query(Some(month), Some(month_end), Every::Hour));
     println!(
         "one month hourly ({} rows): {} (median of 5)",
         table?.rows.len(),
         d
     );
+    report("query_month_hourly_ms", ms(d.wall), "ms");
     let (d, out) = time(5, || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         let table = store.query(Some(month), Some(month_end), Every::Raw)?;
         let mut out = Vec::with_capacity(16 << 20);
@@ -277,5 +321,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "one month raw as CSV ({:.1} MB): {d} (median of 5)",
         out.len() as f64 / 1e6
     );
+    report("query_month_csv_ms", ms(d.wall), "ms");
+    report("query_month_csv_cpu_ms", ms(d.cpu), "ms");
+    report("query_month_csv_mb", out.len() as f64 / 1e6, "MB");
     Ok(())
 }

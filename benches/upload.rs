@@ -3,7 +3,9 @@
 //! every batch, as a real one would). Goal: 30 days in under 10 s.
 //!
 //! `cargo bench --bench upload` prints records per second with the default batch size
-//! (500) and with a small one (50), to show what batching buys.
+//! (500) and with a small one (50), to show what batching buys, in words and as
+//! `BENCH <name> <value> <unit>` lines that `scripts/bench` parses.
+//! `WEATHERD_BENCH_DAYS=3` drains fewer days (the CI mode of `scripts/bench`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -14,13 +16,30 @@ use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
 use weatherd::upload::{run_uploader, HttpConfig, Policy};
 
-const RECORDS: i64 = 30 * 1440;
+const DEFAULT_DAYS: i64 = 30;
 
-fn drain(batch_size: u32) {
+/// How many days of one-minute records to drain: `WEATHERD_BENCH_DAYS`, else 30.
+fn days() -> i64 {
+    match std::env::var("WEATHERD_BENCH_DAYS") {
+        Err(_) => DEFAULT_DAYS,
+        Ok(s) => match s.trim().parse::<i64>() {
+            Ok(n) if (1..=3650).contains(&n) => n,
+            _ => {
+                eprintln!(
+                    "WEATHERD_BENCH_DAYS=`{s}`: expected a whole number of days from 1 to 3650"
+                );
+                std::process::exit(2);
+            }
+        },
+    }
+}
+
+fn drain(days: i64, batch_size: u32) {
+    let records = days * 1440;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("bench.db");
     let mut store = common::open(&db);
-    for day in 0..30 {
+    for day in 0..days {
         common::fill(&mut store, day * 1440, (day + 1) * 1440);
     }
     let server = Server::start(None);
@@ -63,25 +82,32 @@ fn drain(batch_size: u32) {
             policy,
             None,
             async {
-                while probe.upload_cursor("bench").expect("cursor") < RECORDS {
+                while probe.upload_cursor("bench").expect("cursor") < records {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             },
         ))
         .expect("drain");
     let elapsed = t0.elapsed();
-    assert_eq!(summary.cursor, RECORDS);
-    assert_eq!(server.count() as i64, RECORDS, "every record arrived");
+    assert_eq!(summary.cursor, records);
+    assert_eq!(server.count() as i64, records, "every record arrived");
+    let seconds = elapsed.as_secs_f64();
     println!(
-        "batch_size {batch_size:>4}: {RECORDS} records (30 days) in {:.2} s = {:.0} records/s, {} batches, {} failures",
-        elapsed.as_secs_f64(),
-        RECORDS as f64 / elapsed.as_secs_f64(),
+        "batch_size {batch_size:>4}: {records} records ({days} days) in {seconds:.2} s = {:.0} records/s, {} batches, {} failures",
+        records as f64 / seconds,
         summary.batches,
         summary.failures
+    );
+    println!("BENCH upload_http_b{batch_size}_s {seconds} s");
+    println!(
+        "BENCH upload_http_b{batch_size}_records_per_s {} records/s",
+        records as f64 / seconds
     );
 }
 
 fn main() {
-    drain(500);
-    drain(50);
+    let days = days();
+    println!("BENCH upload_days {days} days");
+    drain(days, 500);
+    drain(days, 50);
 }

@@ -2,6 +2,8 @@
 //! destination, one message per record and one per batch, and print records per second.
 //!
 //! `cargo bench --bench upload_mqtt`; needs mosquitto (`apt-get install mosquitto`).
+//! Besides the words, prints `BENCH <name> <value> <unit>` lines for `scripts/bench`;
+//! `WEATHERD_BENCH_DAYS=3` drains fewer days (its CI mode).
 
 #[path = "../tests/support/mosquitto.rs"]
 mod mosquitto;
@@ -12,7 +14,23 @@ use weatherd::time::Timestamp;
 use weatherd::upload::mqtt::MqttDestination;
 use weatherd::upload::{Batch, Destination, MqttConfig};
 
-const RECORDS: i64 = 30 * 24 * 60;
+const DEFAULT_DAYS: i64 = 30;
+
+/// How many days of one-minute records to drain: `WEATHERD_BENCH_DAYS`, else 30.
+fn days() -> i64 {
+    match std::env::var("WEATHERD_BENCH_DAYS") {
+        Err(_) => DEFAULT_DAYS,
+        Ok(s) => match s.trim().parse::<i64>() {
+            Ok(n) if (1..=3650).contains(&n) => n,
+            _ => {
+                eprintln!(
+                    "WEATHERD_BENCH_DAYS=`{s}`: expected a whole number of days from 1 to 3650"
+                );
+                std::process::exit(2);
+            }
+        },
+    }
+}
 
 fn stat(x: f64) -> Stat {
     Stat {
@@ -63,7 +81,8 @@ fn run(rt: &tokio::runtime::Runtime, port: u16, per: &str, batches: &[Batch]) ->
         }
         let seconds = started.elapsed().as_secs_f64();
         dest.close().await;
-        RECORDS as f64 / seconds
+        let records: usize = batches.iter().map(|b| b.records.len()).sum();
+        records as f64 / seconds
     })
 }
 
@@ -72,7 +91,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let records: Vec<(i64, ArchiveRecord)> = (1..=RECORDS).map(|id| (id, record(id))).collect();
+    let days = days();
+    let total = days * 24 * 60;
+    let records: Vec<(i64, ArchiveRecord)> = (1..=total).map(|id| (id, record(id))).collect();
     // The uploader's default MQTT batch size.
     let batch_size = weatherd::upload::defaults::mqtt_batch_size() as usize;
     let batches: Vec<Batch> = records
@@ -83,22 +104,25 @@ fn main() {
         })
         .collect();
     println!(
-        "MQTT drain of {RECORDS} one-minute records (30 days) to local mosquitto, \
+        "MQTT drain of {total} one-minute records ({days} days) to local mosquitto, \
          batches of {batch_size}, QoS 1, waiting for every PUBACK:"
     );
+    println!("BENCH upload_days {days} days");
     // mosquitto's default leaves Nagle on for its PUBACKs, which costs one delayed-ACK
     // wait (~40 ms) per batch; `set_tcp_nodelay true` is the broker-side cure.
-    for (broker_setting, extra) in [
-        ("default broker", ""),
-        ("set_tcp_nodelay", "set_tcp_nodelay true\n"),
+    for (broker_setting, key, extra) in [
+        ("default broker", "default", ""),
+        ("set_tcp_nodelay", "nodelay", "set_tcp_nodelay true\n"),
     ] {
         let broker = mosquitto::Mosquitto::start_with(|_| (extra.to_string(), Vec::new()));
         for per in ["record", "batch"] {
             let rate = run(&rt, broker.port, per, &batches);
+            let seconds = total as f64 / rate;
             println!(
-                "  {broker_setting:<16} per = {per:<6}  {rate:>10.0} records/s  ({:.2} s for 30 days)",
-                RECORDS as f64 / rate
+                "  {broker_setting:<16} per = {per:<6}  {rate:>10.0} records/s  ({seconds:.2} s for {days} days)"
             );
+            println!("BENCH upload_mqtt_{key}_per_{per}_records_per_s {rate} records/s");
+            println!("BENCH upload_mqtt_{key}_per_{per}_s {seconds} s");
         }
     }
 }
