@@ -190,6 +190,12 @@ pub async fn run_in(
     let mut synced = false;
     let mut ready_sent = false;
     let mut healthy = true;
+    // systemd wants a ping at least every WatchdogSec; twice per period is enough, and
+    // without a watchdog (WATCHDOG_USEC unset) there is nobody to ping.
+    let mut watchdog_usec = 0u64;
+    let watchdog_every = sd_notify::watchdog_enabled(false, &mut watchdog_usec)
+        .then(|| Duration::from_micros(watchdog_usec / 2));
+    let mut last_ping: Option<std::time::Instant> = None;
     let mut stepped_back = false;
     let wall = clock.is_wall_clock();
     let tolerance = NANOS_PER_SEC;
@@ -280,7 +286,12 @@ pub async fn run_in(
         if healthy {
             // Fed only while sampling and storing work, so systemd restarts a station
             // that is stuck or cannot write.
-            notify(&[sd_notify::NotifyState::Watchdog]);
+            if let Some(every) = watchdog_every {
+                if last_ping.is_none_or(|t| t.elapsed() >= every) {
+                    notify(&[sd_notify::NotifyState::Watchdog]);
+                    last_ping = Some(std::time::Instant::now());
+                }
+            }
         }
 
         let next = tick.add_secs(sample_s);
