@@ -9,30 +9,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/days.rs"]
+mod days;
 
 use common::http_server::Server;
 use std::time::{Duration, Instant};
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
 use weatherd::upload::{run_uploader, HttpConfig, Policy};
-
-const DEFAULT_DAYS: i64 = 30;
-
-/// How many days of one-minute records to drain: `WEATHERD_BENCH_DAYS`, else 30.
-fn days() -> i64 {
-    match std::env::var("WEATHERD_BENCH_DAYS") {
-        Err(_) => DEFAULT_DAYS,
-        Ok(s) => match s.trim().parse::<i64>() {
-            Ok(n) if (1..=3650).contains(&n) => n,
-            _ => {
-                eprintln!(
-                    "WEATHERD_BENCH_DAYS=`{s}`: expected a whole number of days from 1 to 3650"
-                );
-                std::process::exit(2);
-            }
-        },
-    }
-}
 
 fn drain(days: i64, batch_size: u32) {
     let records = days * 1440;
@@ -106,7 +90,7 @@ fn drain(days: i64, batch_size: u32) {
 }
 
 fn main() {
-    let days = days();
+    let days = days::days();
     println!("BENCH upload_days {days} days");
     drain(days, 500);
     drain(days, 50);

@@ -5,6 +5,8 @@
 //! Besides the words, prints `BENCH <name> <value> <unit>` lines for `scripts/bench`;
 //! `WEATHERD_BENCH_DAYS=3` drains fewer days (its CI mode).
 
+#[path = "support/days.rs"]
+mod days;
 #[path = "../tests/support/mosquitto.rs"]
 mod mosquitto;
 
@@ -13,24 +15,6 @@ use weatherd::record::{ArchiveRecord, Stat};
 use weatherd::time::Timestamp;
 use weatherd::upload::mqtt::MqttDestination;
 use weatherd::upload::{Batch, Destination, MqttConfig};
-
-const DEFAULT_DAYS: i64 = 30;
-
-/// How many days of one-minute records to drain: `WEATHERD_BENCH_DAYS`, else 30.
-fn days() -> i64 {
-    match std::env::var("WEATHERD_BENCH_DAYS") {
-        Err(_) => DEFAULT_DAYS,
-        Ok(s) => match s.trim().parse::<i64>() {
-            Ok(n) if (1..=3650).contains(&n) => n,
-            _ => {
-                eprintln!(
-                    "WEATHERD_BENCH_DAYS=`{s}`: expected a whole number of days from 1 to 3650"
-                );
-                std::process::exit(2);
-            }
-        },
-    }
-}
 
 fn stat(x: f64) -> Stat {
     Stat {
@@ -91,7 +75,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let days = days();
+    let days = days::days();
     let total = days * 24 * 60;
     let records: Vec<(i64, ArchiveRecord)> = (1..=total).map(|id| (id, record(id))).collect();
     // The uploader's default MQTT batch size.

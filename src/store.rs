@@ -423,6 +423,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The `state` table key of one destination's entry (`upload.cursor.NAME`, ...).
+fn state_key(prefix: &str, destination: &str) -> String {
+    format!("{prefix}{destination}")
+}
+
 /// How hard each commit holds on to its data (see "Durability" above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
@@ -657,7 +662,7 @@ impl Store {
     /// An uploader's cursor: the id of the last record the destination acknowledged
     /// (0 if it never did).
     pub fn upload_cursor(&self, destination: &str) -> Result<i64, StoreError> {
-        let key = format!("{STATE_CURSOR_PREFIX}{destination}");
+        let key = state_key(STATE_CURSOR_PREFIX, destination);
         let v: Option<i64> = self
             .conn
             .prepare_cached("SELECT value FROM state WHERE key = ?1")?
@@ -668,7 +673,7 @@ impl Store {
 
     /// Advances an uploader's cursor (call only after the destination acknowledged).
     pub fn set_upload_cursor(&mut self, destination: &str, id: i64) -> Result<(), StoreError> {
-        let key = format!("{STATE_CURSOR_PREFIX}{destination}");
+        let key = state_key(STATE_CURSOR_PREFIX, destination);
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?
             .execute(params![key, id])?;
@@ -690,7 +695,7 @@ impl Store {
         {
             let mut put =
                 tx.prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?;
-            let cursor_key = format!("{STATE_CURSOR_PREFIX}{destination}");
+            let cursor_key = state_key(STATE_CURSOR_PREFIX, destination);
             let current: i64 = tx
                 .prepare_cached("SELECT value FROM state WHERE key = ?1")?
                 .query_row([&cursor_key], |row| row.get(0))
@@ -698,11 +703,11 @@ impl Store {
                 .unwrap_or(0);
             put.execute(params![cursor_key, last_id.max(current)])?;
             put.execute(params![
-                format!("{STATE_UPLOAD_STATE}{destination}"),
+                state_key(STATE_UPLOAD_STATE, destination),
                 UPLOAD_STATE_OK
             ])?;
             put.execute(params![
-                format!("{STATE_UPLOAD_SUCCESS}{destination}"),
+                state_key(STATE_UPLOAD_SUCCESS, destination),
                 at.secs()
             ])?;
         }
@@ -724,14 +729,11 @@ impl Store {
         {
             let mut put =
                 tx.prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?;
-            put.execute(params![format!("{STATE_UPLOAD_STATE}{destination}"), state])?;
+            put.execute(params![state_key(STATE_UPLOAD_STATE, destination), state])?;
             if let Some((message, at)) = error {
+                put.execute(params![state_key(STATE_UPLOAD_ERROR, destination), message])?;
                 put.execute(params![
-                    format!("{STATE_UPLOAD_ERROR}{destination}"),
-                    message
-                ])?;
-                put.execute(params![
-                    format!("{STATE_UPLOAD_ERROR_TS}{destination}"),
+                    state_key(STATE_UPLOAD_ERROR_TS, destination),
                     at.secs()
                 ])?;
             }
@@ -746,7 +748,7 @@ impl Store {
             Ok(self
                 .conn
                 .prepare_cached("SELECT value FROM state WHERE key = ?1")?
-                .query_row([format!("{prefix}{destination}")], |row| row.get(0))
+                .query_row([state_key(prefix, destination)], |row| row.get(0))
                 .optional()?)
         };
         let int = |v: Option<SqlValue>| match v {
