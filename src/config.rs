@@ -126,6 +126,21 @@ pub struct Bme280Config {
     pub bus: String,
     #[serde(default = "defaults::bme280_address")]
     pub address: u8,
+    /// Temperature oversampling: 1, 2, 4, 8 or 16 conversions averaged per reading.
+    /// Default 1, Bosch's "weather monitoring" setting (datasheet 3.5.1).
+    #[serde(default = "defaults::bme280_oversampling")]
+    pub oversampling_temperature: u8,
+    /// Pressure oversampling: 1, 2, 4, 8 or 16. Default 1.
+    #[serde(default = "defaults::bme280_oversampling")]
+    pub oversampling_pressure: u8,
+    /// Humidity oversampling: 1, 2, 4, 8 or 16 (ignored by a BMP280). Default 1.
+    #[serde(default = "defaults::bme280_oversampling")]
+    pub oversampling_humidity: u8,
+    /// The chip's IIR filter coefficient for temperature and pressure: 0 (off), 2, 4,
+    /// 8 or 16. Default 0: the filter keeps its state between forced measurements, so
+    /// at one reading per sample interval a coefficient c lags by about c intervals.
+    #[serde(default)]
+    pub iir_filter_coefficient: u8,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -246,6 +261,9 @@ pub mod defaults {
     }
     pub fn bme280_address() -> u8 {
         0x77
+    }
+    pub fn bme280_oversampling() -> u8 {
+        1
     }
     pub fn bh1750_address() -> u8 {
         0x23

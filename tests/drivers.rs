@@ -12,7 +12,7 @@ use weatherd::observation::{Quantity, Reading};
 use weatherd::sensors::ds18b20::Ds18b20;
 use weatherd::sensors::{bme280, ds18b20, Driver, PolledSensor, SensorError};
 use weatherd::sim::bme280_chip::{AirConditions, Bme280Chip, Variant};
-use weatherd::sim::hardware::{NoDelay, SimHardware, SIM_PROBE_ID};
+use weatherd::sim::hardware::{SimHardware, SIM_PROBE_ID};
 use weatherd::sim::weather::Weather;
 use weatherd::sim::SimTime;
 use weatherd::time::Timestamp;
@@ -43,7 +43,8 @@ impl Backend for ChipBackend {
         Err(HwError(format!("{}: not in this test", root.display())))
     }
     fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
-        Box::new(NoDelay)
+        // The chip's own clock: the driver's waits are what lets its conversions finish.
+        Box::new(self.0.delay())
     }
 }
 
@@ -51,6 +52,10 @@ fn bme_config(address: u8) -> Bme280Config {
     Bme280Config {
         bus: "/dev/i2c-1".into(),
         address,
+        oversampling_temperature: 1,
+        oversampling_pressure: 1,
+        oversampling_humidity: 1,
+        iir_filter_coefficient: 0,
     }
 }
 

@@ -316,6 +316,30 @@ impl Validator<'_> {
                 ),
             );
         }
+        for (key, value) in [
+            ("oversampling_temperature", s.oversampling_temperature),
+            ("oversampling_pressure", s.oversampling_pressure),
+            ("oversampling_humidity", s.oversampling_humidity),
+        ] {
+            if !matches!(value, 1 | 2 | 4 | 8 | 16) {
+                self.push(
+                    path.key(key),
+                    format!(
+                        "must be 1, 2, 4, 8 or 16 (conversions averaged per reading; 1 is Bosch's \
+                         weather-monitoring setting), found {value}"
+                    ),
+                );
+            }
+        }
+        if !matches!(s.iir_filter_coefficient, 0 | 2 | 4 | 8 | 16) {
+            self.push(
+                path.key("iir_filter_coefficient"),
+                format!(
+                    "must be 0 (filter off, Bosch's weather-monitoring setting), 2, 4, 8 or 16, found {}",
+                    s.iir_filter_coefficient
+                ),
+            );
+        }
     }
 
     fn ds18b20(&mut self, path: &KeyPath, s: &Ds18b20Config) {

@@ -99,8 +99,9 @@ pub trait Backend: Send + Sync {
     fn i2c(&self, bus: &str) -> Result<I2cBus, HwError>;
     /// The 1-Wire bus under `sysfs_root` (normally `/sys/bus/w1/devices`).
     fn one_wire(&self, sysfs_root: &std::path::Path) -> Result<Box<dyn OneWire>, HwError>;
-    /// What drivers wait with between bus steps (a BME280's ~40 ms conversion): a
-    /// real sleep on hardware; the simulator answers at once and returns a no-op.
+    /// What drivers wait with between bus steps (a BME280's conversion, 9.3 ms at
+    /// most with the default settings): a real sleep on hardware; the simulator's
+    /// returns at once, moving only its emulated chips' clocks on.
     fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
         Box::new(ThreadSleep)
     }

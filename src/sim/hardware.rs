@@ -126,8 +126,10 @@ impl Backend for SimHardware {
         }))
     }
 
+    /// The emulated BME280's clock: a driver's wait moves it on, so the chip's
+    /// conversion finishes, and returns at once, so a replay never sleeps.
     fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
-        Box::new(NoDelay)
+        Box::new(self.bme280.delay())
     }
 }
 
