@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use weatherd::config::{Bme280Config, Ds18b20Config};
 use weatherd::hw::{
     AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole, RealHardware,
@@ -11,7 +11,10 @@ use weatherd::hw::{
 use weatherd::observation::{Quantity, Reading};
 use weatherd::sensors::ds18b20::Ds18b20;
 use weatherd::sensors::{bme280, ds18b20, Driver, PolledSensor, SensorError};
-use weatherd::sim::bme280_chip::{AirConditions, Bme280Chip, Variant};
+use weatherd::sim::bme280_chip::{
+    AirConditions, Bme280Chip, Calibration, ConversionTime, Variant, REG_CONFIG, REG_CTRL_HUM,
+    REG_CTRL_MEAS,
+};
 use weatherd::sim::hardware::{SimHardware, SIM_PROBE_ID};
 use weatherd::sim::weather::Weather;
 use weatherd::sim::SimTime;
@@ -183,6 +186,154 @@ fn bme280_on_the_simulator_reads_the_simulated_weather() {
         assert!((got(Quantity::TemperatureC) - c.temperature_c).abs() < 0.01);
         assert!((got(Quantity::HumidityPct) - c.humidity_pct).abs() < 0.05);
         assert!((got(Quantity::PressureHpa) - c.station_pressure_hpa).abs() < 0.03);
+    }
+}
+
+/// A chip whose air the test changes between reads.
+fn chip_in_changing_air(calibration: Calibration) -> (Bme280Chip, Arc<Mutex<AirConditions>>) {
+    let air = Arc::new(Mutex::new(AIR));
+    let source = air.clone();
+    let chip = Bme280Chip::new(
+        Variant::Bme280,
+        0x77,
+        calibration,
+        Arc::new(move || *source.lock().unwrap_or_else(|e| e.into_inner())),
+    );
+    (chip, air)
+}
+
+fn set_temperature(air: &Mutex<AirConditions>, temperature_c: f64) {
+    air.lock().unwrap_or_else(|e| e.into_inner()).temperature_c = temperature_c;
+}
+
+#[test]
+fn a_temperature_step_reads_at_once_with_the_default_settings() {
+    // Bosch's weather-monitoring setting has the IIR filter off: a shower's
+    // temperature drop shows in the very next reading. (With the filter at 16, as the
+    // bme280 crate's init() set it, the first reading after a 6.5 °C step was 0.4 °C
+    // along, and it took 16 readings, 80 s at 5 s samples, to get 63 % of the way.)
+    let (chip, air) = chip_in_changing_air(Calibration::DATASHEET);
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip.clone())));
+    for _ in 0..5 {
+        sensor.read().expect("read");
+    }
+    set_temperature(&air, 25.0);
+    let r = sensor.read().expect("read after the step");
+    let t = value(&r, Quantity::TemperatureC).unwrap_or(f64::NAN);
+    assert!((t - 25.0).abs() < 0.01, "{t} °C one reading after a step to 25 °C");
+    assert_eq!(chip.register(REG_CONFIG) & 0x1C, 0, "filter off");
+    assert_eq!(chip.register(REG_CTRL_MEAS) & 0xFC, 0x24, "×1 temperature and pressure");
+    assert_eq!(chip.register(REG_CTRL_HUM), 0x01, "×1 humidity");
+}
+
+#[test]
+fn a_configured_iir_filter_lags_as_the_datasheet_says() {
+    let (chip, air) = chip_in_changing_air(Calibration::DATASHEET);
+    let config = Bme280Config {
+        iir_filter_coefficient: 16,
+        oversampling_temperature: 2,
+        oversampling_pressure: 16,
+        ..bme_config(0x77)
+    };
+    let (mut sensor, _) = polled(bme280::build(&config, &ChipBackend(chip.clone())));
+    // The bme280 crate's registers: ctrl_meas 0x54, config 0x10.
+    assert_eq!(chip.register(REG_CTRL_MEAS) & 0xFC, 0x54);
+    assert_eq!(chip.register(REG_CONFIG), 0x10);
+    sensor.read().expect("read");
+    set_temperature(&air, 25.0);
+    // x_filt = (x_filt_old·15 + x)/16 per reading: after n readings the step is
+    // 1 − (15/16)^n of the way (temperature is nearly linear in adc_T).
+    for n in 1..=20 {
+        let r = sensor.read().expect("read");
+        let t = value(&r, Quantity::TemperatureC).unwrap_or(f64::NAN);
+        let want = 18.5 + 6.5 * (1.0 - (15.0f64 / 16.0).powi(n));
+        assert!((t - want).abs() < 0.02, "reading {n}: {t}, expected {want}");
+    }
+}
+
+#[test]
+fn a_slow_part_never_returns_the_previous_conversion() {
+    // Every settings combination on the slowest part the datasheet allows: the
+    // driver must wait out the maximum measurement time (or see `measuring`).
+    for (ot, op, oh) in [(1, 1, 1), (2, 16, 1), (16, 16, 16), (4, 8, 2)] {
+        let (chip, air) = chip_in_changing_air(Calibration::DATASHEET);
+        chip.set_conversion_time(ConversionTime::Maximum);
+        let config = Bme280Config {
+            oversampling_temperature: ot,
+            oversampling_pressure: op,
+            oversampling_humidity: oh,
+            ..bme_config(0x77)
+        };
+        let (mut sensor, _) = polled(bme280::build(&config, &ChipBackend(chip.clone())));
+        for (k, temperature_c) in [10.0, 20.0, 5.0, 30.0].into_iter().enumerate() {
+            set_temperature(&air, temperature_c);
+            let r = sensor.read().expect("read");
+            let t = value(&r, Quantity::TemperatureC).unwrap_or(f64::NAN);
+            assert!(
+                (t - temperature_c).abs() < 0.01,
+                "×{ot}/×{op}/×{oh}, read {k}: {t} °C, the air is {temperature_c} °C"
+            );
+            assert!(!chip.measuring());
+        }
+    }
+}
+
+#[test]
+fn a_part_that_never_finishes_is_a_fault_not_an_old_value() {
+    let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
+    // A backend whose delay does not move the chip's clock: the conversion never ends.
+    struct Frozen(Bme280Chip);
+    impl Backend for Frozen {
+        fn blocking_io(&self) -> bool {
+            false
+        }
+        fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
+            Err(HwError(format!("GPIO{pin}: not in this test")))
+        }
+        fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
+            Err(HwError(format!("{spi}: not in this test")))
+        }
+        fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
+            Ok(Box::new(self.0.clone()))
+        }
+        fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
+            Err(HwError(format!("{}: not in this test", root.display())))
+        }
+        fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
+            Box::new(weatherd::sim::hardware::NoDelay)
+        }
+    }
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &Frozen(chip.clone())));
+    let err = sensor.read().expect_err("still measuring");
+    assert!(err.0.contains("still measuring") && err.0.contains("9.3 ms"), "{err}");
+    // The chip finishes late: the conversion it reports then is the one asked for.
+    chip.advance_us(20_000);
+    assert!(!chip.measuring());
+}
+
+#[test]
+fn humidity_follows_the_datasheet_formula_with_a_nonzero_dig_h3() {
+    // dig_H3 = 40: Bosch's double-precision API code (which the bme280 crate
+    // followed) multiplies by (1 + dig_H3·(t_fine − 76800)/2^26) once more than the
+    // datasheet's formula, 3 % at 25 °C, and read 82.4 % for a true 80 %.
+    let calibration = Calibration {
+        h3: 40,
+        ..Calibration::DATASHEET
+    };
+    let (chip, air) = chip_in_changing_air(calibration);
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip)));
+    for (temperature_c, humidity_pct) in [(25.0, 80.0), (5.0, 95.0), (35.0, 30.0)] {
+        {
+            let mut a = air.lock().unwrap_or_else(|e| e.into_inner());
+            a.temperature_c = temperature_c;
+            a.humidity_pct = humidity_pct;
+        }
+        let r = sensor.read().expect("read");
+        let h = value(&r, Quantity::HumidityPct).unwrap_or(f64::NAN);
+        assert!(
+            (h - humidity_pct).abs() < 0.05,
+            "{h} %RH at {temperature_c} °C, the air is at {humidity_pct} %RH"
+        );
     }
 }
 
