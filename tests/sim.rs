@@ -1,11 +1,14 @@
 //! The simulator: weather plausibility and determinism, edge sources, the vane, and
-//! the BME280 register emulator driven through the real `bme280` crate.
+//! the BME280 register emulator driven through the real driver.
 
 use std::sync::Arc;
 use weatherd::hw::{Backend, EdgeSource, I2cError, PinRole};
-use weatherd::sim::bme280_chip::{AirConditions, Bme280Chip, RawSample, Variant};
+use weatherd::observation::{Quantity, Reading};
+use weatherd::sensors::bme280::{Bme280Sensor, Settings};
+use weatherd::sensors::PolledSensor;
+use weatherd::sim::bme280_chip::{AirConditions, Bme280Chip, ConversionTime, RawSample, Variant};
 use weatherd::sim::edges::SimEdgeSource;
-use weatherd::sim::hardware::{vane_count, vane_position, NoDelay, SimHardware};
+use weatherd::sim::hardware::{vane_count, vane_position, SimHardware};
 use weatherd::sim::weather::Weather;
 use weatherd::sim::SimTime;
 use weatherd::time::{Timestamp, NANOS_PER_SEC};
@@ -493,12 +496,22 @@ fn vane_counts_decode_to_the_simulated_direction() {
     assert!(hw.adc_channel("/dev/spidev0.0", 8).is_err());
 }
 
-// ---- BME280 emulator through the real crate --------------------------------------
+// ---- BME280 emulator through the real driver -------------------------------------
 
-fn crate_reading(chip: Bme280Chip, address: u8) -> bme280::Measurements<I2cError> {
-    let mut dev = bme280::i2c::BME280::new(chip, address);
-    dev.init(&mut NoDelay).expect("init");
-    dev.measure(&mut NoDelay).expect("measure")
+fn driver(chip: &Bme280Chip, address: u8, settings: Settings) -> Bme280Sensor {
+    Bme280Sensor::new(
+        Box::new(chip.clone()),
+        "/dev/i2c-1".into(),
+        address,
+        settings,
+        Box::new(chip.delay()),
+    )
+}
+
+fn reading(r: &[Reading], q: Quantity) -> f64 {
+    r.iter()
+        .find(|r| r.quantity == q)
+        .map_or(f64::NAN, |r| r.value)
 }
 
 const SOME_AIR: AirConditions = AirConditions {
@@ -508,38 +521,39 @@ const SOME_AIR: AirConditions = AirConditions {
 };
 
 #[test]
-fn the_crate_reproduces_the_datasheet_worked_example() {
+fn the_driver_reproduces_the_datasheet_worked_example() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, SOME_AIR);
     chip.set_raw_override(Some(RawSample {
         adc_t: 519_888,
         adc_p: 415_148,
-        adc_h: 0x8000,
+        adc_h: 30_000,
     }));
-    let m = crate_reading(chip, 0x77);
-    assert!((m.temperature - 25.08).abs() < 0.01, "{}", m.temperature);
-    // The crate computes in f32, the datasheet's 100653.27 Pa in double.
-    assert!((m.pressure - 100_653.27).abs() < 2.0, "{}", m.pressure);
+    // ×16 pressure oversampling: 20-bit pressure, so adc_P reaches the driver whole.
+    let settings = Settings {
+        oversampling_pressure: 16,
+        ..Settings::WEATHER_MONITORING
+    };
+    let r = driver(&chip, 0x77, settings).read().expect("read");
+    let t = reading(&r, Quantity::TemperatureC);
+    assert!((t - 25.08).abs() < 0.005, "{t}");
+    // The datasheet's 64-bit integer code: 100653.27 Pa.
+    let p = reading(&r, Quantity::PressureHpa);
+    assert!((p - 1006.5327).abs() < 0.0002, "{p}");
 }
 
 #[test]
-fn the_crate_reads_back_the_air_the_emulator_was_given() {
+fn the_driver_reads_back_the_air_the_emulator_was_given() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x76, SOME_AIR);
-    let m = crate_reading(chip.clone(), 0x76);
-    assert!(
-        (f64::from(m.temperature) - 12.34).abs() < 0.01,
-        "{}",
-        m.temperature
-    );
-    assert!(
-        (f64::from(m.pressure) - 100_123.0).abs() < 3.0,
-        "{}",
-        m.pressure
-    );
-    assert!(
-        (f64::from(m.humidity) - 67.8).abs() < 0.05,
-        "{}",
-        m.humidity
-    );
+    let r = driver(&chip, 0x76, Settings::WEATHER_MONITORING)
+        .read()
+        .expect("read");
+    // Within the resolution of ×1 oversampling (datasheet 3.4: 0.005 °C, 2.62 Pa).
+    let t = reading(&r, Quantity::TemperatureC);
+    assert!((t - 12.34).abs() < 0.0055, "{t}");
+    let p = reading(&r, Quantity::PressureHpa);
+    assert!((p - 1001.23).abs() < 0.027, "{p}");
+    let h = reading(&r, Quantity::HumidityPct);
+    assert!((h - 67.8).abs() < 0.01, "{h}");
     // Forced mode: one conversion, then back to sleep.
     assert_eq!(chip.measurements(), 1);
     assert_eq!(chip.register(0xF4) & 0x03, 0);
@@ -563,15 +577,36 @@ fn the_emulator_behaves_like_the_chip_on_the_bus() {
     assert_eq!(u16::from_le_bytes([calib[0], calib[1]]), 27504);
     assert_eq!(i16::from_le_bytes([calib[4], calib[5]]), -1000);
     // Before any measurement the data registers hold their reset values.
+    let reset = [0x80, 0, 0, 0x80, 0, 0, 0x80, 0];
     let mut data = [0u8; 8];
     chip.write_read(0x77, &[0xF7], &mut data).expect("data");
-    assert_eq!(data, [0x80, 0, 0, 0x80, 0, 0, 0x80, 0]);
-    // Write config, then a forced measurement with register/value pairs in one write.
+    assert_eq!(data, reset);
+    // Write config, then a forced measurement (×2 T, ×16 P, ×1 H, the bme280 crate's
+    // settings) with register/value pairs in one write.
+    chip.set_conversion_time(ConversionTime::Maximum);
     chip.write(0x77, &[0xF2, 0x01, 0xF4, 0b0101_0101])
         .expect("ctrl");
     assert_eq!(chip.measurements(), 1);
+    // Converting: `measuring` is set and the data registers still hold the old
+    // values, until the datasheet's maximum of 46.1 ms for these settings has passed.
+    let mut status = [0u8];
+    chip.advance_us(40_000);
+    chip.write_read(0x77, &[0xF3], &mut status).expect("status");
+    assert_eq!(status[0] & 0x08, 0x08, "still measuring after 40 ms");
     chip.write_read(0x77, &[0xF7], &mut data).expect("data");
-    assert_ne!(data, [0x80, 0, 0, 0x80, 0, 0, 0x80, 0]);
+    assert_eq!(data, reset, "the previous conversion's values");
+    chip.advance_us(6_100);
+    chip.write_read(0x77, &[0xF3], &mut status).expect("status");
+    assert_eq!(status[0] & 0x08, 0, "done after 46.1 ms");
+    chip.write_read(0x77, &[0xF7], &mut data).expect("data");
+    assert_ne!(data, reset);
+    // A typical part takes 1 + 2·2 + (2·16 + 0.5) + (2·1 + 0.5) = 40 ms.
+    chip.set_conversion_time(ConversionTime::Typical);
+    chip.write(0x77, &[0xF4, 0b0101_0101]).expect("forced");
+    chip.advance_us(39_999);
+    assert!(chip.measuring());
+    chip.advance_us(1);
+    assert!(!chip.measuring());
     // Soft reset clears the control registers.
     chip.write(0x77, &[0xE0, 0xB6]).expect("reset");
     let mut ctrl = [0u8; 4];
@@ -594,35 +629,71 @@ fn the_emulator_behaves_like_the_chip_on_the_bus() {
 }
 
 #[test]
+fn the_emulated_iir_filter_keeps_its_state_between_forced_measurements() {
+    use embedded_hal::i2c::I2c;
+    // Raw values fed in directly; filter 16 and ×16 (20-bit) so nothing is rounded
+    // away but the filter's own rounding.
+    let mut chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, SOME_AIR);
+    let raw = |adc_t: u32| RawSample {
+        adc_t,
+        adc_p: 400_000,
+        adc_h: 30_000,
+    };
+    chip.write(0x77, &[0xF5, 0x10]).expect("config: filter 16");
+    let mut filtered = 0.0;
+    for (k, adc_t) in [500_000u32, 500_000, 516_000, 516_000, 516_000]
+        .into_iter()
+        .enumerate()
+    {
+        chip.set_raw_override(Some(raw(adc_t)));
+        chip.write(0x77, &[0xF4, 0b1011_0101]).expect("forced");
+        chip.advance_us(200_000);
+        let mut data = [0u8; 8];
+        chip.write_read(0x77, &[0xF7], &mut data).expect("data");
+        let got = (u32::from(data[3]) << 12) | (u32::from(data[4]) << 4) | (u32::from(data[5]) >> 4);
+        // Datasheet 3.4.3; the first measurement after a reset seeds the filter.
+        filtered = if k == 0 {
+            f64::from(adc_t)
+        } else {
+            (filtered * 15.0 + f64::from(adc_t)) / 16.0
+        };
+        assert_eq!(got, filtered.round() as u32, "measurement {k}");
+    }
+    // Three readings into a 16 000-count step: 1 − (15/16)³ = 17.6 % of the way.
+    assert_eq!(filtered.round() as u32, 502_816);
+}
+
+#[test]
 fn the_simulated_bme280_plays_the_weather_at_the_simulated_time() {
     let w = Arc::new(cambridge(13));
     let time = SimTime::new(Timestamp::from_secs(START_S));
     let hw = SimHardware::new(w.clone(), time.clone());
     assert!(!hw.blocking_io());
-    let mut bus = hw.i2c("/dev/i2c-1").expect("sim bus");
-    let mut dev = bme280::i2c::BME280::new_secondary(&mut *bus);
-    let mut boxed = hw.delay();
-    let mut delay = &mut *boxed;
-    dev.init(&mut delay).expect("init");
+    let bus = hw.i2c("/dev/i2c-1").expect("sim bus");
+    let mut dev = Bme280Sensor::new(
+        bus,
+        "/dev/i2c-1".into(),
+        0x77,
+        Settings::WEATHER_MONITORING,
+        hw.delay(),
+    );
     for k in [0, 1000, 50_000, 3_000_000] {
         let t = Timestamp::from_secs(START_S + k * 7);
         time.set(t);
-        let m = dev.measure(&mut delay).expect("measure");
+        let r = dev.read().expect("read");
         let c = w.at(t);
+        let got = |q| reading(&r, q);
         assert!(
-            (f64::from(m.temperature) - c.temperature_c).abs() < 0.01,
-            "{k}: {} vs {c:?}",
-            m.temperature
+            (got(Quantity::TemperatureC) - c.temperature_c).abs() < 0.0055,
+            "{k}: {r:?} vs {c:?}"
         );
         assert!(
-            (f64::from(m.pressure) / 100.0 - c.station_pressure_hpa).abs() < 0.05,
-            "{k}: {}",
-            m.pressure
+            (got(Quantity::PressureHpa) - c.station_pressure_hpa).abs() < 0.027,
+            "{k}: {r:?} vs {c:?}"
         );
         assert!(
-            (f64::from(m.humidity) - c.humidity_pct).abs() < 0.05,
-            "{k}: {}",
-            m.humidity
+            (got(Quantity::HumidityPct) - c.humidity_pct).abs() < 0.01,
+            "{k}: {r:?} vs {c:?}"
         );
     }
 }
