@@ -220,9 +220,16 @@ fn a_temperature_step_reads_at_once_with_the_default_settings() {
     set_temperature(&air, 25.0);
     let r = sensor.read().expect("read after the step");
     let t = value(&r, Quantity::TemperatureC).unwrap_or(f64::NAN);
-    assert!((t - 25.0).abs() < 0.01, "{t} °C one reading after a step to 25 °C");
+    assert!(
+        (t - 25.0).abs() < 0.01,
+        "{t} °C one reading after a step to 25 °C"
+    );
     assert_eq!(chip.register(REG_CONFIG) & 0x1C, 0, "filter off");
-    assert_eq!(chip.register(REG_CTRL_MEAS) & 0xFC, 0x24, "×1 temperature and pressure");
+    assert_eq!(
+        chip.register(REG_CTRL_MEAS) & 0xFC,
+        0x24,
+        "×1 temperature and pressure"
+    );
     assert_eq!(chip.register(REG_CTRL_HUM), 0x01, "×1 humidity");
 }
 
@@ -305,7 +312,10 @@ fn a_part_that_never_finishes_is_a_fault_not_an_old_value() {
     }
     let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &Frozen(chip.clone())));
     let err = sensor.read().expect_err("still measuring");
-    assert!(err.0.contains("still measuring") && err.0.contains("9.3 ms"), "{err}");
+    assert!(
+        err.0.contains("still measuring") && err.0.contains("9.3 ms"),
+        "{err}"
+    );
     // The chip finishes late: the conversion it reports then is the one asked for.
     chip.advance_us(20_000);
     assert!(!chip.measuring());
@@ -387,6 +397,34 @@ fn ds18b20_faults() {
         traversal.0.contains("not a 1-Wire device id"),
         "{traversal}"
     );
+}
+
+#[test]
+fn ds18b20_scratchpads_that_no_ds18b20_sends_are_faults() {
+    // A data line held low: nine zero bytes, whose CRC is zero too, and t=0.
+    let zero = ds_read("all_zero", "").expect_err("all-zero scratchpad is not 0 °C");
+    assert!(
+        zero.0.contains("28-0000075a1b2c")
+            && zero.0.contains("held low")
+            && zero.0.contains("not 0 °C"),
+        "{zero}"
+    );
+    // Bytes 5 and 7 wrong under a matching CRC.
+    let fixed = ds_read("bad_fixed_bytes", "").expect_err("bytes 5 and 7");
+    assert!(
+        fixed.0.contains("byte 5 is 0x00, not 0xff")
+            && fixed.0.contains("byte 7 is 0x00, not 0x10"),
+        "{fixed}"
+    );
+    // t= that is not what the scratchpad holds.
+    let mismatch = ds_read("t_mismatch", "").expect_err("t= disagrees");
+    assert!(mismatch.0.contains("t=0 disagrees"), "{mismatch}");
+    // A shorted line stays shorted: no retries (each would take a 750 ms conversion).
+    let zero_text = std::fs::read_to_string(fixture("all_zero").join("28-0000075a1b2c/w1_slave"))
+        .expect("fixture");
+    let (mut s, reads) = scripted(&[&zero_text, GOOD]);
+    assert!(s.read().is_err());
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
 }
 
 #[test]

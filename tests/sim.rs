@@ -650,7 +650,8 @@ fn the_emulated_iir_filter_keeps_its_state_between_forced_measurements() {
         chip.advance_us(200_000);
         let mut data = [0u8; 8];
         chip.write_read(0x77, &[0xF7], &mut data).expect("data");
-        let got = (u32::from(data[3]) << 12) | (u32::from(data[4]) << 4) | (u32::from(data[5]) >> 4);
+        let got =
+            (u32::from(data[3]) << 12) | (u32::from(data[4]) << 4) | (u32::from(data[5]) >> 4);
         // Datasheet 3.4.3; the first measurement after a reset seeds the filter.
         filtered = if k == 0 {
             f64::from(adc_t)

@@ -461,9 +461,7 @@ impl Bme280Sensor {
     fn measure(&mut self, calibration: Calibration) -> Result<Vec<Reading>, SensorError> {
         let here = self.here();
         self.write_reg(REG_CTRL_MEAS, self.settings.ctrl_meas() | MODE_FORCED)?;
-        let max_us = self
-            .settings
-            .max_measurement_us(self.part == Part::Bme280);
+        let max_us = self.settings.max_measurement_us(self.part == Part::Bme280);
         self.delay.delay_us(max_us);
         // The maximum time has passed; a part that is still converting is out of its
         // specification, but is given a little longer before it is reported.
@@ -625,13 +623,19 @@ mod tests {
             iir_filter_coefficient: 16,
         };
         assert_eq!(old.max_measurement_us(true), 46_100);
-        assert_eq!(Settings::WEATHER_MONITORING.max_measurement_us(false), 6_425);
+        assert_eq!(
+            Settings::WEATHER_MONITORING.max_measurement_us(false),
+            6_425
+        );
     }
 
     #[test]
     fn register_values_for_the_settings() {
         let w = Settings::WEATHER_MONITORING;
-        assert_eq!((w.ctrl_meas(), w.ctrl_hum(), w.config()), (0x24, 0x01, 0x00));
+        assert_eq!(
+            (w.ctrl_meas(), w.ctrl_hum(), w.config()),
+            (0x24, 0x01, 0x00)
+        );
         let old = Settings {
             oversampling_temperature: 2,
             oversampling_pressure: 16,
@@ -669,7 +673,10 @@ mod tests {
                 for adc_h in (20_000u16..40_000).step_by(997) {
                     let i = c.humidity_pct(adc_h, t_fine);
                     let d = double(&c, f64::from(adc_h), t_fine as f64);
-                    assert!((i - d).abs() < 0.01, "h3 {h3} t_fine {t_fine} adc {adc_h}: {i} vs {d}");
+                    assert!(
+                        (i - d).abs() < 0.01,
+                        "h3 {h3} t_fine {t_fine} adc {adc_h}: {i} vs {d}"
+                    );
                 }
             }
         }

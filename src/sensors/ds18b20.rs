@@ -12,6 +12,14 @@
 //! before its first conversion, so it is a fault, not a heatwave. CRC failures and the
 //! power-on value are usually transient (a long cable, a brown-out), so one read tries
 //! up to [`ATTEMPTS`] times before reporting them.
+//!
+//! The CRC alone does not prove a DS18B20 answered: a data line held low reads as nine
+//! zero bytes, whose CRC is zero too (`00 00 00 00 00 00 00 00 00 : crc=00 YES`, then
+//! `t=0`). So the scratchpad's fixed bytes are checked as well (DS18B20 datasheet,
+//! "Memory"): byte 5 is always 0xFF, byte 7 always 0x10, and the configuration byte 4
+//! has its five low bits set (0x1F, 0x3F, 0x5F or 0x7F for 9 to 12 bits). A scratchpad
+//! that fails them is a fault, not retried (a shorted line stays shorted); and `t=`
+//! must be the temperature the scratchpad's own bytes 0–1 hold.
 
 use super::{Driver, PolledSensor, SensorError};
 use crate::config::Ds18b20Config;
@@ -97,6 +105,8 @@ pub enum W1Error {
     PowerOn,
     #[error("unreadable w1_slave text: {0}")]
     Garbage(String),
+    #[error("{0}")]
+    Scratchpad(String),
 }
 
 /// The temperature in °C from a `w1_slave` text.
@@ -124,6 +134,8 @@ pub fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
             shorten(crc_line)
         )));
     }
+    let pad = scratchpad(crc_line)?;
+    check_fixed_bytes(&pad)?;
     let t_line = t_line.trim_end();
     let Some((_, value)) = t_line.rsplit_once("t=") else {
         return Err(W1Error::Garbage(format!(
@@ -143,7 +155,82 @@ pub fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
             "t={millideg} is outside the DS18B20's −55…125 °C"
         )));
     }
+    let (masked, unmasked) = scratchpad_millideg(&pad);
+    // The kernel computes t= from these same bytes (newer kernels clear the bits that
+    // are undefined below 12-bit resolution, older ones do not); 1 m°C of slack.
+    if (millideg - masked).abs() > 1 && (millideg - unmasked).abs() > 1 {
+        return Err(W1Error::Scratchpad(format!(
+            "t={millideg} disagrees with the scratchpad's temperature bytes {:02x} {:02x} ({masked} m°C)",
+            pad[0], pad[1]
+        )));
+    }
     Ok(f64::from(millideg) / 1000.0)
+}
+
+/// The nine scratchpad bytes that start the CRC line (`72 01 4b … 57 : crc=57 YES`).
+fn scratchpad(crc_line: &str) -> Result<[u8; 9], W1Error> {
+    let garbage = || {
+        W1Error::Garbage(format!(
+            "first line does not start with the 9 scratchpad bytes: {:?}",
+            shorten(crc_line)
+        ))
+    };
+    let mut pad = [0u8; 9];
+    let mut words = crc_line.split_whitespace();
+    for b in pad.iter_mut() {
+        let word = words.next().ok_or_else(garbage)?;
+        if word.len() != 2 {
+            return Err(garbage());
+        }
+        *b = u8::from_str_radix(word, 16).map_err(|_| garbage())?;
+    }
+    Ok(pad)
+}
+
+/// Byte 5 is 0xFF, byte 7 is 0x10, and the configuration byte has its low five bits
+/// set, on every DS18B20 (datasheet, "Memory" and "Configuration Register").
+fn check_fixed_bytes(pad: &[u8; 9]) -> Result<(), W1Error> {
+    let mut wrong = Vec::new();
+    if pad[4] & 0x9F != 0x1F {
+        wrong.push(format!(
+            "configuration byte 4 is {:#04x}, not 0x1f/0x3f/0x5f/0x7f",
+            pad[4]
+        ));
+    }
+    if pad[5] != 0xFF {
+        wrong.push(format!("byte 5 is {:#04x}, not 0xff", pad[5]));
+    }
+    if pad[7] != 0x10 {
+        wrong.push(format!("byte 7 is {:#04x}, not 0x10", pad[7]));
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    let hint = if pad.iter().all(|&b| b == 0) {
+        "all zeros, which is a data line held low (a short to GND or a wet connector), not 0 °C"
+    } else {
+        "not what a DS18B20 sends: a faulty probe or a disturbed data line"
+    };
+    Err(W1Error::Scratchpad(format!(
+        "scratchpad {} fails the DS18B20's fixed bytes ({}): {hint}",
+        pad.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        wrong.join(", ")
+    )))
+}
+
+/// The temperature bytes 0–1 in millidegrees, as the kernel's w1_therm computes t=
+/// (raw·1000/16, truncated): with the bits that are undefined at 9–11-bit resolution
+/// cleared, and as they are.
+fn scratchpad_millideg(pad: &[u8; 9]) -> (i32, i32) {
+    let raw = i16::from_le_bytes([pad[0], pad[1]]);
+    // Configuration bits 6..5 = R: resolution 9 + R bits, so 3 − R low bits are
+    // undefined.
+    let undefined = 3 - ((pad[4] >> 5) & 0x03);
+    let masked = raw & !((1i16 << undefined) - 1);
+    (i32::from(masked) * 1000 / 16, i32::from(raw) * 1000 / 16)
 }
 
 fn shorten(s: &str) -> String {
@@ -184,5 +271,55 @@ mod tests {
         }
         let absurd = GOOD.replace("t=23125", "t=200000");
         assert!(matches!(parse_w1_slave(&absurd), Err(W1Error::Garbage(_))));
+    }
+
+    fn scratchpad_error(text: &str) -> String {
+        match parse_w1_slave(text) {
+            Err(W1Error::Scratchpad(m)) => m,
+            other => panic!("{text:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_all_zero_scratchpad_is_a_held_low_line_not_zero_degrees() {
+        let zero = "00 00 00 00 00 00 00 00 00 : crc=00 YES\n00 00 00 00 00 00 00 00 00 t=0\n";
+        let m = scratchpad_error(zero);
+        assert!(m.contains("held low") && m.contains("not 0 °C"), "{m}");
+        assert!(
+            m.contains("byte 5 is 0x00") && m.contains("byte 7 is 0x00"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn each_fixed_byte_is_checked() {
+        // Byte 4 (config), byte 5 and byte 7 wrong one at a time; CRC "YES" as a
+        // confused or mocked w1 would report.
+        for (pad, what) in [
+            ("72 01 4b 46 7e ff 0e 10 57", "configuration byte 4 is 0x7e"),
+            ("72 01 4b 46 ff ff 0e 10 57", "configuration byte 4 is 0xff"),
+            ("72 01 4b 46 7f fe 0e 10 57", "byte 5 is 0xfe"),
+            ("72 01 4b 46 7f ff 0e 11 57", "byte 7 is 0x11"),
+        ] {
+            let text = format!("{pad} : crc=57 YES\n{pad} t=23125\n");
+            let m = scratchpad_error(&text);
+            assert!(m.contains(what) && m.contains("faulty probe"), "{m}");
+        }
+        // Every resolution's configuration byte is accepted.
+        for config in ["1f", "3f", "5f", "7f"] {
+            let pad = format!("70 01 4b 46 {config} ff 10 10 00");
+            let text = format!("{pad} : crc=00 YES\n{pad} t=23000\n");
+            assert_eq!(parse_w1_slave(&text), Ok(23.0), "{config}");
+        }
+    }
+
+    #[test]
+    fn t_must_match_the_scratchpad_temperature() {
+        let m = scratchpad_error(&GOOD.replace("t=23125", "t=23000"));
+        assert!(m.contains("t=23000") && m.contains("23125"), "{m}");
+        // 9-bit resolution: the three low bits are undefined and the kernel ignores them.
+        let pad = "77 01 4b 46 1f ff 09 10 00";
+        let text = format!("{pad} : crc=00 YES\n{pad} t=23000\n");
+        assert_eq!(parse_w1_slave(&text), Ok(23.0));
     }
 }

@@ -33,8 +33,8 @@
 //! resolution of the settings. The humidity formula is the datasheet's, whose only
 //! dig_H3 term sits inside the dig_H6 term.
 
-pub use crate::sensors::bme280::Calibration;
 use crate::hw::I2cError;
+pub use crate::sensors::bme280::Calibration;
 use embedded_hal::i2c::{ErrorType, I2c, Operation, SevenBitAddress};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

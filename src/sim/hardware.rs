@@ -279,6 +279,31 @@ mod tests {
     }
 
     #[test]
+    fn simulated_scratchpads_pass_the_drivers_checks() {
+        // Every 1/16 °C step over the DS18B20's range: fixed bytes, CRC and t= agree,
+        // so a simulated run never faults on its own probe.
+        for raw in -55 * 16..=125 * 16 {
+            let c = f64::from(raw) / 16.0;
+            let text = w1_slave_text(c);
+            let got = crate::sensors::ds18b20::parse_w1_slave(&text);
+            if raw == 85 * 16 {
+                // 85 °C exactly is the power-on value, refused as such.
+                assert_eq!(got, Err(crate::sensors::ds18b20::W1Error::PowerOn));
+            } else {
+                // t= is whole millidegrees, truncated (−54.9375 °C reads −54.937).
+                assert_eq!(got, Ok(f64::from(raw * 1000 / 16) / 1000.0), "{text}");
+            }
+            let bytes: Vec<u8> = text
+                .split_whitespace()
+                .take(9)
+                .map(|w| u8::from_str_radix(w, 16).unwrap_or(0))
+                .collect();
+            assert_eq!((bytes[4], bytes[5], bytes[7]), (0x7f, 0xff, 0x10));
+            assert_eq!(crc8_maxim(&bytes), 0, "{text}");
+        }
+    }
+
+    #[test]
     fn vane_counts_match_the_reference_table() {
         let table = [
             128, 427, 373, 860, 844, 892, 697, 787, 559, 613, 232, 255, 39, 103, 69, 181,
