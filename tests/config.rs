@@ -71,7 +71,19 @@ fn example_is_the_standard_school_build() {
         ["anemometer", "bme280", "ground", "rain", "wind_vane"]
     );
     match &c.sensors["bme280"] {
-        SensorConfig::Bme280(b) => assert_eq!((b.bus.as_str(), b.address), ("/dev/i2c-1", 0x77)),
+        SensorConfig::Bme280(b) => {
+            assert_eq!((b.bus.as_str(), b.address), ("/dev/i2c-1", 0x77));
+            // Bosch's weather-monitoring setting (datasheet 3.5.1).
+            assert_eq!(
+                (
+                    b.oversampling_temperature,
+                    b.oversampling_pressure,
+                    b.oversampling_humidity,
+                    b.iir_filter_coefficient
+                ),
+                (1, 1, 1, 0)
+            );
+        }
         other => panic!("bme280 is {other:?}"),
     }
     match &c.sensors["ground"] {
@@ -487,6 +499,10 @@ fn sensor_value_checks_explain_themselves() {
         ("[sensors.r]\ntype = \"rain_gauge\"\ndebounce_ms = 0.0\n", "sensors.r.debounce_ms", &["phantom rain"]),
         ("[sensors.b]\ntype = \"bme280\"\naddress = 0x40\n", "sensors.b.address", &["0x76", "0x77", "i2cdetect"]),
         ("[sensors.b]\ntype = \"bme280\"\naddress = 0x02\n", "sensors.b.address", &["0x03 to 0x77"]),
+        ("[sensors.b]\ntype = \"bme280\"\noversampling_temperature = 3\n", "sensors.b.oversampling_temperature", &["1, 2, 4, 8 or 16", "found 3"]),
+        ("[sensors.b]\ntype = \"bme280\"\noversampling_pressure = 0\n", "sensors.b.oversampling_pressure", &["1, 2, 4, 8 or 16", "found 0"]),
+        ("[sensors.b]\ntype = \"bme280\"\noversampling_humidity = 32\n", "sensors.b.oversampling_humidity", &["1, 2, 4, 8 or 16", "found 32"]),
+        ("[sensors.b]\ntype = \"bme280\"\niir_filter_coefficient = 1\n", "sensors.b.iir_filter_coefficient", &["0 (filter off", "2, 4, 8 or 16", "found 1"]),
         ("[sensors.g]\ntype = \"ds18b20\"\nid = \"28-12\"\n", "sensors.g.id", &["12 hex digits", "\"28-12\""]),
         ("[sensors.g]\ntype = \"ds18b20\"\nquantity = \"ground\"\n", "sensors.g.quantity", &["not a valid quantity name"]),
         ("[sensors.v]\ntype = \"wind_vane\"\nchannel = 8\n", "sensors.v.channel", &["0 to 7"]),
