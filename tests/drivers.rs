@@ -322,6 +322,91 @@ fn a_part_that_never_finishes_is_a_fault_not_an_old_value() {
 }
 
 #[test]
+fn a_reset_during_the_measurement_is_a_fault_not_a_reading() {
+    /// Waits on the chip's clock; when armed, the first wait power-cycles the chip
+    /// (a brown-out in the middle of a conversion).
+    struct BrownOut {
+        chip: Bme280Chip,
+        armed: Arc<AtomicUsize>,
+    }
+    impl embedded_hal::delay::DelayNs for BrownOut {
+        fn delay_ns(&mut self, ns: u32) {
+            if self.armed.swap(0, Ordering::SeqCst) == 1 {
+                self.chip.unplug();
+                self.chip.replug();
+            }
+            self.chip.delay().delay_ns(ns);
+        }
+    }
+    struct Flaky(Bme280Chip, Arc<AtomicUsize>);
+    impl Backend for Flaky {
+        fn blocking_io(&self) -> bool {
+            false
+        }
+        fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
+            Err(HwError(format!("GPIO{pin}: not in this test")))
+        }
+        fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
+            Err(HwError(format!("{spi}: not in this test")))
+        }
+        fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
+            Ok(Box::new(self.0.clone()))
+        }
+        fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
+            Err(HwError(format!("{}: not in this test", root.display())))
+        }
+        fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
+            Box::new(BrownOut {
+                chip: self.0.clone(),
+                armed: self.1.clone(),
+            })
+        }
+    }
+    let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
+    let armed = Arc::new(AtomicUsize::new(0));
+    let (mut sensor, _) = polled(bme280::build(
+        &bme_config(0x77),
+        &Flaky(chip.clone(), armed.clone()),
+    ));
+    assert_air(&sensor.read().expect("read"));
+    armed.store(1, Ordering::SeqCst);
+    let err = sensor.read().expect_err("reset mid-measurement");
+    assert!(
+        err.0.contains("lost its settings during the measurement"),
+        "{err}"
+    );
+    assert_air(&sensor.read().expect("initialised again"));
+}
+
+#[test]
+fn a_simulated_day_reads_without_a_fault() {
+    // Every 5-s sample of a simulated day, through the real drivers: no reading may
+    // be refused (e.g. a raw value that happens to equal a "skipped" marker, or a
+    // simulated scratchpad that fails the DS18B20 checks).
+    let weather = Arc::new(Weather::new(1, 52.2, 20.0));
+    let start = 1_767_225_600;
+    let time = SimTime::new(Timestamp::from_secs(start));
+    let hw = SimHardware::new(weather.clone(), time.clone());
+    let (mut bme, _) = polled(bme280::build(&bme_config(0x77), &hw));
+    let (mut ground, _) = polled(ds18b20::build(
+        &Ds18b20Config {
+            id: String::new(),
+            ..ds_config("unused", "")
+        },
+        &hw,
+    ));
+    for k in 0..17_280 {
+        time.set(Timestamp::from_secs(start + 5 * k));
+        if let Err(e) = bme.read() {
+            panic!("sample {k}: {e}");
+        }
+        if let Err(e) = ground.read() {
+            panic!("sample {k}: {e}");
+        }
+    }
+}
+
+#[test]
 fn humidity_follows_the_datasheet_formula_with_a_nonzero_dig_h3() {
     // dig_H3 = 40: Bosch's double-precision API code (which the bme280 crate
     // followed) multiplies by (1 + dig_H3·(t_fine − 76800)/2^26) once more than the

@@ -49,8 +49,6 @@ const STATUS_MEASURING: u8 = 0x08;
 const STATUS_IM_UPDATE: u8 = 0x01;
 /// ctrl_meas mode bits for one forced measurement.
 const MODE_FORCED: u8 = 0x01;
-/// The value a data register holds when its measurement was skipped (or never made).
-const SKIPPED_20BIT: u32 = 0x80000;
 /// Datasheet 1.1: start-up time after power-on or a soft reset is 2 ms.
 const STARTUP_US: u32 = 2_000;
 /// Polls of the status register after the maximum measurement time, 500 µs apart,
@@ -477,9 +475,14 @@ impl Bme280Sensor {
         let adc_p = u20(&data[0..3]);
         let adc_t = u20(&data[3..6]);
         let adc_h = u16::from_be_bytes([data[6], data[7]]);
-        if adc_t == SKIPPED_20BIT || adc_p == SKIPPED_20BIT {
+        // A chip reset during the measurement (a brown-out) measured with its reset
+        // settings: humidity skipped, the filter off. Its data cannot be told by value
+        // (0x80000 and 0x8000, the "skipped" values, are also ordinary readings), so
+        // the settings are checked again, and the measurement kept only if they held.
+        if !self.settings_intact()? {
             return Err(SensorError(format!(
-                "{here}: the chip reported no measurement (raw value 0x80000)"
+                "{here}: the chip lost its settings during the measurement (a reset or brown-out); \
+                 it is initialised again on the next read"
             )));
         }
         let t_fine = calibration.t_fine(adc_t);
@@ -491,11 +494,6 @@ impl Bme280Sensor {
         };
         let mut out = vec![Reading::new(Quantity::TemperatureC, temperature_c)];
         if self.part == Part::Bme280 {
-            if adc_h == 0x8000 {
-                return Err(SensorError(format!(
-                    "{here}: the chip reported no humidity measurement (raw value 0x8000)"
-                )));
-            }
             out.push(Reading::new(
                 Quantity::HumidityPct,
                 calibration.humidity_pct(adc_h, t_fine),
