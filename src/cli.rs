@@ -74,6 +74,11 @@ pub struct RunArgs {
     /// Stop after this much time (e.g. 90s, 36h, 365d), measured from the start.
     #[arg(long, value_name = "SPAN", value_parser = parse_span)]
     pub duration: Option<i64>,
+    /// When --duration ends, how long uploads may still send what is stored before
+    /// weatherd exits (e.g. 30s, 10m); what is left waits in the database for the
+    /// next run. A signal stops at once (after a 5 s grace for a request in flight).
+    #[arg(long, value_name = "SPAN", value_parser = parse_span, default_value = "120s")]
+    pub drain_timeout: i64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -214,6 +219,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             start: args.start,
         }),
         duration_s: args.duration,
+        drain_timeout: std::time::Duration::from_secs(args.drain_timeout.max(0).unsigned_abs()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -222,7 +228,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             code: EXIT_FAILURE,
             message: format!("cannot start the runtime: {e}"),
         })?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let summary = station::run(opts, shutdown_signal())
             .await
             .map_err(|e| Failure {
@@ -233,7 +239,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             tracing::info!("shut down on signal");
         }
         Ok(())
-    })
+    });
+    // Dropping a runtime waits for every blocking-pool thread, including an HTTP
+    // request the uploader abandoned after its grace period (a hung server would hold
+    // the exit for `timeout_seconds`). Everything worth keeping is in the database by
+    // now; such a request's records are still unacknowledged, so nothing is lost.
+    runtime.shutdown_background();
+    result
 }
 
 /// Resolves when SIGTERM (systemd's stop) or SIGINT (Ctrl-C) arrives.

@@ -113,6 +113,105 @@ pub fn load_token(
     Ok(Some(Secret::new(token)))
 }
 
+/// What replaces a secret in any text that is logged or stored.
+pub const REDACTED: &str = "[redacted]";
+
+/// Words after which a credential usually follows (`Bearer abc`, `"token": "abc"`,
+/// `password=abc`); the value after each is replaced.
+const CREDENTIAL_WORDS: [&str; 9] = [
+    "bearer",
+    "basic",
+    "digest",
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+];
+
+/// Removes secrets from a text that came from outside (a server's answer, a client
+/// library's error) before it is logged, stored for `weatherd status` or shown: every
+/// occurrence of the known `secrets`, everything after an `Authorization` header name
+/// up to the end of its value, and the value after a credential word such as `Bearer`,
+/// `Token` or `password=`. A server that echoes the request headers into an error page
+/// must not put the token into the journal or the database.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if !secret.is_empty() {
+            out = out.replace(secret, REDACTED);
+        }
+    }
+    out = redact_after(&out, "authorization", |c| {
+        matches!(c, '"' | '\'' | ',' | ';' | '}' | '\n' | '\r' | '<')
+    });
+    for word in CREDENTIAL_WORDS {
+        out = redact_after(&out, word, |c| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ')' | ']' | '&' | '<')
+        });
+    }
+    out
+}
+
+/// Replaces the value after each whole-word, case-insensitive `word` (past separators
+/// such as `: = "`) up to the first character `ends` accepts.
+fn redact_after(text: &str, word: &str, ends: impl Fn(char) -> bool) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(word) {
+        let start = from + pos;
+        let after = start + word.len();
+        from = after;
+        let boundary_before = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let rest = &text[after..];
+        let sep_len: usize = rest
+            .chars()
+            .take_while(|c| matches!(c, ' ' | '\t' | ':' | '=' | '"' | '\''))
+            .map(char::len_utf8)
+            .sum();
+        // A word glued to more letters (`tokens`, `token_file`) is not a credential name,
+        // and one followed by nothing to hide has no value.
+        if !boundary_before || sep_len == 0 {
+            continue;
+        }
+        let value_start = after + sep_len;
+        let value_len: usize = text[value_start..]
+            .chars()
+            .take_while(|c| !ends(*c))
+            .map(char::len_utf8)
+            .sum();
+        if value_len == 0 || text[value_start..value_start + value_len] == *REDACTED {
+            continue;
+        }
+        out.push_str(&text[copied..value_start]);
+        out.push_str(REDACTED);
+        copied = value_start + value_len;
+        from = copied;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// At most `max` characters of `text`, control characters turned into spaces, with
+/// `…` where it was cut: server answers can be pages long.
+pub fn truncate(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +234,25 @@ mod tests {
         let token = load_token(Some(&path), None).unwrap().unwrap();
         assert_eq!(token.expose(), "s3cret");
         assert_eq!(format!("{token:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn redaction_removes_known_secrets_and_credential_values() {
+        let echoed = "bad credentials; you sent Authorization: Bearer s3cr3t-T0KEN, \
+                      {\"token\":\"abc123\"} password=hunter2 Token xyz";
+        let r = redact(echoed, &[]);
+        for leak in ["s3cr3t-T0KEN", "abc123", "hunter2", "xyz"] {
+            assert!(!r.contains(leak), "{leak} in {r}");
+        }
+        assert!(r.starts_with("bad credentials; you sent Authorization: [redacted]"), "{r}");
+        // A known secret goes wherever it is, even without a credential word before it.
+        let r = redact("echo: s3cr3t-T0KEN!", &["s3cr3t-T0KEN"]);
+        assert_eq!(r, "echo: [redacted]!");
+        // Ordinary words stay.
+        let r = redact("check token_file and the tokens", &[]);
+        assert_eq!(r, "check token_file and the tokens");
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("a\nb", 10), "a b");
     }
 
     #[test]
