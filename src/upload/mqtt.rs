@@ -613,6 +613,24 @@ impl Destination for MqttDestination {
             // Start the next attempt from a clean client; see the module comment.
             self.connection = None;
         }
-        result
+        // A broker's or the client's error text must never carry the password on.
+        let secrets: Vec<&str> = self
+            .settings
+            .credentials
+            .iter()
+            .map(|c| c.password.0.as_str())
+            .collect();
+        result.map_err(|e| match e {
+            DeliveryError::Transient {
+                message,
+                retry_after,
+            } => DeliveryError::Transient {
+                message: secret::redact(&message, &secrets),
+                retry_after,
+            },
+            DeliveryError::Permanent { message } => DeliveryError::Permanent {
+                message: secret::redact(&message, &secrets),
+            },
+        })
     }
 }
