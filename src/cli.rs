@@ -180,8 +180,38 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
                     .collect::<Vec<_>>()
                     .join("\nweatherd: "),
             })?;
+            // Secret files get the checks `run` makes when it starts the uploads
+            // (which would otherwise disable the destination at run time only).
+            let mut problems = Vec::new();
+            let mut notes = Vec::new();
+            for (key, finding) in crate::upload::check_secrets(&config.upload) {
+                match finding {
+                    crate::upload::secret::Finding::Problem(m) => {
+                        problems.push(format!("{}: `{key}`: {m}", file.display()))
+                    }
+                    crate::upload::secret::Finding::Note(m) => {
+                        notes.push(format!("{}: `{key}`: {m}", file.display()))
+                    }
+                }
+            }
+            if !problems.is_empty() {
+                return Err(Failure {
+                    code: EXIT_USAGE,
+                    message: problems.join("\nweatherd: "),
+                });
+            }
             print!("{}", config.to_toml());
-            eprintln!("{}: OK", file.display());
+            for note in &notes {
+                eprintln!("weatherd: note: {note}");
+            }
+            if notes.is_empty() {
+                eprintln!("{}: OK", file.display());
+            } else {
+                eprintln!(
+                    "{}: OK, except what the notes above could not check",
+                    file.display()
+                );
+            }
             Ok(())
         }
     }

@@ -64,7 +64,7 @@ impl fmt::Debug for Password {
 }
 
 #[derive(Clone, Debug)]
-struct Credentials {
+pub(crate) struct Credentials {
     username: String,
     password: Password,
     /// Where they came from, to name in error messages.
@@ -175,7 +175,8 @@ fn credentials_path(config: &MqttConfig) -> Result<Option<PathBuf>, SetupError> 
     }
 }
 
-fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
+/// Reads and checks an MQTT credentials file (`run` and `check-config`).
+pub(crate) fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
     const WHAT: &str = "MQTT credentials file";
     let text = secret::read_private_file(path)?;
     let mut lines = text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l));

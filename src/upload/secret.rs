@@ -38,6 +38,12 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
                 path.display()
             ))
         })?;
+        if !meta.is_file() {
+            return Err(SetupError(format!(
+                "{} is not a regular file (a directory?); it must be the file holding the secret",
+                path.display()
+            )));
+        }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(SetupError(format!(
@@ -85,6 +91,60 @@ pub fn load(file: Option<&Path>, credential: Option<&str>) -> Result<Option<Stri
         (None, None) => return Ok(None),
     };
     Ok(Some(text))
+}
+
+/// What `check-config` says about one secret that `run` would not simply accept.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finding {
+    /// `run` would refuse it: the destination would not start.
+    Problem(String),
+    /// It could not be checked from here (no permission, no systemd credentials).
+    Note(String),
+}
+
+/// `check-config`'s check of a secret file: `load`, the very function `run` uses. A
+/// file with private permissions that this user may not open (a root-only token file
+/// checked by a teacher) cannot be judged from here: that is a note, not a pass and
+/// not a failure.
+pub fn check_file<T>(
+    path: &Path,
+    load: impl FnOnce(&Path) -> Result<T, SetupError>,
+) -> Option<Finding> {
+    let err = load(path).err()?;
+    let open = std::fs::File::open(path).err();
+    Some(classify(path, err, open.as_ref().map(std::io::Error::kind), is_private(path)))
+}
+
+/// The judgement of [`check_file`], given why `run`'s loader failed, why opening the
+/// file failed (if it did) and whether its mode keeps other users out.
+pub fn classify(
+    path: &Path,
+    err: SetupError,
+    open: Option<std::io::ErrorKind>,
+    private: bool,
+) -> Finding {
+    if open == Some(std::io::ErrorKind::PermissionDenied) && private {
+        Finding::Note(format!(
+            "{} cannot be read by this user, so it was not checked; run check-config as the \
+             user weatherd runs as (e.g. `sudo -u weatherd weatherd check-config FILE`)",
+            path.display()
+        ))
+    } else {
+        Finding::Problem(err.0)
+    }
+}
+
+fn is_private(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o077 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
 }
 
 /// Reads a bearer token: the first line, trimmed; it must be non-empty and fit in an
@@ -253,6 +313,29 @@ mod tests {
         assert_eq!(r, "check token_file and the tokens");
         assert_eq!(truncate("abcdef", 3), "abc…");
         assert_eq!(truncate("a\nb", 10), "a b");
+    }
+
+    #[test]
+    fn an_unopenable_private_file_is_a_note_anything_else_a_problem() {
+        let path = Path::new("/etc/weatherd/upload-token");
+        let err = || SetupError("cannot read".into());
+        let denied = Some(std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(
+            classify(path, err(), denied, true),
+            Finding::Note(n) if n.contains("sudo -u weatherd")
+        ));
+        // Group- or world-readable: `run` refuses it, whoever checks.
+        assert!(matches!(classify(path, err(), denied, false), Finding::Problem(_)));
+        let missing = Some(std::io::ErrorKind::NotFound);
+        assert!(matches!(classify(path, err(), missing, true), Finding::Problem(_)));
+        assert!(matches!(classify(path, err(), None, true), Finding::Problem(_)));
+    }
+
+    #[test]
+    fn a_directory_is_not_a_secret_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_token(Some(dir.path()), None).unwrap_err().0;
+        assert!(err.contains("not a regular file"), "{err}");
     }
 
     #[test]
