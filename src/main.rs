@@ -17,7 +17,14 @@ fn main() {
 /// headers (with `Authorization: Bearer …`) and bodies, rustls's handshake, rumqttc's
 /// packets (a CONNECT carries the MQTT password). They are held at `info` whatever
 /// `RUST_LOG` says, so no log level prints a secret. Their warnings and errors stay.
-const WIRE_TARGETS: [&str; 6] = ["ureq", "ureq_proto", "rustls", "rumqttc", "webpki", "tokio_rustls"];
+const WIRE_TARGETS: [&str; 6] = [
+    "ureq",
+    "ureq_proto",
+    "rustls",
+    "rumqttc",
+    "webpki",
+    "tokio_rustls",
+];
 
 /// The level at which [`WIRE_TARGETS`] are capped.
 const WIRE_LEVEL: LevelFilter = LevelFilter::INFO;

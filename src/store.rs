@@ -757,10 +757,17 @@ impl Store {
     }
 
     /// Records the last id of a batch before it is first sent (see `upload_inflight`).
-    pub fn set_upload_inflight(&mut self, destination: &str, last_id: i64) -> Result<(), StoreError> {
+    pub fn set_upload_inflight(
+        &mut self,
+        destination: &str,
+        last_id: i64,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?
-            .execute(params![state_key(STATE_UPLOAD_INFLIGHT, destination), last_id])?;
+            .execute(params![
+                state_key(STATE_UPLOAD_INFLIGHT, destination),
+                last_id
+            ])?;
         Ok(())
     }
 

@@ -156,9 +156,16 @@ async fn a_retry_resends_the_same_batch_under_the_same_key() {
         .unwrap()
         .unwrap();
     assert_eq!(summary.cursor, total);
-    assert!(summary.failures >= 3, "the faults were exercised: {summary:?}");
+    assert!(
+        summary.failures >= 3,
+        "the faults were exercised: {summary:?}"
+    );
     server.with(|r| {
-        assert_eq!(r.ids, (1..=total).collect::<Vec<i64>>(), "every record, in order");
+        assert_eq!(
+            r.ids,
+            (1..=total).collect::<Vec<i64>>(),
+            "every record, in order"
+        );
         let twice: Vec<(&i64, &u32)> = r.copies.iter().filter(|(_, n)| **n != 1).collect();
         assert!(twice.is_empty(), "records stored more than once: {twice:?}");
         assert!(r.bad_requests.is_empty(), "{:?}", r.bad_requests);
@@ -279,7 +286,14 @@ fn sigterm_with_a_hung_server_exits_and_keeps_the_record() {
         &format!("url = \"{url}\"\ntimeout_seconds = 3600\nbatch_max_age_seconds = 0"),
     );
     let mut child = weatherd()
-        .args(["run", "--simulate", "--speed", "60", "--start", "2025-01-01T00:00:00Z"])
+        .args([
+            "run",
+            "--simulate",
+            "--speed",
+            "60",
+            "--start",
+            "2025-01-01T00:00:00Z",
+        ])
         .arg("--config")
         .arg(&config)
         .arg("--db")
@@ -294,7 +308,10 @@ fn sigterm_with_a_hung_server_exits_and_keeps_the_record() {
             std::time::Instant::now() < deadline,
             "the daemon never sent a request"
         );
-        assert!(child.try_wait().unwrap().is_none(), "the daemon ended early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the daemon ended early"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let kill = Command::new("kill")
@@ -315,7 +332,12 @@ fn sigterm_with_a_hung_server_exits_and_keeps_the_record() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "{status:?} {stderr}");
     let store = common::open(&db);
     let status = store.upload_status("school").unwrap();
@@ -384,8 +406,16 @@ async fn a_transient_database_error_is_retried_not_fatal() {
 }
 
 fn status_text(db: &Path) -> String {
-    let out = weatherd().args(["status", "--db"]).arg(db).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = weatherd()
+        .args(["status", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -438,10 +468,16 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let state = station.upload_status("school").unwrap().state;
-        if state.as_deref().is_some_and(|s| s.starts_with("stalled since ")) {
+        if state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("stalled since "))
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no stall recorded: {state:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stall recorded: {state:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let text = status_text(&db);
@@ -460,7 +496,10 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
     assert_eq!(summary.cursor, 15);
     server.with(|r| assert_eq!(r.ids, (11..=15).collect::<Vec<i64>>()));
     let text = logs.text();
-    let stalls: Vec<&str> = text.lines().filter(|l| l.contains("upload stalled")).collect();
+    let stalls: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("upload stalled"))
+        .collect();
     assert_eq!(stalls.len(), 1, "logged once, not per retry: {text}");
     assert!(stalls[0].contains("cursor is at record 50"), "{text}");
 }
@@ -478,11 +517,8 @@ async fn an_unreadable_row_is_reported_and_the_records_before_it_go_out() {
     let mut station = common::open(&db);
     common::fill(&mut station, 0, 10);
     let raw = rusqlite::Connection::open(&db).unwrap();
-    raw.execute(
-        "UPDATE archive SET temperature_c = 'warm' WHERE id = 6",
-        [],
-    )
-    .unwrap();
+    raw.execute("UPDATE archive SET temperature_c = 'warm' WHERE id = 6", [])
+        .unwrap();
 
     let server = Server::start(None);
     let dest = HttpDestination::new(&http_config(&server.url()), "x").unwrap();
@@ -501,10 +537,16 @@ async fn an_unreadable_row_is_reported_and_the_records_before_it_go_out() {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let state = station.upload_status("school").unwrap().state;
-        if state.as_deref().is_some_and(|s| s.starts_with("stalled since ")) {
+        if state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("stalled since "))
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no stall recorded: {state:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stall recorded: {state:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.with(|r| assert_eq!(r.ids, (1..=5).collect::<Vec<i64>>()));
@@ -543,11 +585,19 @@ fn a_replay_delivers_its_whole_backlog_in_one_run() {
         .arg(&db)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let store = common::open(&db);
     assert_eq!(store.record_count().unwrap(), 1440);
     server.with(|r| {
-        assert_eq!(r.ids, (1..=1440).collect::<Vec<i64>>(), "every record, once");
+        assert_eq!(
+            r.ids,
+            (1..=1440).collect::<Vec<i64>>(),
+            "every record, once"
+        );
     });
     assert_eq!(store.upload_status("school").unwrap().backlog, 0);
 }

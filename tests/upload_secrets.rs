@@ -34,10 +34,7 @@ fn write_config(dir: &Path, upload: &str) -> PathBuf {
     // A new file each time: tests compare several configs side by side.
     let n = std::fs::read_dir(dir).map_or(0, |d| d.count());
     let path = dir.join(format!("weatherd-{n}.toml"));
-    let text = format!(
-        "{}\n[[upload]]\n{upload}\n",
-        weatherd::config::EXAMPLE_TOML
-    );
+    let text = format!("{}\n[[upload]]\n{upload}\n", weatherd::config::EXAMPLE_TOML);
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -128,7 +125,13 @@ fn the_token_appears_in_no_log_status_or_database_byte() {
     let out = weatherd()
         .env("RUST_LOG", "trace")
         .args(["run", "--simulate", "--speed", "max", "--duration", "1h"])
-        .args(["--start", "2025-01-01T00:00:00Z", "--drain-timeout", "30s", "--config"])
+        .args([
+            "--start",
+            "2025-01-01T00:00:00Z",
+            "--drain-timeout",
+            "30s",
+            "--config",
+        ])
         .arg(&config)
         .arg("--db")
         .arg(&db)
@@ -139,7 +142,10 @@ fn the_token_appears_in_no_log_status_or_database_byte() {
     // The refusal was logged (so the echo went through the code that logs it), with
     // the most verbose levels on (a debug line of weatherd's own).
     assert!(stderr.contains("HTTP 401"), "{stderr}");
-    assert!(stderr.contains("DEBUG") && stderr.contains("record stored"), "verbose logging was on");
+    assert!(
+        stderr.contains("DEBUG") && stderr.contains("record stored"),
+        "verbose logging was on"
+    );
     assert!(!stderr.contains(TOKEN), "token in stderr");
     assert!(!stdout.contains(TOKEN), "token in stdout");
 
@@ -193,13 +199,25 @@ fn plain_http_to_loopback_through_a_proxy_is_refused() {
     let (ok, err) = check_config(&direct, &[]);
     assert!(ok, "loopback without a proxy is local: {err}");
 
-    let proxied = write_config(dir.path(), &format!("{base}proxy = \"http://proxy.lan:3128\""));
+    let proxied = write_config(
+        dir.path(),
+        &format!("{base}proxy = \"http://proxy.lan:3128\""),
+    );
     let (ok, err) = check_config(&proxied, &[]);
     assert!(!ok, "{err}");
     assert!(err.contains("upload[0].url"), "{err}");
-    assert!(err.contains("proxy") && err.contains("allow_plain_http"), "{err}");
+    assert!(
+        err.contains("proxy") && err.contains("allow_plain_http"),
+        "{err}"
+    );
 
-    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY"] {
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+    ] {
         let (ok, err) = check_config(&direct, &[(var, "http://proxy.lan:3128")]);
         assert!(!ok, "{var}: {err}");
         assert!(err.contains(&format!("${var}")), "{err}");
@@ -215,7 +233,15 @@ fn plain_http_to_loopback_through_a_proxy_is_refused() {
     // `run` applies the same rule (it loads the config the same way).
     let out = weatherd()
         .env("HTTP_PROXY", "http://proxy.lan:3128")
-        .args(["run", "--simulate", "--speed", "max", "--duration", "1h", "--config"])
+        .args([
+            "run",
+            "--simulate",
+            "--speed",
+            "max",
+            "--duration",
+            "1h",
+            "--config",
+        ])
         .arg(&direct)
         .arg("--db")
         .arg(dir.path().join("w.db"))
@@ -235,6 +261,9 @@ fn http_with_token(dir: &Path, token: &Path) -> PathBuf {
     )
 }
 
+/// Makes a token file (or something in its place) in a directory.
+type MakeFile = Box<dyn Fn(&Path) -> PathBuf>;
+
 /// Item 14: `check-config` refuses the token files `run` refuses: group- or
 /// world-readable, missing, empty, a directory; and accepts a good one.
 #[test]
@@ -245,14 +274,22 @@ fn check_config_refuses_the_token_files_run_refuses() {
     assert!(ok, "{err}");
     assert!(err.contains(": OK"), "{err}");
 
-    let cases: [(&str, Box<dyn Fn(&Path) -> PathBuf>, &str); 4] = [
+    let cases: [(&str, MakeFile, &str); 4] = [
         (
             "world-readable",
             Box::new(|d: &Path| token_file(d, "abc\n", 0o644)),
             "mode 0644",
         ),
-        ("missing", Box::new(|d: &Path| d.join("nope")), "cannot read"),
-        ("empty", Box::new(|d: &Path| token_file(d, "\n", 0o600)), "empty"),
+        (
+            "missing",
+            Box::new(|d: &Path| d.join("nope")),
+            "cannot read",
+        ),
+        (
+            "empty",
+            Box::new(|d: &Path| token_file(d, "\n", 0o600)),
+            "empty",
+        ),
         (
             "a directory",
             Box::new(|d: &Path| {
@@ -287,7 +324,10 @@ fn check_config_refuses_the_token_files_run_refuses() {
     );
     let (ok, err) = check_config(&config, &[]);
     assert!(!ok, "{err}");
-    assert!(err.contains("upload[0].credentials_file") && err.contains("mode 0640"), "{err}");
+    assert!(
+        err.contains("upload[0].credentials_file") && err.contains("mode 0640"),
+        "{err}"
+    );
 }
 
 /// Item 14: a private token file the checking user may not read (root's file, checked
@@ -315,7 +355,13 @@ fn check_config_notes_a_token_file_it_cannot_read() {
     let out = c.arg("check-config").arg(&config).output().unwrap();
     let (_, err) = text(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("note:") && err.contains("upload[0].token_file"), "{err}");
+    assert!(
+        err.contains("note:") && err.contains("upload[0].token_file"),
+        "{err}"
+    );
     assert!(err.contains("cannot be read by this user"), "{err}");
-    assert!(!err.lines().any(|l| l.ends_with(": OK")), "not a plain OK: {err}");
+    assert!(
+        !err.lines().any(|l| l.ends_with(": OK")),
+        "not a plain OK: {err}"
+    );
 }

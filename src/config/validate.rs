@@ -795,7 +795,10 @@ impl Validator<'_> {
         match parse_url(&h.url) {
             Err(why) => self.push(
                 path.key("url"),
-                format!("{why}, e.g. \"https://weather.example.org/api/upload\"; found \"{}\"", h.url),
+                format!(
+                    "{why}, e.g. \"https://weather.example.org/api/upload\"; found \"{}\"",
+                    h.url
+                ),
             ),
             // The same rule `run` applies when it sets the destination up; it reads the
             // proxy variables of this process's environment.

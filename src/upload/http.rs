@@ -489,24 +489,43 @@ mod tests {
             backoff_max_seconds: 1800,
         };
         let none: Vec<(String, String)> = Vec::new();
-        let env = vec![("HTTP_PROXY".to_string(), "http://proxy.lan:3128".to_string())];
+        let env = vec![(
+            "HTTP_PROXY".to_string(),
+            "http://proxy.lan:3128".to_string(),
+        )];
         for url in [
             "http://127.0.0.1:8080/x",
             "http://[::1]:8080/x",
             "http://localhost/x",
             "http://127.1.2.3/x",
         ] {
-            assert_eq!(plain_http_refusal(&config(url, None, false), &none), None, "{url}");
+            assert_eq!(
+                plain_http_refusal(&config(url, None, false), &none),
+                None,
+                "{url}"
+            );
             let why = plain_http_refusal(&config(url, None, false), &env).expect(url);
-            assert!(why.contains("$HTTP_PROXY") && why.contains("allow_plain_http"), "{why}");
-            let why = plain_http_refusal(&config(url, Some("http://p:3128"), false), &none)
-                .expect(url);
+            assert!(
+                why.contains("$HTTP_PROXY") && why.contains("allow_plain_http"),
+                "{why}"
+            );
+            let why =
+                plain_http_refusal(&config(url, Some("http://p:3128"), false), &none).expect(url);
             assert!(why.contains("`proxy`"), "{why}");
-            assert_eq!(plain_http_refusal(&config(url, Some("http://p:3128"), true), &env), None);
+            assert_eq!(
+                plain_http_refusal(&config(url, Some("http://p:3128"), true), &env),
+                None
+            );
         }
         assert!(plain_http_refusal(&config("http://10.0.0.1/x", None, false), &none).is_some());
-        assert_eq!(plain_http_refusal(&config("http://10.0.0.1/x", None, true), &none), None);
-        assert_eq!(plain_http_refusal(&config("https://10.0.0.1/x", None, false), &env), None);
+        assert_eq!(
+            plain_http_refusal(&config("http://10.0.0.1/x", None, true), &none),
+            None
+        );
+        assert_eq!(
+            plain_http_refusal(&config("https://10.0.0.1/x", None, false), &env),
+            None
+        );
     }
 
     #[test]

@@ -180,7 +180,17 @@ pub async fn run_uploader<D: Destination>(
     wake: Option<watch::Receiver<i64>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Summary, StoreError> {
-    Ok(run_uploader_draining(name, station_id, store, destination, policy, wake, None, shutdown).await)
+    Ok(run_uploader_draining(
+        name,
+        station_id,
+        store,
+        destination,
+        policy,
+        wake,
+        None,
+        shutdown,
+    )
+    .await)
 }
 
 /// [`run_uploader`], and once `drain` turns true, sends every stored record without
@@ -304,7 +314,8 @@ pub async fn run_uploader_draining<D: Destination>(
                         let state = format!("stopped: {message}");
                         let now_wall = (u.policy.wall_clock)();
                         if let Err(e) =
-                            u.store.set_upload_state(&u.name, &state, Some((&message, now_wall)))
+                            u.store
+                                .set_upload_state(&u.name, &state, Some((&message, now_wall)))
                         {
                             tracing::error!(destination = %u.name, "cannot record the upload status: {e}");
                         }
@@ -534,7 +545,11 @@ impl Uploader {
     }
 
     /// The records before the first one that cannot be read (at most `limit`).
-    fn readable_prefix(&self, cursor: i64, limit: usize) -> Vec<(i64, crate::record::ArchiveRecord)> {
+    fn readable_prefix(
+        &self,
+        cursor: i64,
+        limit: usize,
+    ) -> Vec<(i64, crate::record::ArchiveRecord)> {
         // Binary search on the count: reading n records works iff the bad one is not
         // among the first n.
         let (mut good, mut bad) = (0usize, limit);

@@ -112,7 +112,12 @@ pub fn check_file<T>(
 ) -> Option<Finding> {
     let err = load(path).err()?;
     let open = std::fs::File::open(path).err();
-    Some(classify(path, err, open.as_ref().map(std::io::Error::kind), is_private(path)))
+    Some(classify(
+        path,
+        err,
+        open.as_ref().map(std::io::Error::kind),
+        is_private(path),
+    ))
 }
 
 /// The judgement of [`check_file`], given why `run`'s loader failed, why opening the
@@ -179,15 +184,7 @@ pub const REDACTED: &str = "[redacted]";
 /// Words after which a credential usually follows (`Bearer abc`, `"token": "abc"`,
 /// `password=abc`); the value after each is replaced.
 const CREDENTIAL_WORDS: [&str; 9] = [
-    "bearer",
-    "basic",
-    "digest",
-    "token",
-    "password",
-    "passwd",
-    "secret",
-    "api_key",
-    "apikey",
+    "bearer", "basic", "digest", "token", "password", "passwd", "secret", "api_key", "apikey",
 ];
 
 /// Removes secrets from a text that came from outside (a server's answer, a client
@@ -304,7 +301,10 @@ mod tests {
         for leak in ["s3cr3t-T0KEN", "abc123", "hunter2", "xyz"] {
             assert!(!r.contains(leak), "{leak} in {r}");
         }
-        assert!(r.starts_with("bad credentials; you sent Authorization: [redacted]"), "{r}");
+        assert!(
+            r.starts_with("bad credentials; you sent Authorization: [redacted]"),
+            "{r}"
+        );
         // A known secret goes wherever it is, even without a credential word before it.
         let r = redact("echo: s3cr3t-T0KEN!", &["s3cr3t-T0KEN"]);
         assert_eq!(r, "echo: [redacted]!");
@@ -325,10 +325,19 @@ mod tests {
             Finding::Note(n) if n.contains("sudo -u weatherd")
         ));
         // Group- or world-readable: `run` refuses it, whoever checks.
-        assert!(matches!(classify(path, err(), denied, false), Finding::Problem(_)));
+        assert!(matches!(
+            classify(path, err(), denied, false),
+            Finding::Problem(_)
+        ));
         let missing = Some(std::io::ErrorKind::NotFound);
-        assert!(matches!(classify(path, err(), missing, true), Finding::Problem(_)));
-        assert!(matches!(classify(path, err(), None, true), Finding::Problem(_)));
+        assert!(matches!(
+            classify(path, err(), missing, true),
+            Finding::Problem(_)
+        ));
+        assert!(matches!(
+            classify(path, err(), None, true),
+            Finding::Problem(_)
+        ));
     }
 
     #[test]

@@ -10,9 +10,9 @@ use crate::time::Timestamp;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// The running uploaders: wake them after each stored record, drain or stop them at
 /// the end.
