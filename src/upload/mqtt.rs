@@ -626,11 +626,11 @@ impl Destination for MqttDestination {
                 message,
                 retry_after,
             } => DeliveryError::Transient {
-                message: secret::redact(&message, &secrets),
+                message: secret::redact_known(&message, &secrets),
                 retry_after,
             },
             DeliveryError::Permanent { message } => DeliveryError::Permanent {
-                message: secret::redact(&message, &secrets),
+                message: secret::redact_known(&message, &secrets),
             },
         })
     }

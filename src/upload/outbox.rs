@@ -409,10 +409,12 @@ async fn pause<F: Future<Output = ()>>(
     }
 }
 
-/// Redacts anything credential-like a destination's error message may carry (a server
-/// echoing headers); destinations also remove their own secret before this.
+/// Redacts a credential after an authentication scheme (`Bearer …`) from a
+/// destination's error message before it is logged or stored, whatever the
+/// destination: a second line of defence behind the destinations, which remove their
+/// own secret and redact the server's text themselves.
 fn redact(message: &str) -> String {
-    super::secret::redact(message, &[])
+    super::secret::redact_known(message, &[])
 }
 
 impl Uploader {

@@ -211,6 +211,24 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// The gentler [`redact`] for a whole message that also holds weatherd's own words
+/// (hints such as "check token_file"): every occurrence of the known `secrets`, and
+/// the credential after an authentication scheme (`Bearer …`, `Basic …`, `Digest …`).
+pub fn redact_known(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if !secret.is_empty() {
+            out = out.replace(secret, REDACTED);
+        }
+    }
+    for word in ["bearer", "basic", "digest"] {
+        out = redact_after(&out, word, |c| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ')' | ']' | '&' | '<')
+        });
+    }
+    out
+}
+
 /// Replaces the value after each whole-word, case-insensitive `word` (past separators
 /// such as `: = "`) up to the first character `ends` accepts.
 fn redact_after(text: &str, word: &str, ends: impl Fn(char) -> bool) -> String {
@@ -311,6 +329,12 @@ mod tests {
         // Ordinary words stay.
         let r = redact("check token_file and the tokens", &[]);
         assert_eq!(r, "check token_file and the tokens");
+        // Whole messages keep weatherd's own hints.
+        let hint = "HTTP 401: Bearer abc (the server refused the token: check token_file)";
+        assert_eq!(
+            redact_known(hint, &["s3cr3t"]),
+            "HTTP 401: Bearer [redacted] (the server refused the token: check token_file)"
+        );
         assert_eq!(truncate("abcdef", 3), "abc…");
         assert_eq!(truncate("a\nb", 10), "a b");
     }
