@@ -123,7 +123,8 @@ fn the_token_appears_in_no_log_status_or_database_byte() {
         ),
     );
     let out = weatherd()
-        .env("RUST_LOG", "trace")
+        // Everything at trace, the wire-level crates named explicitly too.
+        .env("RUST_LOG", "trace,ureq=trace,ureq_proto=trace,rustls=trace")
         .args(["run", "--simulate", "--speed", "max", "--duration", "1h"])
         .args([
             "--start",
@@ -148,6 +149,14 @@ fn the_token_appears_in_no_log_status_or_database_byte() {
     );
     assert!(!stderr.contains(TOKEN), "token in stderr");
     assert!(!stdout.contains(TOKEN), "token in stdout");
+    // A wire dump splits the request into 16-byte lines, so look for pieces too.
+    let chars: Vec<char> = TOKEN.chars().collect();
+    for piece in chars.windows(8).map(|w| w.iter().collect::<String>()) {
+        assert!(
+            !stderr.contains(&piece),
+            "part of the token ({piece}) in stderr"
+        );
+    }
 
     let status = weatherd()
         .args(["status", "--db"])
@@ -159,6 +168,8 @@ fn the_token_appears_in_no_log_status_or_database_byte() {
     let (status_out, status_err) = text(&status);
     assert!(status.status.success(), "{status_err}");
     assert!(status_out.contains("stopped: HTTP 401"), "{status_out}");
+    // Redaction takes the secret, not weatherd's own hint.
+    assert!(status_out.contains("check token_file"), "{status_out}");
     assert!(!status_out.contains(TOKEN), "{status_out}");
     assert!(!status_err.contains(TOKEN), "{status_err}");
 
