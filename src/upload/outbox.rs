@@ -90,7 +90,12 @@ pub struct Summary {
 
 enum Health {
     Ok,
-    Failing { since: Instant, attempts: u32 },
+    Failing {
+        since: Instant,
+        /// The same moment on the wall clock, for `weatherd status`.
+        since_wall: Timestamp,
+        attempts: u32,
+    },
 }
 
 /// A batch that was (or is about to be) sent: it is re-sent exactly, same records and
@@ -271,6 +276,7 @@ pub async fn run_uploader_draining<D: Destination>(
                         let message = redact(&message);
                         u.pending = Some(pending);
                         u.summary.failures += 1;
+                        let now_wall = (u.policy.wall_clock)();
                         let attempts = match &mut health {
                             Health::Ok => {
                                 tracing::warn!(
@@ -280,6 +286,7 @@ pub async fn run_uploader_draining<D: Destination>(
                                 );
                                 health = Health::Failing {
                                     since: Instant::now(),
+                                    since_wall: now_wall,
                                     attempts: 1,
                                 };
                                 1
@@ -289,10 +296,15 @@ pub async fn run_uploader_draining<D: Destination>(
                                 *attempts
                             }
                         };
-                        let now_wall = (u.policy.wall_clock)();
+                        let state = match &health {
+                            Health::Failing { since_wall, .. } => {
+                                format!("failing since {}", since_wall.rfc3339())
+                            }
+                            Health::Ok => "failing".to_string(),
+                        };
                         if let Err(e) =
                             u.store
-                                .set_upload_state(&u.name, "failing", Some((&message, now_wall)))
+                                .set_upload_state(&u.name, &state, Some((&message, now_wall)))
                         {
                             note_stall(&u.name, &mut stall, Stall::database(&e), now_wall);
                         }
@@ -602,7 +614,10 @@ impl Uploader {
         self.summary.records += count;
         self.summary.cursor = p.last_id;
         self.waiting_since = None;
-        if let Health::Failing { since, attempts } = *health {
+        if let Health::Failing {
+            since, attempts, ..
+        } = *health
+        {
             let waiting = self.store.backlog_after(p.last_id).map_or(0, |(n, _)| n);
             tracing::info!(
                 destination = %self.name,
