@@ -5,7 +5,10 @@
 //! the server acknowledged); the uploader sends the records after it in batches and
 //! advances the cursor only after the acknowledgement, so a restart, a crash or a
 //! power cut re-sends at most the unacknowledged batch, and servers drop those
-//! repeats by idempotency key. Uploaders keep nothing important in memory.
+//! repeats by idempotency key. A batch once sent is re-sent unchanged (same records,
+//! so the same key) until it is acknowledged or refused; its last id is noted in the
+//! database before the first attempt, so that holds across restarts too. Uploaders
+//! keep nothing important in memory.
 
 pub mod http;
 pub mod mqtt;

@@ -3,8 +3,14 @@
 //! acknowledged a batch.
 //!
 //! It keeps nothing important in memory: killed at any point, the next run starts at
-//! the stored cursor and re-sends at most the batch that was in flight (servers drop
-//! the repeat by idempotency key or record id). That is the at-least-once contract.
+//! the stored cursor and re-sends at most the batch that was in flight, exactly as it
+//! was (its last id is stored before the first attempt), so servers drop the repeat
+//! by idempotency key or record id. That is the at-least-once contract.
+//!
+//! Problems on this side (a database error, a record that cannot be read, a cursor
+//! beyond the newest record) never end the uploader: they are stalls, logged once,
+//! written into its state for `weatherd status` when the database allows, and retried
+//! with backoff.
 //!
 //! Logging is by change of state (ok → failing, failing → ok, caught up, stopped),
 //! never per attempt: a month offline writes a handful of lines. The latest error is
