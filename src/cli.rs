@@ -74,6 +74,11 @@ pub struct RunArgs {
     /// Stop after this much time (e.g. 90s, 36h, 365d), measured from the start.
     #[arg(long, value_name = "SPAN", value_parser = parse_span)]
     pub duration: Option<i64>,
+    /// When --duration ends, how long uploads may still send what is stored before
+    /// weatherd exits (e.g. 30s, 10m); what is left waits in the database for the
+    /// next run. A signal stops at once (after a 5 s grace for a request in flight).
+    #[arg(long, value_name = "SPAN", value_parser = parse_span, default_value = "120s")]
+    pub drain_timeout: i64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -175,8 +180,38 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
                     .collect::<Vec<_>>()
                     .join("\nweatherd: "),
             })?;
+            // Secret files get the checks `run` makes when it starts the uploads
+            // (which would otherwise disable the destination at run time only).
+            let mut problems = Vec::new();
+            let mut notes = Vec::new();
+            for (key, finding) in crate::upload::check_secrets(&config.upload) {
+                match finding {
+                    crate::upload::secret::Finding::Problem(m) => {
+                        problems.push(format!("{}: `{key}`: {m}", file.display()))
+                    }
+                    crate::upload::secret::Finding::Note(m) => {
+                        notes.push(format!("{}: `{key}`: {m}", file.display()))
+                    }
+                }
+            }
+            if !problems.is_empty() {
+                return Err(Failure {
+                    code: EXIT_USAGE,
+                    message: problems.join("\nweatherd: "),
+                });
+            }
             print!("{}", config.to_toml());
-            eprintln!("{}: OK", file.display());
+            for note in &notes {
+                eprintln!("weatherd: note: {note}");
+            }
+            if notes.is_empty() {
+                eprintln!("{}: OK", file.display());
+            } else {
+                eprintln!(
+                    "{}: OK, except what the notes above could not check",
+                    file.display()
+                );
+            }
             Ok(())
         }
     }
@@ -214,6 +249,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             start: args.start,
         }),
         duration_s: args.duration,
+        drain_timeout: std::time::Duration::from_secs(args.drain_timeout.max(0).unsigned_abs()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -222,7 +258,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             code: EXIT_FAILURE,
             message: format!("cannot start the runtime: {e}"),
         })?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let summary = station::run(opts, shutdown_signal())
             .await
             .map_err(|e| Failure {
@@ -233,7 +269,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             tracing::info!("shut down on signal");
         }
         Ok(())
-    })
+    });
+    // Dropping a runtime waits for every blocking-pool thread, including an HTTP
+    // request the uploader abandoned after its grace period (a hung server would hold
+    // the exit for `timeout_seconds`). Everything worth keeping is in the database by
+    // now; such a request's records are still unacknowledged, so nothing is lost.
+    runtime.shutdown_background();
+    result
 }
 
 /// Resolves when SIGTERM (systemd's stop) or SIGINT (Ctrl-C) arrives.

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub simulation: Option<Simulation>,
     /// Stop after this much (simulated or real) time, measured from the start.
     pub duration_s: Option<i64>,
+    /// When the duration ends, how long uploaders may still send what is stored.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -152,15 +154,28 @@ pub async fn run(
             }
         }
     };
-    run_in(config, store, env, shutdown).await
+    run_in_draining(config, store, env, opts.drain_timeout, shutdown).await
 }
 
 /// Runs a station on a given environment (tests pass steppable clocks and scripted
-/// clock-sync answers here).
+/// clock-sync answers here), draining uploads for at most [`DEFAULT_DRAIN_TIMEOUT`]
+/// when the duration ends.
 pub async fn run_in(
+    config: &Config,
+    store: Store,
+    env: Env,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary, RunError> {
+    run_in_draining(config, store, env, DEFAULT_DRAIN_TIMEOUT, shutdown).await
+}
+
+/// [`run_in`] with the time uploaders get, when the duration ends, to send what is
+/// stored (`run --drain-timeout`). A stop on a signal only gets the grace period.
+pub async fn run_in_draining(
     config: &Config,
     mut store: Store,
     env: Env,
+    drain_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary, RunError> {
     let Env {
@@ -279,8 +294,14 @@ pub async fn run_in(
             stepped_back = false;
             high_water = tick;
             aggregator.push(sample, &mut records);
+            let stored = !records.is_empty();
             for rec in records.drain(..) {
                 healthy = write(&mut store, &rec, &mut summary, &uploads);
+            }
+            if stored && !uploads.is_empty() {
+                // On a one-thread runtime a `--speed max` replay never waits, so without
+                // this the uploaders would not run until the replay ends.
+                tokio::task::yield_now().await;
             }
         }
         if healthy {
@@ -310,8 +331,15 @@ pub async fn run_in(
         write(&mut store, &rec, &mut summary, &uploads);
     }
     drop(store);
-    // After the final record: a batch in flight may finish within the grace period.
-    uploads.shutdown(UPLOAD_GRACE).await;
+    if summary.interrupted {
+        // After the final record: a batch in flight may finish within the grace period.
+        uploads.shutdown(UPLOAD_GRACE).await;
+    } else {
+        // The duration ended: send what is stored first (a signal cuts this short).
+        uploads
+            .drain(drain_timeout, UPLOAD_GRACE, shutdown.as_mut())
+            .await;
+    }
     summary.edges = sampler.edges_seen();
     tracing::info!(
         records = summary.records_written,
@@ -327,9 +355,14 @@ fn notify(state: &[sd_notify::NotifyState]) {
     let _ = sd_notify::notify(false, state);
 }
 
-/// How long uploaders may finish a batch already in flight at shutdown (systemd's
-/// stop timeout is 90 s by default; the unsent rest waits in the database).
-const UPLOAD_GRACE: Duration = Duration::from_secs(5);
+/// How long uploaders may finish a batch already in flight at shutdown (the unit's
+/// `TimeoutStopSec=` is 30 s; the unsent rest waits in the database). Requests still
+/// running after it are abandoned, never waited for.
+pub const UPLOAD_GRACE: Duration = Duration::from_secs(5);
+
+/// How long, by default, uploaders may send what is stored when a run's `--duration`
+/// ends (`run --drain-timeout`).
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Writes a record and wakes the uploaders; false if it could not be stored.
 fn write(

@@ -21,6 +21,27 @@ pub struct UploadLine {
     /// `http → https://…`, `mqtt → host:port`, or why it is not in the config.
     pub target: String,
     pub status: UploadStatus,
+    /// What `status` sees in the database itself that keeps this destination from
+    /// sending, with the fix, whether or not the daemon runs (it may not be able to
+    /// write its own state: a full disk).
+    pub problem: Option<String>,
+}
+
+/// A stall visible in the database alone: a cursor beyond the newest record (the
+/// database was replaced or restored from an older backup), so records stored next
+/// reuse ids the server already has and are held back.
+fn cursor_problem(status: &UploadStatus, newest_id: i64, db: &std::path::Path) -> Option<String> {
+    (status.cursor > newest_id).then(|| {
+        format!(
+            "the cursor is at record {} but the newest stored record is {newest_id}; records \
+             stored next are held back. If the server does not have records after {newest_id}, \
+             set the cursor back with weatherd stopped: sqlite3 {} \"UPDATE state SET value = \
+             {newest_id} WHERE key = 'upload_cursor.{}'\"",
+            status.cursor,
+            db.display(),
+            status.name
+        )
+    })
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +65,12 @@ pub fn gather(
 ) -> Result<Report, StoreError> {
     let mut uploads = Vec::new();
     let mut names_done = Vec::new();
+    let newest_id = store.last_id()?;
+    let line = |target: String, status: UploadStatus| UploadLine {
+        problem: cursor_problem(&status, newest_id, store.path()),
+        target,
+        status,
+    };
     if let Some(config) = config {
         for u in &config.upload {
             let target = match u {
@@ -54,10 +81,7 @@ pub fn gather(
                     c.port.unwrap_or(if c.tls { 8883 } else { 1883 })
                 ),
             };
-            uploads.push(UploadLine {
-                target,
-                status: store.upload_status(u.name())?,
-            });
+            uploads.push(line(target, store.upload_status(u.name())?));
             names_done.push(u.name().to_string());
         }
     }
@@ -65,14 +89,12 @@ pub fn gather(
         if names_done.contains(&name) {
             continue;
         }
-        uploads.push(UploadLine {
-            target: if config.is_some() {
-                "not in the config any more".into()
-            } else {
-                String::new()
-            },
-            status: store.upload_status(&name)?,
-        });
+        let target = if config.is_some() {
+            "not in the config any more".into()
+        } else {
+            String::new()
+        };
+        uploads.push(line(target, store.upload_status(&name)?));
     }
 
     let faults = store.sensor_faults(now.add_secs(-86_400))?;
@@ -157,6 +179,9 @@ pub fn render(r: &Report, out: &mut impl Write) -> io::Result<()> {
         match (&s.last_error, s.last_error_at) {
             (Some(e), at) => writeln!(out, "    last error:   {} {e}", time(at))?,
             (None, _) => writeln!(out, "    last error:   none")?,
+        }
+        if let Some(problem) = &u.problem {
+            writeln!(out, "    stalled:      {problem}")?;
         }
     }
     writeln!(out)?;

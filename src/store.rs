@@ -61,6 +61,7 @@ const STATE_UPLOAD_STATE: &str = "upload_state.";
 const STATE_UPLOAD_SUCCESS: &str = "upload_last_success_ts.";
 const STATE_UPLOAD_ERROR: &str = "upload_last_error.";
 const STATE_UPLOAD_ERROR_TS: &str = "upload_last_error_ts.";
+const STATE_UPLOAD_INFLIGHT: &str = "upload_inflight.";
 /// The state an uploader records after every acknowledged batch.
 pub const UPLOAD_STATE_OK: &str = "ok";
 
@@ -739,6 +740,34 @@ impl Store {
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// The last record id of the batch a destination was last sent and has not
+    /// acknowledged yet, if any (stale once the cursor reached it). An uploader re-sends
+    /// exactly that batch after a restart, so it keeps its idempotency key.
+    pub fn upload_inflight(&self, destination: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM state WHERE key = ?1")?
+            .query_row([state_key(STATE_UPLOAD_INFLIGHT, destination)], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Records the last id of a batch before it is first sent (see `upload_inflight`).
+    pub fn set_upload_inflight(
+        &mut self,
+        destination: &str,
+        last_id: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?
+            .execute(params![
+                state_key(STATE_UPLOAD_INFLIGHT, destination),
+                last_id
+            ])?;
         Ok(())
     }
 

@@ -144,7 +144,13 @@ fn sigkill_at_random_points_loses_no_record() {
         );
         assert!(r.bad_requests.is_empty(), "{:?}", r.bad_requests);
         assert_eq!(r.unauthorized, 0);
-        assert_eq!(r.station.as_deref(), Some("x"));
+        // The last batch came from this uploader, or from the daemon's own drain when
+        // its final run reached the end of the simulated days.
+        assert!(
+            matches!(r.station.as_deref(), Some("x" | "school-weather-station")),
+            "{:?}",
+            r.station
+        );
     });
     eprintln!(
         "{kills} kills; daemon delivered {sent_by_daemon} of {last} records, {} repeats dropped",

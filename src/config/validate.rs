@@ -819,17 +819,19 @@ impl Validator<'_> {
         match parse_url(&h.url) {
             Err(why) => self.push(
                 path.key("url"),
-                format!("{why}, e.g. \"https://weather.example.org/api/upload\"; found \"{}\"", h.url),
-            ),
-            Ok(url) if !url.https && !url.loopback && !h.allow_plain_http => self.push(
-                path.key("url"),
                 format!(
-                    "plain http:// to another machine sends the token and the data unencrypted: use https://, \
-                     or set `allow_plain_http = true` if this network is trusted; found \"{}\"",
+                    "{why}, e.g. \"https://weather.example.org/api/upload\"; found \"{}\"",
                     h.url
                 ),
             ),
-            Ok(_) => {}
+            // The same rule `run` applies when it sets the destination up; it reads the
+            // proxy variables of this process's environment.
+            Ok(_) => {
+                let env = crate::upload::http::proxy_env();
+                if let Some(why) = crate::upload::http::plain_http_refusal(h, &env) {
+                    self.push(path.key("url"), why);
+                }
+            }
         }
         self.one_secret(
             path,
@@ -937,17 +939,12 @@ impl Validator<'_> {
     }
 }
 
-struct Url {
-    https: bool,
-    loopback: bool,
-}
-
 /// Checks an http(s) URL's shape: scheme, a host, no credentials in it.
-fn parse_url(url: &str) -> Result<Url, &'static str> {
-    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
+fn parse_url(url: &str) -> Result<(), &'static str> {
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
     } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
+        rest
     } else {
         return Err("must start with https:// (or http://)");
     };
@@ -974,12 +971,8 @@ fn parse_url(url: &str) -> Result<Url, &'static str> {
     if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
         return Err("has a port that is not a number from 1 to 65535");
     }
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    Ok(Url { https, loopback })
+    // Whether plain http is allowed is `upload::http::plain_http_refusal`'s call.
+    Ok(())
 }
 
 /// BCM GPIO number of a physical header pin, for the "did you use the physical
@@ -1090,11 +1083,8 @@ mod tests {
 
     #[test]
     fn url_shapes() {
-        assert!(parse_url("https://example.org/x").unwrap().https);
-        assert!(parse_url("http://127.0.0.1:8080/x").unwrap().loopback);
-        assert!(parse_url("http://[::1]:8080/x").unwrap().loopback);
-        assert!(parse_url("http://localhost/x").unwrap().loopback);
-        assert!(!parse_url("http://10.0.0.1/x").unwrap().loopback);
+        assert!(parse_url("https://example.org/x").is_ok());
+        assert!(parse_url("http://[::1]:8080/x").is_ok());
         assert!(parse_url("ftp://example.org").is_err());
         assert!(parse_url("https:///x").is_err());
         assert!(parse_url("https://user:pw@example.org/").is_err());

@@ -51,6 +51,9 @@ impl HttpDestination {
     /// first batch is sent.
     pub fn new(config: &HttpConfig, station_id: &str) -> Result<HttpDestination, SetupError> {
         let _ = station_id; // the station id travels in each batch
+        if let Some(why) = plain_http_refusal(config, &proxy_env()) {
+            return Err(SetupError(why));
+        }
         let token = secret::load_token(
             config.token_file.as_deref(),
             config.token_credential.as_deref(),
@@ -93,6 +96,70 @@ impl HttpDestination {
         // Writing into a Vec cannot fail.
         let _ = gz.write_all(&json);
         gz.finish().unwrap_or_default()
+    }
+}
+
+/// The proxy variables ureq reads when `proxy` is not set, in its order (it takes
+/// the first one set, whatever the URL's scheme).
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// The proxy variables set (non-empty) in this process's environment, as
+/// `NAME=value` pairs for [`plain_http_refusal`].
+pub fn proxy_env() -> Vec<(String, String)> {
+    PROXY_VARIABLES
+        .iter()
+        .filter_map(|name| {
+            let value = std::env::var(name).ok()?;
+            (!value.trim().is_empty()).then(|| (name.to_string(), value))
+        })
+        .collect()
+}
+
+/// Why a plain `http://` URL may not be used, or `None` if it may: `https://`, or
+/// `allow_plain_http`, or a loopback host reached directly. Through a proxy (the
+/// `proxy` key, or one of [`PROXY_VARIABLES`] from `env`) the request, token
+/// included, crosses the network to the proxy unencrypted even for `localhost`, so
+/// loopback counts as local only when no proxy applies. `NO_PROXY` is not consulted:
+/// erring towards a refusal cannot leak the token.
+pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Option<String> {
+    let (scheme, rest) = config.url.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") || config.allow_plain_http {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let proxy = match (&config.proxy, env.first()) {
+        (Some(p), _) => Some(format!("the proxy `{p}` (key `proxy`)")),
+        (None, Some((name, value))) => Some(format!("the proxy `{value}` (from ${name})")),
+        (None, None) => None,
+    };
+    match (loopback, proxy) {
+        (true, None) => None,
+        (true, Some(proxy)) => Some(format!(
+            "plain http:// to this machine goes through {proxy}, so the token and the data \
+             cross the network unencrypted: use https://, unset the proxy, or set \
+             `allow_plain_http = true` if that network is trusted; found \"{}\"",
+            config.url
+        )),
+        (false, _) => Some(format!(
+            "plain http:// to another machine sends the token and the data unencrypted: use \
+             https://, or set `allow_plain_http = true` if this network is trusted; found \"{}\"",
+            config.url
+        )),
     }
 }
 
@@ -146,7 +213,19 @@ impl Destination for HttpDestination {
                 message: format!("the HTTP request did not finish: {e}"),
                 retry_after: None,
             })?;
-        answer
+        let secrets: Vec<&str> = self.token.iter().map(Secret::expose).collect();
+        answer.map_err(|e| match e {
+            DeliveryError::Transient {
+                message,
+                retry_after,
+            } => DeliveryError::Transient {
+                message: secret::redact_known(&message, &secrets),
+                retry_after,
+            },
+            DeliveryError::Permanent { message } => DeliveryError::Permanent {
+                message: secret::redact_known(&message, &secrets),
+            },
+        })
     }
 }
 
@@ -184,6 +263,13 @@ fn post(
         .with_config()
         .limit(MAX_RESPONSE_BYTES)
         .read_to_vec();
+    // A server may echo the request (headers included) in an error page: the token
+    // must not reach the log, `weatherd status` or the database from there.
+    let token = auth.as_deref().and_then(|a| a.strip_prefix("Bearer "));
+    let text = text.map(|b| match token {
+        Some(t) if !t.is_empty() => secret::redact(&String::from_utf8_lossy(&b), &[t]).into_bytes(),
+        _ => b,
+    });
     judge(
         status,
         retry_after,
@@ -201,11 +287,10 @@ pub fn judge(
 ) -> Result<(), DeliveryError> {
     let excerpt = || match &body {
         Ok(b) => {
-            let text: String = String::from_utf8_lossy(b)
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .take(ERROR_BODY_CHARS)
-                .collect();
+            // Redacted before it is cut, so a credential split by the cut cannot
+            // escape the patterns; the caller removed the token itself already.
+            let text = secret::redact(&String::from_utf8_lossy(b), &[]);
+            let text = secret::truncate(text.trim(), ERROR_BODY_CHARS);
             let text = text.trim().to_string();
             if text.is_empty() {
                 String::new()
@@ -385,6 +470,62 @@ mod tests {
         );
         assert_eq!(parse_retry_after("999999999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn plain_http_is_local_only_without_a_proxy() {
+        let config = |url: &str, proxy: Option<&str>, allow: bool| HttpConfig {
+            name: "x".into(),
+            url: url.into(),
+            token_file: None,
+            token_credential: None,
+            ca_file: None,
+            proxy: proxy.map(str::to_string),
+            allow_plain_http: allow,
+            timeout_seconds: 30,
+            batch_size: 500,
+            batch_max_age_seconds: 60,
+            backoff_initial_seconds: 5,
+            backoff_max_seconds: 1800,
+        };
+        let none: Vec<(String, String)> = Vec::new();
+        let env = vec![(
+            "HTTP_PROXY".to_string(),
+            "http://proxy.lan:3128".to_string(),
+        )];
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://[::1]:8080/x",
+            "http://localhost/x",
+            "http://127.1.2.3/x",
+        ] {
+            assert_eq!(
+                plain_http_refusal(&config(url, None, false), &none),
+                None,
+                "{url}"
+            );
+            let why = plain_http_refusal(&config(url, None, false), &env).expect(url);
+            assert!(
+                why.contains("$HTTP_PROXY") && why.contains("allow_plain_http"),
+                "{why}"
+            );
+            let why =
+                plain_http_refusal(&config(url, Some("http://p:3128"), false), &none).expect(url);
+            assert!(why.contains("`proxy`"), "{why}");
+            assert_eq!(
+                plain_http_refusal(&config(url, Some("http://p:3128"), true), &env),
+                None
+            );
+        }
+        assert!(plain_http_refusal(&config("http://10.0.0.1/x", None, false), &none).is_some());
+        assert_eq!(
+            plain_http_refusal(&config("http://10.0.0.1/x", None, true), &none),
+            None
+        );
+        assert_eq!(
+            plain_http_refusal(&config("https://10.0.0.1/x", None, false), &env),
+            None
+        );
     }
 
     #[test]

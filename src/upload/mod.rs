@@ -5,7 +5,10 @@
 //! the server acknowledged); the uploader sends the records after it in batches and
 //! advances the cursor only after the acknowledgement, so a restart, a crash or a
 //! power cut re-sends at most the unacknowledged batch, and servers drop those
-//! repeats by idempotency key. Uploaders keep nothing important in memory.
+//! repeats by idempotency key. A batch once sent is re-sent unchanged (same records,
+//! so the same key) until it is acknowledged or refused; its last id is noted in the
+//! database before the first attempt, so that holds across restarts too. Uploaders
+//! keep nothing important in memory.
 
 pub mod http;
 pub mod mqtt;
@@ -228,6 +231,49 @@ pub fn station_id(name: &str) -> String {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct SetupError(pub String);
+
+/// `check-config`'s look at every destination's secret, with the loaders `run` uses:
+/// `(key path, finding)` for each one `run` would refuse or that cannot be checked
+/// here. A systemd credential can only be read under systemd; outside, it is a note.
+pub fn check_secrets(uploads: &[UploadConfig]) -> Vec<(String, secret::Finding)> {
+    use secret::{check_file, Finding};
+    let mut out = Vec::new();
+    for (i, upload) in uploads.iter().enumerate() {
+        let (file, credential, file_key, credential_key) = match upload {
+            UploadConfig::Http(c) => (
+                c.token_file.as_deref(),
+                c.token_credential.as_deref(),
+                "token_file",
+                "token_credential",
+            ),
+            UploadConfig::Mqtt(c) => (
+                c.credentials_file.as_deref(),
+                c.credentials_credential.as_deref(),
+                "credentials_file",
+                "credentials_credential",
+            ),
+        };
+        let check = |path: &std::path::Path| match upload {
+            UploadConfig::Http(_) => check_file(path, |p| secret::load_token(Some(p), None)),
+            UploadConfig::Mqtt(_) => check_file(path, mqtt::load_credentials),
+        };
+        let (key, finding) = match (file, credential) {
+            (Some(path), _) => (file_key, check(path)),
+            (None, Some(name)) => match secret::credential_path(name) {
+                Ok(path) => (credential_key, check(&path)),
+                Err(e) => (
+                    credential_key,
+                    Some(Finding::Note(format!("not checked: {e}"))),
+                ),
+            },
+            (None, None) => continue,
+        };
+        if let Some(finding) = finding {
+            out.push((format!("upload[{i}].{key}"), finding));
+        }
+    }
+    out
+}
 
 /// One batch to deliver, oldest record first.
 #[derive(Clone, Debug)]

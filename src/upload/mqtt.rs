@@ -64,7 +64,7 @@ impl fmt::Debug for Password {
 }
 
 #[derive(Clone, Debug)]
-struct Credentials {
+pub(crate) struct Credentials {
     username: String,
     password: Password,
     /// Where they came from, to name in error messages.
@@ -175,7 +175,8 @@ fn credentials_path(config: &MqttConfig) -> Result<Option<PathBuf>, SetupError> 
     }
 }
 
-fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
+/// Reads and checks an MQTT credentials file (`run` and `check-config`).
+pub(crate) fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
     const WHAT: &str = "MQTT credentials file";
     let text = secret::read_private_file(path)?;
     let mut lines = text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -613,6 +614,24 @@ impl Destination for MqttDestination {
             // Start the next attempt from a clean client; see the module comment.
             self.connection = None;
         }
-        result
+        // A broker's or the client's error text must never carry the password on.
+        let secrets: Vec<&str> = self
+            .settings
+            .credentials
+            .iter()
+            .map(|c| c.password.0.as_str())
+            .collect();
+        result.map_err(|e| match e {
+            DeliveryError::Transient {
+                message,
+                retry_after,
+            } => DeliveryError::Transient {
+                message: secret::redact_known(&message, &secrets),
+                retry_after,
+            },
+            DeliveryError::Permanent { message } => DeliveryError::Permanent {
+                message: secret::redact_known(&message, &secrets),
+            },
+        })
     }
 }

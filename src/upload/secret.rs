@@ -38,6 +38,12 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
                 path.display()
             ))
         })?;
+        if !meta.is_file() {
+            return Err(SetupError(format!(
+                "{} is not a regular file (a directory?); it must be the file holding the secret",
+                path.display()
+            )));
+        }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(SetupError(format!(
@@ -87,6 +93,65 @@ pub fn load(file: Option<&Path>, credential: Option<&str>) -> Result<Option<Stri
     Ok(Some(text))
 }
 
+/// What `check-config` says about one secret that `run` would not simply accept.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finding {
+    /// `run` would refuse it: the destination would not start.
+    Problem(String),
+    /// It could not be checked from here (no permission, no systemd credentials).
+    Note(String),
+}
+
+/// `check-config`'s check of a secret file: `load`, the very function `run` uses. A
+/// file with private permissions that this user may not open (a root-only token file
+/// checked by a teacher) cannot be judged from here: that is a note, not a pass and
+/// not a failure.
+pub fn check_file<T>(
+    path: &Path,
+    load: impl FnOnce(&Path) -> Result<T, SetupError>,
+) -> Option<Finding> {
+    let err = load(path).err()?;
+    let open = std::fs::File::open(path).err();
+    Some(classify(
+        path,
+        err,
+        open.as_ref().map(std::io::Error::kind),
+        is_private(path),
+    ))
+}
+
+/// The judgement of [`check_file`], given why `run`'s loader failed, why opening the
+/// file failed (if it did) and whether its mode keeps other users out.
+pub fn classify(
+    path: &Path,
+    err: SetupError,
+    open: Option<std::io::ErrorKind>,
+    private: bool,
+) -> Finding {
+    if open == Some(std::io::ErrorKind::PermissionDenied) && private {
+        Finding::Note(format!(
+            "{} cannot be read by this user, so it was not checked; run check-config as the \
+             user weatherd runs as (e.g. `sudo -u weatherd weatherd check-config FILE`)",
+            path.display()
+        ))
+    } else {
+        Finding::Problem(err.0)
+    }
+}
+
+fn is_private(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o077 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
+}
+
 /// Reads a bearer token: the first line, trimmed; it must be non-empty and fit in an
 /// HTTP header.
 pub fn load_token(
@@ -113,6 +178,115 @@ pub fn load_token(
     Ok(Some(Secret::new(token)))
 }
 
+/// What replaces a secret in any text that is logged or stored.
+pub const REDACTED: &str = "[redacted]";
+
+/// Words after which a credential usually follows (`Bearer abc`, `"token": "abc"`,
+/// `password=abc`); the value after each is replaced.
+const CREDENTIAL_WORDS: [&str; 9] = [
+    "bearer", "basic", "digest", "token", "password", "passwd", "secret", "api_key", "apikey",
+];
+
+/// Removes secrets from a text that came from outside (a server's answer, a client
+/// library's error) before it is logged, stored for `weatherd status` or shown: every
+/// occurrence of the known `secrets`, everything after an `Authorization` header name
+/// up to the end of its value, and the value after a credential word such as `Bearer`,
+/// `Token` or `password=`. A server that echoes the request headers into an error page
+/// must not put the token into the journal or the database.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if !secret.is_empty() {
+            out = out.replace(secret, REDACTED);
+        }
+    }
+    out = redact_after(&out, "authorization", |c| {
+        matches!(c, '"' | '\'' | ',' | ';' | '}' | '\n' | '\r' | '<')
+    });
+    for word in CREDENTIAL_WORDS {
+        out = redact_after(&out, word, |c| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ')' | ']' | '&' | '<')
+        });
+    }
+    out
+}
+
+/// The gentler [`redact`] for a whole message that also holds weatherd's own words
+/// (hints such as "check token_file"): every occurrence of the known `secrets`, and
+/// the credential after an authentication scheme (`Bearer …`, `Basic …`, `Digest …`).
+pub fn redact_known(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if !secret.is_empty() {
+            out = out.replace(secret, REDACTED);
+        }
+    }
+    for word in ["bearer", "basic", "digest"] {
+        out = redact_after(&out, word, |c| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ')' | ']' | '&' | '<')
+        });
+    }
+    out
+}
+
+/// Replaces the value after each whole-word, case-insensitive `word` (past separators
+/// such as `: = "`) up to the first character `ends` accepts.
+fn redact_after(text: &str, word: &str, ends: impl Fn(char) -> bool) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(word) {
+        let start = from + pos;
+        let after = start + word.len();
+        from = after;
+        let boundary_before = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let rest = &text[after..];
+        let sep_len: usize = rest
+            .chars()
+            .take_while(|c| matches!(c, ' ' | '\t' | ':' | '=' | '"' | '\''))
+            .map(char::len_utf8)
+            .sum();
+        // A word glued to more letters (`tokens`, `token_file`) is not a credential name,
+        // and one followed by nothing to hide has no value.
+        if !boundary_before || sep_len == 0 {
+            continue;
+        }
+        let value_start = after + sep_len;
+        let value_len: usize = text[value_start..]
+            .chars()
+            .take_while(|c| !ends(*c))
+            .map(char::len_utf8)
+            .sum();
+        if value_len == 0 || text[value_start..value_start + value_len] == *REDACTED {
+            continue;
+        }
+        out.push_str(&text[copied..value_start]);
+        out.push_str(REDACTED);
+        copied = value_start + value_len;
+        from = copied;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// At most `max` characters of `text`, control characters turned into spaces, with
+/// `…` where it was cut: server answers can be pages long.
+pub fn truncate(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +309,66 @@ mod tests {
         let token = load_token(Some(&path), None).unwrap().unwrap();
         assert_eq!(token.expose(), "s3cret");
         assert_eq!(format!("{token:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn redaction_removes_known_secrets_and_credential_values() {
+        let echoed = "bad credentials; you sent Authorization: Bearer s3cr3t-T0KEN, \
+                      {\"token\":\"abc123\"} password=hunter2 Token xyz";
+        let r = redact(echoed, &[]);
+        for leak in ["s3cr3t-T0KEN", "abc123", "hunter2", "xyz"] {
+            assert!(!r.contains(leak), "{leak} in {r}");
+        }
+        assert!(
+            r.starts_with("bad credentials; you sent Authorization: [redacted]"),
+            "{r}"
+        );
+        // A known secret goes wherever it is, even without a credential word before it.
+        let r = redact("echo: s3cr3t-T0KEN!", &["s3cr3t-T0KEN"]);
+        assert_eq!(r, "echo: [redacted]!");
+        // Ordinary words stay.
+        let r = redact("check token_file and the tokens", &[]);
+        assert_eq!(r, "check token_file and the tokens");
+        // Whole messages keep weatherd's own hints.
+        let hint = "HTTP 401: Bearer abc (the server refused the token: check token_file)";
+        assert_eq!(
+            redact_known(hint, &["s3cr3t"]),
+            "HTTP 401: Bearer [redacted] (the server refused the token: check token_file)"
+        );
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("a\nb", 10), "a b");
+    }
+
+    #[test]
+    fn an_unopenable_private_file_is_a_note_anything_else_a_problem() {
+        let path = Path::new("/etc/weatherd/upload-token");
+        let err = || SetupError("cannot read".into());
+        let denied = Some(std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(
+            classify(path, err(), denied, true),
+            Finding::Note(n) if n.contains("sudo -u weatherd")
+        ));
+        // Group- or world-readable: `run` refuses it, whoever checks.
+        assert!(matches!(
+            classify(path, err(), denied, false),
+            Finding::Problem(_)
+        ));
+        let missing = Some(std::io::ErrorKind::NotFound);
+        assert!(matches!(
+            classify(path, err(), missing, true),
+            Finding::Problem(_)
+        ));
+        assert!(matches!(
+            classify(path, err(), None, true),
+            Finding::Problem(_)
+        ));
+    }
+
+    #[test]
+    fn a_directory_is_not_a_secret_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_token(Some(dir.path()), None).unwrap_err().0;
+        assert!(err.contains("not a regular file"), "{err}");
     }
 
     #[test]

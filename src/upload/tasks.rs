@@ -7,15 +7,19 @@ use super::{Destination, UploadConfig};
 use crate::config::Config;
 use crate::store::Store;
 use crate::time::Timestamp;
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-/// The running uploaders: wake them after each stored record, stop them at the end.
+/// The running uploaders: wake them after each stored record, drain or stop them at
+/// the end.
 pub struct Uploads {
     tasks: Vec<(String, JoinHandle<Option<Summary>>)>,
     wake: watch::Sender<i64>,
+    drain: watch::Sender<bool>,
     stop: watch::Sender<bool>,
 }
 
@@ -25,6 +29,7 @@ impl Uploads {
         Uploads {
             tasks: Vec::new(),
             wake: watch::channel(0).0,
+            drain: watch::channel(false).0,
             stop: watch::channel(false).0,
         }
     }
@@ -43,27 +48,91 @@ impl Uploads {
     }
 
     /// Asks every uploader to stop and waits for them: a batch in flight gets the
-    /// grace period (then it is abandoned and re-sent next run).
+    /// grace period, then it is abandoned (its records stay unacknowledged and are
+    /// re-sent next run). All uploaders share one deadline, so the whole stop takes
+    /// at most about `grace` however many destinations hang.
     pub async fn shutdown(self, grace: Duration) -> Vec<(String, Option<Summary>)> {
-        self.stop.send_replace(true);
+        stop_all(&self.stop, self.tasks, grace).await
+    }
+
+    /// Has every uploader send everything stored (partial batches too) and waits until
+    /// all are acknowledged, at most `timeout`, or until `interrupt` resolves (a
+    /// signal); then stops whatever is still running as [`Uploads::shutdown`] does.
+    pub async fn drain<F: Future<Output = ()>>(
+        self,
+        timeout: Duration,
+        grace: Duration,
+        interrupt: F,
+    ) -> Vec<(String, Option<Summary>)> {
+        let Uploads {
+            tasks, drain, stop, ..
+        } = self;
+        drain.send_replace(true);
+        let deadline = Instant::now() + timeout;
+        tokio::pin!(interrupt);
         let mut out = Vec::new();
-        for (name, mut task) in self.tasks {
-            // A little beyond the uploaders' own grace, for the final status write.
-            let done = tokio::time::timeout(grace + Duration::from_secs(1), &mut task).await;
-            let summary = match done {
-                Ok(Ok(summary)) => summary,
-                Ok(Err(e)) => {
-                    tracing::error!(destination = %name, "uploader failed: {e}");
-                    None
+        let mut rest = Vec::new();
+        let mut cut: Option<&str> = None;
+        for (name, mut task) in tasks {
+            if cut.is_none() {
+                tokio::select! {
+                    r = tokio::time::timeout_at(deadline, &mut task) => match r {
+                        Ok(joined) => {
+                            out.push((name.clone(), summary_of(&name, joined)));
+                            continue;
+                        }
+                        Err(_) => cut = Some("the drain timeout passed"),
+                    },
+                    _ = &mut interrupt => cut = Some("shutdown was requested"),
                 }
-                Err(_) => {
-                    task.abort();
-                    None
-                }
-            };
-            out.push((name, summary));
+            }
+            rest.push((name, task));
         }
+        if let Some(why) = cut {
+            let names: Vec<&str> = rest.iter().map(|(n, _)| n.as_str()).collect();
+            tracing::warn!(
+                destinations = %names.join(", "),
+                "upload drain cut short ({why}); the unsent records wait in the database for the next run"
+            );
+        }
+        out.extend(stop_all(&stop, rest, grace).await);
         out
+    }
+}
+
+/// Stops uploaders with one shared deadline (see [`Uploads::shutdown`]).
+async fn stop_all(
+    stop: &watch::Sender<bool>,
+    tasks: Vec<(String, JoinHandle<Option<Summary>>)>,
+    grace: Duration,
+) -> Vec<(String, Option<Summary>)> {
+    stop.send_replace(true);
+    // A little beyond the uploaders' own grace, for the final status write.
+    let deadline = Instant::now() + grace + Duration::from_secs(1);
+    let mut out = Vec::new();
+    for (name, mut task) in tasks {
+        let summary = match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(joined) => summary_of(&name, joined),
+            Err(_) => {
+                task.abort();
+                None
+            }
+        };
+        out.push((name, summary));
+    }
+    out
+}
+
+fn summary_of(
+    name: &str,
+    joined: Result<Option<Summary>, tokio::task::JoinError>,
+) -> Option<Summary> {
+    match joined {
+        Ok(summary) => summary,
+        Err(e) => {
+            tracing::error!(destination = %name, "uploader failed: {e}");
+            None
+        }
     }
 }
 
@@ -113,29 +182,25 @@ impl Uploads {
     ) -> Option<JoinHandle<Option<Summary>>> {
         let mut stop = self.stop.subscribe();
         let wake = self.wake.subscribe();
+        let drain = self.drain.subscribe();
         let (name, station_id) = (name.to_string(), station_id.to_string());
         Some(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            let log_name = name.clone();
-            match outbox::run_uploader(
-                name,
-                station_id,
-                store,
-                destination,
-                policy,
-                Some(wake),
-                shutdown,
+            Some(
+                outbox::run_uploader_draining(
+                    name,
+                    station_id,
+                    store,
+                    destination,
+                    policy,
+                    Some(wake),
+                    Some(drain),
+                    shutdown,
+                )
+                .await,
             )
-            .await
-            {
-                Ok(summary) => Some(summary),
-                Err(e) => {
-                    tracing::error!(destination = %log_name, "uploader stopped: database error: {e}");
-                    None
-                }
-            }
         }))
     }
 }

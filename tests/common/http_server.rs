@@ -26,6 +26,11 @@ pub enum Fault {
     StoreThenCut,
     /// Wait, then store and answer 200.
     Slow(Duration),
+    /// Store the records, then answer with this status (a server that failed after
+    /// committing).
+    StoreThenFail(u16),
+    /// Store the records, then close the connection without answering.
+    StoreThenClose,
 }
 
 type Script = Box<dyn FnMut(u64) -> Fault + Send>;
@@ -41,6 +46,9 @@ pub struct Received {
     /// Sizes of the batches that brought new records, in order.
     pub batches: Vec<usize>,
     pub keys: HashSet<String>,
+    /// How many times each record was stored under a new idempotency key (with
+    /// `start_key_only`, every such copy is kept: 2 means stored twice).
+    pub copies: BTreeMap<i64, u32>,
     /// Requests refused for a wrong or missing token.
     pub unauthorized: u64,
     pub bad_requests: Vec<String>,
@@ -60,11 +68,23 @@ struct Shared {
     /// While true, the port refuses connections (the listener is closed).
     down: AtomicBool,
     stop: AtomicBool,
+    /// Drops repeats by idempotency key only, as many real servers do.
+    key_only: bool,
 }
 
 impl Server {
     /// Starts a server that expects `Authorization: Bearer <token>` when `token` is set.
     pub fn start(token: Option<&str>) -> Server {
+        Self::start_with(token, false)
+    }
+
+    /// A server that drops repeats by idempotency key only: a record that comes again
+    /// under a new key is stored again (counted in `Received::copies`).
+    pub fn start_key_only(token: Option<&str>) -> Server {
+        Self::start_with(token, true)
+    }
+
+    fn start_with(token: Option<&str>, key_only: bool) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new(Shared {
@@ -74,6 +94,7 @@ impl Server {
             requests: AtomicU64::new(0),
             down: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            key_only,
         });
         let s = state.clone();
         std::thread::spawn(move || accept_loop(listener, addr, s));
@@ -209,6 +230,12 @@ fn serve(stream: TcpStream, state: Arc<Shared>) {
                 std::thread::sleep(Duration::from_secs(5));
                 return;
             }
+            Fault::StoreThenClose => return,
+            Fault::StoreThenFail(code) => {
+                let _ = write!(out, "HTTP/1.1 {code} Failed\r\nContent-Length: 0\r\n\r\n");
+                let _ = out.flush();
+                continue;
+            }
             Fault::StoreThenCut => {
                 let _ = write!(
                     out,
@@ -268,8 +295,12 @@ fn accept(state: &Shared, headers: &BTreeMap<String, String>, body: &[u8]) -> (u
             r.bad_requests.push("record without id".into());
             continue;
         };
+        *r.copies.entry(id).or_default() += 1;
         if r.records.contains_key(&id) {
             r.duplicates += 1;
+            if state.key_only {
+                fresh += 1;
+            }
             continue;
         }
         r.ids.push(id);
