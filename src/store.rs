@@ -1147,7 +1147,114 @@ impl Store {
                     .collect::<Result<_, _>>()?,
             );
         }
+        drop(rows);
+        drop(stmt);
+
+        // The daily table sums whole days. A bound inside a day (09:00 rather than
+        // midnight) makes that day partial: its row is computed from the records in
+        // the range instead, with the same columns and the same arithmetic.
+        let (from_s, to_s) = bounds(from, to);
+        let date_of = |secs: i64| local_date(Timestamp::from_secs(secs), self.tz);
+        let mut partial: Vec<(String, i64, i64)> = Vec::new();
+        if from.is_some() && date_of(from_s - 1) == date_of(from_s) {
+            partial.push((date_of(from_s), from_s, to_s.min(from_s.saturating_add(2 * 86_400))));
+        }
+        if to.is_some() && date_of(to_s - 1) == date_of(to_s) {
+            let date = date_of(to_s - 1);
+            if partial.first().is_none_or(|p| p.0 != date) {
+                partial.push((date, from_s.max(to_s.saturating_sub(2 * 86_400)), to_s));
+            }
+        }
+        for (date, lo, hi) in partial {
+            let row = self.partial_day(&table.columns, &date, lo, hi)?;
+            let at = table.rows.iter().position(|r| r[0] == Value::Text(date.clone()));
+            match (at, row) {
+                (Some(i), Some(row)) => table.rows[i] = row,
+                (Some(i), None) => {
+                    table.rows.remove(i);
+                }
+                (None, Some(row)) => {
+                    let i = table
+                        .rows
+                        .iter()
+                        .position(|r| matches!(&r[0], Value::Text(d) if *d > date))
+                        .unwrap_or(table.rows.len());
+                    table.rows.insert(i, row);
+                }
+                (None, None) => {}
+            }
+        }
         Ok(table)
+    }
+
+    /// A `daily_summary` row for `date` from the records that start in `[lo, hi)` on
+    /// that station-local date; `None` when there are none.
+    fn partial_day(
+        &self,
+        columns: &[String],
+        date: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Option<Vec<Value>>, StoreError> {
+        let sql = format!(
+            "SELECT start_ts, end_ts, {} FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
+            VALUE_COLUMNS.join(", ")
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![lo, hi])?;
+        let mut records = 0i64;
+        let mut stats: [StatAcc; 4] = Default::default();
+        let mut wind = StatAcc::default();
+        let mut gust: Option<f64> = None;
+        let mut rain: Option<f64> = None;
+        while let Some(row) = rows.next()? {
+            let r = read_record(row, 0)?;
+            if local_date(r.start, self.tz) != date {
+                continue;
+            }
+            records += 1;
+            for (acc, s) in stats.iter_mut().zip([
+                &r.temperature_c,
+                &r.humidity_pct,
+                &r.pressure_hpa,
+                &r.ground_temperature_c,
+            ]) {
+                acc.add(s);
+            }
+            wind.add(&Stat {
+                mean: r.wind_speed_kmh,
+                min: None,
+                max: None,
+                n: r.wind_n,
+            });
+            gust = opt_max(gust, finite(r.wind_gust_kmh));
+            if let Some(mm) = finite(r.rain_mm) {
+                rain = Some(rain.unwrap_or(0.0) + mm);
+            }
+        }
+        if records == 0 {
+            return Ok(None);
+        }
+        let mut cells: BTreeMap<String, Value> = BTreeMap::new();
+        cells.insert("date".into(), Value::Text(date.to_string()));
+        cells.insert("records".into(), Value::Int(records));
+        for ((q, unit), acc) in STATS.iter().zip(&stats) {
+            cells.insert(format!("{q}_{unit}"), acc.mean().into());
+            cells.insert(format!("{q}_min_{unit}"), acc.min.into());
+            cells.insert(format!("{q}_max_{unit}"), acc.max.into());
+        }
+        cells.insert("wind_speed_kmh".into(), wind.mean().into());
+        cells.insert("wind_gust_kmh".into(), gust.into());
+        cells.insert("rain_mm".into(), rain.into());
+        columns
+            .iter()
+            .map(|c| {
+                cells
+                    .remove(c)
+                    .ok_or_else(|| self.corrupt(format!("daily_summary column `{c}` unknown")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     fn corrupt(&self, message: String) -> StoreError {
