@@ -231,7 +231,12 @@ pub async fn run_in(
     // Uploaders read the database through their own connections; the station only
     // wakes them after each stored record.
     let uploads = crate::upload::spawn_all(config, store.path(), UPLOAD_GRACE);
-    tracing::info!(start = %start, uploads = uploads.len(), "station running");
+    tracing::info!(
+        start = %start,
+        uploads = uploads.len(),
+        synchronous = store.synchronous()?,
+        "station running"
+    );
 
     let mut summary = RunSummary::default();
     let mut records: Vec<ArchiveRecord> = Vec::new();

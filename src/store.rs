@@ -559,6 +559,28 @@ impl Store {
         &self.path
     }
 
+    /// This connection's `synchronous` setting by name (`OFF`, `NORMAL`, `FULL`,
+    /// `EXTRA`): what a commit costs and survives (see "Durability" above).
+    pub fn synchronous(&self) -> Result<&'static str, StoreError> {
+        let level: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+        Ok(match level {
+            0 => "OFF",
+            1 => "NORMAL",
+            2 => "FULL",
+            _ => "EXTRA",
+        })
+    }
+
+    /// The database's journal mode as SQLite reports it (`wal` for every weatherd
+    /// database).
+    pub fn journal_mode(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))?)
+    }
+
     /// The station time zone the daily summaries are computed in.
     pub fn time_zone(&self) -> chrono_tz::Tz {
         self.tz
