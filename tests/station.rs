@@ -175,12 +175,18 @@ fn sigkill_and_restart_gives_exactly_the_uninterrupted_records() {
     let db = dir.path().join("killed.db");
     let args = sim_day_args(&db);
     let mut kills = 0;
+    let mut finished = false;
     // Kill once the database holds at least 200, 500, 900 and 1200 rows.
     for threshold in [200, 500, 900, 1200] {
+        if finished {
+            // A replay of a finished day has nothing to do (and says so, exit 1).
+            break;
+        }
         let mut child = spawn(&args);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 assert!(status.success(), "run failed: {status}");
+                finished = true;
                 break;
             }
             if count_rows(&db) >= threshold {
@@ -192,9 +198,11 @@ fn sigkill_and_restart_gives_exactly_the_uninterrupted_records() {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    // Finish the day.
-    let status = spawn(&args).wait().unwrap();
-    assert!(status.success());
+    if !finished {
+        // Finish the day.
+        let status = spawn(&args).wait().unwrap();
+        assert!(status.success());
+    }
     assert!(
         kills >= 1,
         "the run was never interrupted; the test proved nothing"
@@ -409,4 +417,209 @@ fn query_aggregates_by_hour_and_day_and_exports_csv() {
     );
     let table = ok(&["query", "--db", d, "--every", "day"]);
     assert!(table.contains("2026-01-01"), "{table}");
+}
+
+/// Waits for a child, killing it if it takes longer than `limit` (a hang is a failure,
+/// not a stuck test run).
+fn wait_or_kill(mut child: Child, limit: Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "weatherd did not finish within {limit:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn times_outside_the_supported_range_are_refused_naming_the_flag() {
+    let dir = tmp();
+    let db = dir.path().join("w.db");
+    let d = db.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        // Past 2262 an i64 of nanoseconds wraps: this returned nothing with exit 0.
+        (&["query", "--db", d, "--to", "2300-01-01"], "--to"),
+        (&["query", "--db", d, "--from", "1600-01-01"], "--from"),
+        (&["query", "--db", d, "--from", "1969-12-31T23:59:59Z"], "--from"),
+        (&["query", "--db", d, "--to", "2200-01-01T00:00:01Z"], "--to"),
+        // This stored records dated 1816.
+        (
+            &["run", "--simulate", "--speed", "max", "--start", "9999-12-31T23:30:00Z", "--duration", "1h", "--db", d],
+            "--start",
+        ),
+        (
+            &["run", "--simulate", "--speed", "max", "--start", "2199-12-31T00:00:00Z", "--duration", "2d", "--db", d],
+            "--duration",
+        ),
+        (
+            &["run", "--simulate", "--speed", "max", "--start", "2026-01-01", "--duration", "100000d", "--db", d],
+            "--duration",
+        ),
+    ];
+    for (args, flag) in cases {
+        let out = weatherd(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: should name {flag}: {err}");
+        assert!(err.contains("2200-01-01"), "{args:?}: should name the range: {err}");
+    }
+    assert!(!db.exists(), "a refused command must not create the database");
+    // The edges themselves are accepted.
+    ok(&[
+        "run", "--simulate", "--speed", "max", "--start", "2199-12-31T23:00:00Z", "--duration", "1h",
+        "--db", d,
+    ]);
+    let rows = query_json(&db);
+    assert_eq!(rows.len(), 60);
+    assert_eq!(rows[0]["start_utc"], "2199-12-31T23:00:00Z");
+    assert_eq!(rows[59]["end_utc"], "2200-01-01T00:00:00Z");
+    let out = ok(&["query", "--db", d, "--from", "1970-01-01", "--to", "2200-01-01", "--format", "csv"]);
+    assert_eq!(out.lines().count(), 61);
+}
+
+#[test]
+fn a_replay_that_can_do_nothing_says_why_and_fails() {
+    let dir = tmp();
+    // What the README's first command leaves: a weather.db with records up to "now"
+    // (here a later date, as a real-time run would).
+    let db = dir.path().join("weather.db");
+    let d = db.to_str().unwrap();
+    ok(&[
+        "run", "--simulate", "--speed", "max", "--start", "2026-03-01T00:00:00Z", "--duration", "1h",
+        "--db", d,
+    ]);
+    let args = sim_day_args(&db);
+    let out = weatherd(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("weather.db"), "names the database: {err}");
+    assert!(err.contains("2026-03-01T01:00:00Z"), "names its last record: {err}");
+    assert!(err.contains("--db") && err.contains("--start"), "names the fix: {err}");
+    assert_eq!(count_rows(&db), 60, "nothing was written");
+
+    // The README's fix: the day of data in its own database.
+    run_sim_day(&dir.path().join("day.db"));
+    assert_eq!(count_rows(&dir.path().join("day.db")), 1440);
+
+    // A replay that resumes part-way still runs (a killed run restarted).
+    let db2 = dir.path().join("part.db");
+    let d2 = db2.to_str().unwrap();
+    ok(&[
+        "run", "--simulate", "--speed", "max", "--start", "2026-01-01T00:00:00Z", "--duration", "1h",
+        "--seed", "1", "--db", d2,
+    ]);
+    run_sim_day(&db2);
+    assert_eq!(count_rows(&db2), 1440);
+    // And once it is complete, the same command says there is nothing left to do.
+    let out = weatherd(&sim_day_args(&db2).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn status_warns_of_a_record_dated_in_the_future() {
+    let dir = tmp();
+    let db = dir.path().join("w.db");
+    let d = db.to_str().unwrap();
+    // A clock that ran ahead once left a record in 2199.
+    ok(&[
+        "run", "--simulate", "--speed", "max", "--start", "2199-01-01T00:00:00Z", "--duration", "1h",
+        "--db", d,
+    ]);
+    let out = ok(&["status", "--db", d]);
+    assert!(out.contains("WARNING"), "{out}");
+    assert!(out.contains("2199-01-01T01:00:00Z"), "{out}");
+    assert!(out.contains("archives nothing until then"), "{out}");
+    assert!(out.contains(weatherd::station::FUTURE_FIX), "names the fix: {out}");
+
+    // A database that ends in the past gets no warning.
+    let past = dir.path().join("past.db");
+    run_sim_day(&past);
+    let out = ok(&["status", "--db", past.to_str().unwrap()]);
+    assert!(!out.contains("WARNING"), "{out}");
+    assert!(out.contains("Store: every record written"), "{out}");
+}
+
+#[test]
+fn config_files_must_be_small_regular_files() {
+    let dir = tmp();
+    let fifo = dir.path().join("fifo.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let big = dir.path().join("big.toml");
+    // Valid TOML, just far too much of it.
+    let mut text = weatherd::config::EXAMPLE_TOML.to_string();
+    while text.len() <= 1024 * 1024 {
+        text.push_str("# padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&big, text).unwrap();
+    let db = dir.path().join("w.db");
+    for file in [fifo.as_path(), Path::new("/dev/zero"), big.as_path(), dir.path()] {
+        let f = file.to_str().unwrap();
+        for args in [
+            vec!["check-config", f],
+            vec!["run", "--simulate", "--config", f, "--db", db.to_str().unwrap()],
+            vec!["query", "--config", f],
+            vec!["status", "--config", f, "--db", db.to_str().unwrap()],
+        ] {
+            let child = Command::new(BIN)
+                .args(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // A FIFO used to hang here, /dev/zero to read 1.5 GB.
+            let out = wait_or_kill(child, Duration::from_secs(20));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains(f), "{args:?}: names the file: {err}");
+            let why = if file == big {
+                "1 MiB"
+            } else if file == dir.path() {
+                "directory"
+            } else {
+                "not a regular file"
+            };
+            assert!(err.contains(why), "{args:?}: says {why}: {err}");
+        }
+    }
+    assert!(!db.exists());
+}
+
+/// Runs weatherd with stderr captured, for log assertions.
+fn logged(args: &[&str], filter: &str) -> (Output, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", filter)
+        .output()
+        .expect("weatherd runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, err)
+}
+
+#[test]
+fn a_station_syncs_every_commit_and_a_replay_does_not() {
+    let dir = tmp();
+    let d = dir.path().join("w.db");
+    let d = d.to_str().unwrap();
+    // A simulated station at a finite speed is a station: FULL.
+    let (out, err) = logged(
+        &["run", "--simulate", "--speed", "6000", "--start", "2026-01-01T00:00:00Z", "--duration", "2m", "--db", d],
+        "weatherd=info",
+    );
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("synchronous=\"FULL\"") || err.contains("synchronous=FULL"), "{err}");
+    // A max-speed replay: NORMAL.
+    let (out, err) = logged(
+        &["run", "--simulate", "--speed", "max", "--start", "2026-01-02T00:00:00Z", "--duration", "2m", "--db", d],
+        "weatherd=info",
+    );
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("synchronous=\"NORMAL\"") || err.contains("synchronous=NORMAL"), "{err}");
 }
