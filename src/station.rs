@@ -109,7 +109,8 @@ pub enum RunError {
     /// The run ended with records it could not store.
     #[error(
         "{lost} record(s) could not be written to {db} and are lost (last error: {error}); \
-         {written} were stored"
+         {written} were stored. Free space (or end what locks the database) and start again; \
+         a simulated replay run again resumes where the database ends"
     )]
     RecordsLost {
         db: PathBuf,
@@ -464,6 +465,8 @@ pub struct Pending {
     last_error: Option<String>,
     next_try: Option<std::time::Instant>,
     backoff: Duration,
+    /// Records lost in this run: dropped from a full queue, or still waiting when it
+    /// ended.
     dropped: u64,
     report: crate::store::PendingReport,
 }
@@ -611,6 +614,7 @@ impl Pending {
     fn give_up(&mut self, summary: &mut RunSummary) -> Option<String> {
         let left = self.queue.len() as u64;
         summary.records_lost += left;
+        self.dropped += left;
         self.queue.clear();
         if left > 0 {
             tracing::error!(

@@ -140,7 +140,7 @@ fn render_store(r: &Report, out: &mut impl Write) -> io::Result<()> {
             p.updated,
             p.pid
         )?;
-    } else {
+    } else if p.dropped == 0 {
         writeln!(
             out,
             "Store: every record written (reported {} by pid {})",
@@ -150,8 +150,11 @@ fn render_store(r: &Report, out: &mut impl Write) -> io::Result<()> {
     if p.dropped > 0 {
         writeln!(
             out,
-            "  {} records were dropped because the database refused writes for too long",
-            p.dropped
+            "Store: {} records could not be written and were lost (last error: {}; reported {} by pid {})",
+            p.dropped,
+            p.last_error.as_deref().unwrap_or("none"),
+            p.updated,
+            p.pid
         )?;
     }
     Ok(())

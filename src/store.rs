@@ -1364,7 +1364,8 @@ pub struct PendingState {
     /// When the database first refused a write in the current outage.
     pub since: Option<Timestamp>,
     pub last_error: Option<String>,
-    /// Records dropped because the queue was full (lost).
+    /// Records lost by this run of the station: dropped because the queue was full,
+    /// or still waiting when it stopped.
     pub dropped: u64,
     /// When the station wrote this report.
     pub updated: Timestamp,

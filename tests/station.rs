@@ -623,3 +623,173 @@ fn a_station_syncs_every_commit_and_a_replay_does_not() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("synchronous=\"NORMAL\"") || err.contains("synchronous=NORMAL"), "{err}");
 }
+
+/// Reads a child's stderr on a thread: every line, and a channel that receives the
+/// lines as they come.
+fn collect_stderr(child: &mut Child) -> (std::thread::JoinHandle<String>, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    (reader, rx)
+}
+
+/// Starts and ends rows of the archive, read directly.
+fn spans(db: &Path) -> Vec<(i64, i64)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT start_ts, end_ts FROM archive ORDER BY id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    rows
+}
+
+fn assert_contiguous(spans: &[(i64, i64)]) {
+    for w in spans.windows(2) {
+        assert_eq!(w[0].1, w[1].0, "a gap or overlap between records: {w:?}");
+    }
+}
+
+/// A `sqlite3` session holding the write lock for longer than the busy timeout: the
+/// station keeps the records in memory, `status` shows them waiting, and once the lock
+/// is released every record is written, in order. One log line when writing fails,
+/// one when it recovers.
+#[test]
+fn a_held_write_lock_delays_records_but_loses_none() {
+    let dir = tmp();
+    let db = dir.path().join("w.db");
+    let d = db.to_str().unwrap().to_string();
+    let mut child = Command::new(BIN)
+        .args([
+            "run", "--simulate", "--speed", "600", "--start", "2026-01-01T00:00:00Z", "--duration", "2h",
+            "--db", &d,
+        ])
+        .env("RUST_LOG", "weatherd=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (reader, rx) = collect_stderr(&mut child);
+    // Wait until the station has stored a few records.
+    let mut stored = 0;
+    while stored < 3 {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("records stored");
+        if line.contains("record stored") {
+            stored += 1;
+        }
+    }
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.busy_timeout(Duration::from_secs(10)).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // Held longer than any busy timeout weatherd uses (the old 5 s included). Wait
+    // for the station's own report of records waiting rather than for a time.
+    let report = weatherd::store::PendingReport::path_for(&db);
+    let mut waiting = 0;
+    for _ in 0..300 {
+        waiting = weatherd::store::PendingReport::read(&db).map_or(0, |p| p.waiting);
+        if waiting >= 20 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(waiting >= 20, "no records reported waiting in {}", report.display());
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(child.try_wait().unwrap().is_none(), "the station stopped during the lock");
+    let status = ok(&["status", "--db", &d]);
+    assert!(status.contains("records waiting to be written since"), "{status}");
+    assert!(status.contains("database is locked"), "{status}");
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
+
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    assert!(status.success(), "{log}");
+    let spans = spans(&db);
+    assert_eq!(spans.len(), 120, "every record of two hours");
+    assert_contiguous(&spans);
+    assert_eq!(log.matches("cannot write to the database").count(), 1, "{log}");
+    assert_eq!(log.matches("the database takes writes again").count(), 1, "{log}");
+    assert!(!log.contains("record not stored"), "{log}");
+    let end = ok(&["status", "--db", &d]);
+    assert!(end.contains("Store: every record written"), "{end}");
+}
+
+/// The disk fills during a replay (the kernel's file-size limit refuses writes past a
+/// size, as a full disk does): the replay waits for the grace period, then exits
+/// non-zero naming how many records were lost, with one log line for the failure; the
+/// records stored before are intact.
+#[test]
+fn a_replay_that_cannot_store_fails_and_says_how_many_records_were_lost() {
+    use std::os::unix::process::CommandExt;
+    let dir = tmp();
+    let db = dir.path().join("w.db");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run", "--simulate", "--speed", "max", "--start", "2026-01-01T00:00:00Z", "--duration", "3d",
+        "--db",
+    ])
+    .arg(&db)
+    .env("RUST_LOG", "weatherd=info");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Writing past the limit raises SIGXFSZ, which would kill the process;
+            // ignored, the write fails with EFBIG, as a full disk fails with ENOSPC.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 2 * 1024 * 1024,
+                rlim_max: 2 * 1024 * 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = wait_or_kill(
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap(),
+        Duration::from_secs(300),
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("could not be written to"), "{log}");
+    assert!(log.contains("are lost"), "{log}");
+    assert_eq!(log.matches("cannot write to the database").count(), 1, "{log}");
+    assert!(!log.contains("record not stored"), "{log}");
+    let spans = spans(&db);
+    assert!(!spans.is_empty() && spans.len() < 3 * 1440, "{}", spans.len());
+    assert_contiguous(&spans);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    // The message's count is the records not stored since the failure.
+    let stored = spans.len();
+    assert!(log.contains(&format!("{stored} were stored")), "{log}");
+    drop(conn);
+    let d = db.to_str().unwrap();
+    let status = ok(&["status", "--db", d]);
+    assert!(status.contains("records could not be written and were lost"), "{status}");
+
+    // Space returns: the same command resumes where the database ends and completes.
+    ok(&[
+        "run", "--simulate", "--speed", "max", "--start", "2026-01-01T00:00:00Z", "--duration", "3d",
+        "--db", d,
+    ]);
+    let spans = self::spans(&db);
+    assert_eq!(spans.len(), 3 * 1440);
+    assert_contiguous(&spans);
+}
