@@ -263,7 +263,10 @@ pub async fn run_in(
     // A wall clock starts from whatever it reads now (it may have stepped since the
     // environment was made).
     let start = if wall { clock.now() } else { start };
-    if let Some(last_end) = resume.last_end.filter(|&t| wall && t.0 > start.0 + tolerance) {
+    if let Some(last_end) = resume
+        .last_end
+        .filter(|&t| wall && t.0 > start.0 + tolerance)
+    {
         // Once the clock ran ahead (e.g. a wrong RTC) and a record was stored with
         // that date: nothing can be archived until the clock reaches it.
         tracing::warn!(
@@ -358,7 +361,10 @@ pub async fn run_in(
         if replay && !pending.is_empty() {
             // A replay can wait instead of piling records up in memory: it retries
             // until the database takes them, or gives up after the grace period.
-            if !pending.drain(&mut store, &mut summary, &uploads, STORE_GRACE).await {
+            if !pending
+                .drain(&mut store, &mut summary, &uploads, STORE_GRACE)
+                .await
+            {
                 gave_up = true;
                 break;
             }
@@ -395,7 +401,9 @@ pub async fn run_in(
     // Whatever is still in memory gets the grace period to reach the database.
     // (A replay that already gave up waiting does not wait a second time.)
     let grace = if gave_up { Duration::ZERO } else { STORE_GRACE };
-    pending.drain(&mut store, &mut summary, &uploads, grace).await;
+    pending
+        .drain(&mut store, &mut summary, &uploads, grace)
+        .await;
     let lost = pending.give_up(&mut summary);
     drop(store);
     // After the final record: a batch in flight may finish within the grace period.
@@ -427,7 +435,6 @@ fn notify(state: &[sd_notify::NotifyState]) {
 /// How long uploaders may finish a batch already in flight at shutdown (systemd's
 /// stop timeout is 90 s by default; the unsent rest waits in the database).
 const UPLOAD_GRACE: Duration = Duration::from_secs(5);
-
 
 /// What to do about a record dated in the future (said in the log and by `status`).
 pub const FUTURE_FIX: &str = "Set the clock right, then wait until that time, or stop weatherd \
@@ -524,10 +531,7 @@ impl Pending {
         now_anyway: bool,
     ) {
         if self.queue.is_empty()
-            || (!now_anyway
-                && self
-                    .next_try
-                    .is_some_and(|t| std::time::Instant::now() < t))
+            || (!now_anyway && self.next_try.is_some_and(|t| std::time::Instant::now() < t))
         {
             return;
         }

@@ -120,7 +120,10 @@ const FUTURE_SLACK_S: i64 = 300;
 /// The store lines: a future-dated newest record, and records the station could not
 /// write yet.
 fn render_store(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    if let Some(newest) = r.newest.filter(|t| t.secs() > r.now.secs() + FUTURE_SLACK_S) {
+    if let Some(newest) = r
+        .newest
+        .filter(|t| t.secs() > r.now.secs() + FUTURE_SLACK_S)
+    {
         writeln!(
             out,
             "  WARNING: the newest record ends {newest}, after now ({}): the station archives \

@@ -24,6 +24,8 @@
 //! Students read the file with `sqlite3` while the daemon writes. WAL lets readers and
 //! the writer proceed together; a `busy_timeout` makes the rare moments where one must
 //! wait (checkpoints, schema changes) wait instead of failing with "database is locked".
+//! The writer waits at most [`WRITE_BUSY_TIMEOUT`]; a record it cannot write then (or on
+//! a full disk) is kept and retried by the station, never dropped on the first refusal.
 
 use crate::observation::{FaultKind, Quantity};
 use crate::record::{ArchiveRecord, FaultCount, Resume, Stat};
@@ -983,8 +985,9 @@ impl Store {
     ///   means, min of minima, max of maxima, mean dew point and sea-level pressure,
     ///   speed-weighted vector-mean wind direction, highest gust, rain total and highest
     ///   rain rate; extras as in `Raw`, aggregated the same way.
-    /// - `Day`: one row per station-local date from the daily summary: every date that
-    ///   overlaps `[from, to)`.
+    /// - `Day`: one row per station-local date that has records in `[from, to)`. Whole
+    ///   days come from the daily summary; a day cut by `from` or `to` is computed from
+    ///   the records inside the range (same columns, same arithmetic).
     ///
     /// Means keep the archive's column names (`temperature_c` is the mean at every
     /// resolution), so a plot works the same on any of them.
@@ -1179,7 +1182,11 @@ impl Store {
         let date_of = |secs: i64| local_date(Timestamp::from_secs(secs), self.tz);
         let mut partial: Vec<(String, i64, i64)> = Vec::new();
         if from.is_some() && date_of(from_s - 1) == date_of(from_s) {
-            partial.push((date_of(from_s), from_s, to_s.min(from_s.saturating_add(2 * 86_400))));
+            partial.push((
+                date_of(from_s),
+                from_s,
+                to_s.min(from_s.saturating_add(2 * 86_400)),
+            ));
         }
         if to.is_some() && date_of(to_s - 1) == date_of(to_s) {
             let date = date_of(to_s - 1);
@@ -1189,7 +1196,10 @@ impl Store {
         }
         for (date, lo, hi) in partial {
             let row = self.partial_day(&table.columns, &date, lo, hi)?;
-            let at = table.rows.iter().position(|r| r[0] == Value::Text(date.clone()));
+            let at = table
+                .rows
+                .iter()
+                .position(|r| r[0] == Value::Text(date.clone()));
             match (at, row) {
                 (Some(i), Some(row)) => table.rows[i] = row,
                 (Some(i), None) => {

@@ -446,19 +446,58 @@ fn times_outside_the_supported_range_are_refused_naming_the_flag() {
         // Past 2262 an i64 of nanoseconds wraps: this returned nothing with exit 0.
         (&["query", "--db", d, "--to", "2300-01-01"], "--to"),
         (&["query", "--db", d, "--from", "1600-01-01"], "--from"),
-        (&["query", "--db", d, "--from", "1969-12-31T23:59:59Z"], "--from"),
-        (&["query", "--db", d, "--to", "2200-01-01T00:00:01Z"], "--to"),
+        (
+            &["query", "--db", d, "--from", "1969-12-31T23:59:59Z"],
+            "--from",
+        ),
+        (
+            &["query", "--db", d, "--to", "2200-01-01T00:00:01Z"],
+            "--to",
+        ),
         // This stored records dated 1816.
         (
-            &["run", "--simulate", "--speed", "max", "--start", "9999-12-31T23:30:00Z", "--duration", "1h", "--db", d],
+            &[
+                "run",
+                "--simulate",
+                "--speed",
+                "max",
+                "--start",
+                "9999-12-31T23:30:00Z",
+                "--duration",
+                "1h",
+                "--db",
+                d,
+            ],
             "--start",
         ),
         (
-            &["run", "--simulate", "--speed", "max", "--start", "2199-12-31T00:00:00Z", "--duration", "2d", "--db", d],
+            &[
+                "run",
+                "--simulate",
+                "--speed",
+                "max",
+                "--start",
+                "2199-12-31T00:00:00Z",
+                "--duration",
+                "2d",
+                "--db",
+                d,
+            ],
             "--duration",
         ),
         (
-            &["run", "--simulate", "--speed", "max", "--start", "2026-01-01", "--duration", "100000d", "--db", d],
+            &[
+                "run",
+                "--simulate",
+                "--speed",
+                "max",
+                "--start",
+                "2026-01-01",
+                "--duration",
+                "100000d",
+                "--db",
+                d,
+            ],
             "--duration",
         ),
     ];
@@ -467,19 +506,43 @@ fn times_outside_the_supported_range_are_refused_naming_the_flag() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(flag), "{args:?}: should name {flag}: {err}");
-        assert!(err.contains("2200-01-01"), "{args:?}: should name the range: {err}");
+        assert!(
+            err.contains("2200-01-01"),
+            "{args:?}: should name the range: {err}"
+        );
     }
-    assert!(!db.exists(), "a refused command must not create the database");
+    assert!(
+        !db.exists(),
+        "a refused command must not create the database"
+    );
     // The edges themselves are accepted.
     ok(&[
-        "run", "--simulate", "--speed", "max", "--start", "2199-12-31T23:00:00Z", "--duration", "1h",
-        "--db", d,
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2199-12-31T23:00:00Z",
+        "--duration",
+        "1h",
+        "--db",
+        d,
     ]);
     let rows = query_json(&db);
     assert_eq!(rows.len(), 60);
     assert_eq!(rows[0]["start_utc"], "2199-12-31T23:00:00Z");
     assert_eq!(rows[59]["end_utc"], "2200-01-01T00:00:00Z");
-    let out = ok(&["query", "--db", d, "--from", "1970-01-01", "--to", "2200-01-01", "--format", "csv"]);
+    let out = ok(&[
+        "query",
+        "--db",
+        d,
+        "--from",
+        "1970-01-01",
+        "--to",
+        "2200-01-01",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(out.lines().count(), 61);
 }
 
@@ -491,16 +554,30 @@ fn a_replay_that_can_do_nothing_says_why_and_fails() {
     let db = dir.path().join("weather.db");
     let d = db.to_str().unwrap();
     ok(&[
-        "run", "--simulate", "--speed", "max", "--start", "2026-03-01T00:00:00Z", "--duration", "1h",
-        "--db", d,
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2026-03-01T00:00:00Z",
+        "--duration",
+        "1h",
+        "--db",
+        d,
     ]);
     let args = sim_day_args(&db);
     let out = weatherd(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("weather.db"), "names the database: {err}");
-    assert!(err.contains("2026-03-01T01:00:00Z"), "names its last record: {err}");
-    assert!(err.contains("--db") && err.contains("--start"), "names the fix: {err}");
+    assert!(
+        err.contains("2026-03-01T01:00:00Z"),
+        "names its last record: {err}"
+    );
+    assert!(
+        err.contains("--db") && err.contains("--start"),
+        "names the fix: {err}"
+    );
     assert_eq!(count_rows(&db), 60, "nothing was written");
 
     // The README's fix: the day of data in its own database.
@@ -511,13 +588,28 @@ fn a_replay_that_can_do_nothing_says_why_and_fails() {
     let db2 = dir.path().join("part.db");
     let d2 = db2.to_str().unwrap();
     ok(&[
-        "run", "--simulate", "--speed", "max", "--start", "2026-01-01T00:00:00Z", "--duration", "1h",
-        "--seed", "1", "--db", d2,
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--duration",
+        "1h",
+        "--seed",
+        "1",
+        "--db",
+        d2,
     ]);
     run_sim_day(&db2);
     assert_eq!(count_rows(&db2), 1440);
     // And once it is complete, the same command says there is nothing left to do.
-    let out = weatherd(&sim_day_args(&db2).iter().map(String::as_str).collect::<Vec<_>>());
+    let out = weatherd(
+        &sim_day_args(&db2)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -528,14 +620,25 @@ fn status_warns_of_a_record_dated_in_the_future() {
     let d = db.to_str().unwrap();
     // A clock that ran ahead once left a record in 2199.
     ok(&[
-        "run", "--simulate", "--speed", "max", "--start", "2199-01-01T00:00:00Z", "--duration", "1h",
-        "--db", d,
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2199-01-01T00:00:00Z",
+        "--duration",
+        "1h",
+        "--db",
+        d,
     ]);
     let out = ok(&["status", "--db", d]);
     assert!(out.contains("WARNING"), "{out}");
     assert!(out.contains("2199-01-01T01:00:00Z"), "{out}");
     assert!(out.contains("archives nothing until then"), "{out}");
-    assert!(out.contains(weatherd::station::FUTURE_FIX), "names the fix: {out}");
+    assert!(
+        out.contains(weatherd::station::FUTURE_FIX),
+        "names the fix: {out}"
+    );
 
     // A database that ends in the past gets no warning.
     let past = dir.path().join("past.db");
@@ -560,11 +663,23 @@ fn config_files_must_be_small_regular_files() {
     }
     std::fs::write(&big, text).unwrap();
     let db = dir.path().join("w.db");
-    for file in [fifo.as_path(), Path::new("/dev/zero"), big.as_path(), dir.path()] {
+    for file in [
+        fifo.as_path(),
+        Path::new("/dev/zero"),
+        big.as_path(),
+        dir.path(),
+    ] {
         let f = file.to_str().unwrap();
         for args in [
             vec!["check-config", f],
-            vec!["run", "--simulate", "--config", f, "--db", db.to_str().unwrap()],
+            vec![
+                "run",
+                "--simulate",
+                "--config",
+                f,
+                "--db",
+                db.to_str().unwrap(),
+            ],
             vec!["query", "--config", f],
             vec!["status", "--config", f, "--db", db.to_str().unwrap()],
         ] {
@@ -610,23 +725,56 @@ fn a_station_syncs_every_commit_and_a_replay_does_not() {
     let d = d.to_str().unwrap();
     // A simulated station at a finite speed is a station: FULL.
     let (out, err) = logged(
-        &["run", "--simulate", "--speed", "6000", "--start", "2026-01-01T00:00:00Z", "--duration", "2m", "--db", d],
+        &[
+            "run",
+            "--simulate",
+            "--speed",
+            "6000",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--duration",
+            "2m",
+            "--db",
+            d,
+        ],
         "weatherd=info",
     );
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("synchronous=\"FULL\"") || err.contains("synchronous=FULL"), "{err}");
+    assert!(
+        err.contains("synchronous=\"FULL\"") || err.contains("synchronous=FULL"),
+        "{err}"
+    );
     // A max-speed replay: NORMAL.
     let (out, err) = logged(
-        &["run", "--simulate", "--speed", "max", "--start", "2026-01-02T00:00:00Z", "--duration", "2m", "--db", d],
+        &[
+            "run",
+            "--simulate",
+            "--speed",
+            "max",
+            "--start",
+            "2026-01-02T00:00:00Z",
+            "--duration",
+            "2m",
+            "--db",
+            d,
+        ],
         "weatherd=info",
     );
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("synchronous=\"NORMAL\"") || err.contains("synchronous=NORMAL"), "{err}");
+    assert!(
+        err.contains("synchronous=\"NORMAL\"") || err.contains("synchronous=NORMAL"),
+        "{err}"
+    );
 }
 
 /// Reads a child's stderr on a thread: every line, and a channel that receives the
 /// lines as they come.
-fn collect_stderr(child: &mut Child) -> (std::thread::JoinHandle<String>, std::sync::mpsc::Receiver<String>) {
+fn collect_stderr(
+    child: &mut Child,
+) -> (
+    std::thread::JoinHandle<String>,
+    std::sync::mpsc::Receiver<String>,
+) {
     use std::io::{BufRead, BufReader};
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -673,8 +821,16 @@ fn a_held_write_lock_delays_records_but_loses_none() {
     let d = db.to_str().unwrap().to_string();
     let mut child = Command::new(BIN)
         .args([
-            "run", "--simulate", "--speed", "600", "--start", "2026-01-01T00:00:00Z", "--duration", "2h",
-            "--db", &d,
+            "run",
+            "--simulate",
+            "--speed",
+            "600",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--duration",
+            "2h",
+            "--db",
+            &d,
         ])
         .env("RUST_LOG", "weatherd=debug")
         .stdout(Stdio::null())
@@ -685,7 +841,9 @@ fn a_held_write_lock_delays_records_but_loses_none() {
     // Wait until the station has stored a few records.
     let mut stored = 0;
     while stored < 3 {
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("records stored");
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("records stored");
         if line.contains("record stored") {
             stored += 1;
         }
@@ -704,11 +862,21 @@ fn a_held_write_lock_delays_records_but_loses_none() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(waiting >= 20, "no records reported waiting in {}", report.display());
+    assert!(
+        waiting >= 20,
+        "no records reported waiting in {}",
+        report.display()
+    );
     std::thread::sleep(Duration::from_secs(6));
-    assert!(child.try_wait().unwrap().is_none(), "the station stopped during the lock");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the station stopped during the lock"
+    );
     let status = ok(&["status", "--db", &d]);
-    assert!(status.contains("records waiting to be written since"), "{status}");
+    assert!(
+        status.contains("records waiting to be written since"),
+        "{status}"
+    );
     assert!(status.contains("database is locked"), "{status}");
     lock.execute_batch("COMMIT").unwrap();
     drop(lock);
@@ -719,8 +887,16 @@ fn a_held_write_lock_delays_records_but_loses_none() {
     let spans = spans(&db);
     assert_eq!(spans.len(), 120, "every record of two hours");
     assert_contiguous(&spans);
-    assert_eq!(log.matches("cannot write to the database").count(), 1, "{log}");
-    assert_eq!(log.matches("the database takes writes again").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("cannot write to the database").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("the database takes writes again").count(),
+        1,
+        "{log}"
+    );
     assert!(!log.contains("record not stored"), "{log}");
     let end = ok(&["status", "--db", &d]);
     assert!(end.contains("Store: every record written"), "{end}");
@@ -737,7 +913,14 @@ fn a_replay_that_cannot_store_fails_and_says_how_many_records_were_lost() {
     let db = dir.path().join("w.db");
     let mut cmd = Command::new(BIN);
     cmd.args([
-        "run", "--simulate", "--speed", "max", "--start", "2026-01-01T00:00:00Z", "--duration", "3d",
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--duration",
+        "3d",
         "--db",
     ])
     .arg(&db)
@@ -759,17 +942,28 @@ fn a_replay_that_cannot_store_fails_and_says_how_many_records_were_lost() {
         });
     }
     let out = wait_or_kill(
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap(),
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
         Duration::from_secs(300),
     );
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{log}");
     assert!(log.contains("could not be written to"), "{log}");
     assert!(log.contains("are lost"), "{log}");
-    assert_eq!(log.matches("cannot write to the database").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("cannot write to the database").count(),
+        1,
+        "{log}"
+    );
     assert!(!log.contains("record not stored"), "{log}");
     let spans = spans(&db);
-    assert!(!spans.is_empty() && spans.len() < 3 * 1440, "{}", spans.len());
+    assert!(
+        !spans.is_empty() && spans.len() < 3 * 1440,
+        "{}",
+        spans.len()
+    );
     assert_contiguous(&spans);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let check: String = conn
@@ -782,12 +976,23 @@ fn a_replay_that_cannot_store_fails_and_says_how_many_records_were_lost() {
     drop(conn);
     let d = db.to_str().unwrap();
     let status = ok(&["status", "--db", d]);
-    assert!(status.contains("records could not be written and were lost"), "{status}");
+    assert!(
+        status.contains("records could not be written and were lost"),
+        "{status}"
+    );
 
     // Space returns: the same command resumes where the database ends and completes.
     ok(&[
-        "run", "--simulate", "--speed", "max", "--start", "2026-01-01T00:00:00Z", "--duration", "3d",
-        "--db", d,
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--duration",
+        "3d",
+        "--db",
+        d,
     ]);
     let spans = self::spans(&db);
     assert_eq!(spans.len(), 3 * 1440);

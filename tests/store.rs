@@ -810,9 +810,7 @@ fn rainy_days(store: &mut Store, tz_start: &str) {
 }
 
 fn raw_rain(store: &Store, from: &str, to: &str) -> f64 {
-    let raw = store
-        .query(Some(t(from)), Some(t(to)), Every::Raw)
-        .unwrap();
+    let raw = store.query(Some(t(from)), Some(t(to)), Every::Raw).unwrap();
     (0..raw.rows.len())
         .map(|r| real(cell(&raw, r, "rain_mm")))
         .sum()
