@@ -218,4 +218,31 @@ mod tests {
         assert!(parse_span("0s").is_err());
         assert!(parse_span("99999999999999999999d").is_err());
     }
+
+    #[test]
+    fn times_outside_the_range_are_refused_and_arithmetic_never_wraps() {
+        // These wrapped to 1816 and to "nothing" before.
+        for s in [
+            "9999-12-31T23:30:00Z",
+            "2300-01-01",
+            "1600-01-01",
+            "2262-04-12",
+        ] {
+            let err = parse_time(s).unwrap_err();
+            assert!(err.contains("2200-01-01"), "{s}: {err}");
+        }
+        assert_eq!(parse_time("2200-01-01").unwrap(), LATEST);
+        assert_eq!(parse_time("1970-01-01").unwrap(), EARLIEST);
+        assert_eq!(Timestamp::from_secs(i64::MAX / 2), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MAX - 5).add_secs(60), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MIN + 5).add_nanos(-60), Timestamp(i64::MIN));
+        assert!(end_of_span(LATEST.add_secs(-3600), 7200, "--duration")
+            .unwrap_err()
+            .contains("--duration"));
+        assert_eq!(
+            end_of_span(LATEST.add_secs(-3600), 3600, "--duration").unwrap(),
+            LATEST
+        );
+        assert!(end_of_span(EARLIEST, i64::MAX, "--duration").is_err());
+    }
 }
