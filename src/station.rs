@@ -246,7 +246,6 @@ pub async fn run_in(
     let mut high_water = resume.last_end.unwrap_or(Timestamp(i64::MIN));
     let mut synced = false;
     let mut ready_sent = false;
-    let mut healthy;
     let replay = clock.is_max_speed();
     let mut gave_up = false;
     // systemd wants a ping at least every WatchdogSec; twice per period is enough, and
@@ -369,17 +368,13 @@ pub async fn run_in(
                 break;
             }
         }
-        // Records waiting in memory would be lost by a restart, and a restart does not
-        // empty a full disk; the station is healthy while it samples and holds them.
-        healthy = !pending.is_full();
-        if healthy {
-            // Fed only while sampling works and no record has to be dropped, so
-            // systemd restarts a station that is stuck.
-            if let Some(every) = watchdog_every {
-                if last_ping.is_none_or(|t| t.elapsed() >= every) {
-                    notify(&[sd_notify::NotifyState::Watchdog]);
-                    last_ping = Some(std::time::Instant::now());
-                }
+        // Fed from the sampling loop, so systemd restarts a station that is stuck. Not
+        // withheld while the database refuses writes: a restart would throw away the
+        // records waiting in memory and does not empty a full disk.
+        if let Some(every) = watchdog_every {
+            if last_ping.is_none_or(|t| t.elapsed() >= every) {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+                last_ping = Some(std::time::Instant::now());
             }
         }
 
