@@ -198,7 +198,9 @@ fn sigkill_and_restart_gives_exactly_the_uninterrupted_records() {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    if !finished {
+    // A kill can land after the last record was written (the run was shutting down):
+    // then there is nothing left to replay, and a replay would say so and exit 1.
+    if !finished && count_rows(&db) < 1440 {
         // Finish the day.
         let status = spawn(&args).wait().unwrap();
         assert!(status.success());
