@@ -68,10 +68,12 @@ pub struct RunArgs {
     /// Simulated clock speed: N times real time, or `max`.
     #[arg(long, value_name = "N|max", requires = "simulate", value_parser = parse_speed, default_value = "1")]
     pub speed: Speed,
-    /// Where the simulated clock starts (e.g. 2026-01-01T00:00:00Z) [default: now].
+    /// Where the simulated clock starts (e.g. 2026-01-01T00:00:00Z) [default: now];
+    /// 1970-01-01 to 2200-01-01.
     #[arg(long, value_name = "TIME", requires = "simulate", value_parser = parse_time)]
     pub start: Option<Timestamp>,
-    /// Stop after this much time (e.g. 90s, 36h, 365d), measured from the start.
+    /// Stop after this much time (e.g. 90s, 36h, 365d), measured from the start; the
+    /// end must not pass 2200-01-01.
     #[arg(long, value_name = "SPAN", value_parser = parse_span)]
     pub duration: Option<i64>,
     /// When --duration ends, how long uploads may still send what is stored before
@@ -104,10 +106,10 @@ pub struct QueryArgs {
     /// Take the database path from this config file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// First time to include (UTC unless an offset is given).
+    /// First time to include (UTC unless an offset is given); 1970-01-01 to 2200-01-01.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<Timestamp>,
-    /// Time to stop before (exclusive).
+    /// Time to stop before (exclusive); 1970-01-01 to 2200-01-01.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: Option<Timestamp>,
     /// One row per record, per UTC hour, or per station-local day.
@@ -239,6 +241,14 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     };
     if let Some(db) = &args.db {
         config.database.path = db.clone();
+    }
+    if let Some(span) = args.duration {
+        // The end must be a representable, supported time too (see crate::time).
+        let from = args.start.unwrap_or_else(Timestamp::now);
+        crate::time::end_of_span(from, span, "--duration").map_err(|message| Failure {
+            code: EXIT_USAGE,
+            message,
+        })?;
     }
     let opts = RunOptions {
         db_path: config.database.path.clone(),

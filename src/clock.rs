@@ -57,6 +57,18 @@ impl Clock {
         }
     }
 
+    /// True for a `--speed max` replay, which can wait for the database instead of
+    /// keeping records in memory.
+    pub fn is_max_speed(&self) -> bool {
+        matches!(
+            self,
+            Clock::Simulated {
+                speed: Speed::Max,
+                ..
+            }
+        )
+    }
+
     /// True for clocks that can jump under us (the real one, and its test double).
     pub fn is_wall_clock(&self) -> bool {
         matches!(self, Clock::Real | Clock::Stepped { .. })

@@ -414,6 +414,10 @@ impl Config {
         Err(errors)
     }
 
+    /// The largest config file read: a real one is a few kB; anything bigger is the
+    /// wrong file (a log, a device), and reading it whole would only waste memory.
+    pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
     /// Reads, parses and validates a file; errors carry the file name.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Config::load_all(path).map_err(first)
@@ -421,12 +425,12 @@ impl Config {
 
     /// Like `load`, but returns every validation problem.
     pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_config_file(path).map_err(|message| {
             vec![ConfigError {
                 file: Some(path.to_path_buf()),
                 path: String::new(),
                 line: None,
-                message: format!("cannot read the config file: {e}"),
+                message,
             }]
         })?;
         Config::from_toml_all(&text).map_err(|errors| {
@@ -484,4 +488,48 @@ fn first(errors: Vec<ConfigError>) -> ConfigError {
         .into_iter()
         .next()
         .unwrap_or_else(|| ConfigError::new("", "invalid config"))
+}
+
+/// Reads a config file: a regular file of at most [`Config::MAX_FILE_BYTES`].
+///
+/// Opened without blocking and checked on the open descriptor, so a FIFO (which would
+/// wait forever for a writer) or a device such as `/dev/zero` (which never ends) is
+/// refused rather than read, even if the path was swapped after a check.
+fn read_config_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read the config file: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read the config file: {e}"))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a pipe, socket or device)"
+        };
+        return Err(format!("cannot read the config file: it is {kind}"));
+    }
+    let limit = Config::MAX_FILE_BYTES;
+    if meta.len() > limit {
+        return Err(format!(
+            "cannot read the config file: it is {} bytes, more than the {limit}-byte (1 MiB) limit for a config file",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    // `take` also bounds a file that grows while it is read.
+    file.take(limit + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read the config file: {e}"))?;
+    if text.len() as u64 > limit {
+        return Err(format!(
+            "cannot read the config file: it is larger than the {limit}-byte (1 MiB) limit for a config file"
+        ));
+    }
+    Ok(text)
 }

@@ -14,6 +14,10 @@
 //! - after a backward step, samples at or before the newest tick already taken are
 //!   discarded until the clock passes it again, so records never overlap and never go
 //!   back in time.
+//!
+//! Write rules: a record the database refuses for a passing reason (a lock held by a
+//! `sqlite3` session, a full disk, an I/O error) is kept in memory, in order, and
+//! written when the database accepts writes again; see [`Pending`].
 
 use crate::aggregate::{Aggregator, AggregatorConfig};
 use crate::clock::{Clock, Speed};
@@ -26,8 +30,9 @@ use crate::sim::{SimHardware, SimTime, Weather};
 use crate::store::Store;
 use crate::time::{Timestamp, NANOS_PER_SEC};
 use crate::timesync::{AlwaysSynced, KernelSync, SyncSource};
+use std::collections::VecDeque;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,12 +86,41 @@ pub struct RunSummary {
     pub last_tick: Option<Timestamp>,
     /// True when the run stopped because shutdown was requested.
     pub interrupted: bool,
+    /// Times the database refused a write and records had to wait in memory (one per
+    /// outage, not per record).
+    pub store_outages: u64,
+    /// Records that were never stored: dropped from a full pending queue, refused as
+    /// malformed, or still unwritten when the run ended.
+    pub records_lost: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A replay asked for nothing the database does not already hold.
+    #[error(
+        "{db}: already holds records up to {last_end}, past the end of this replay ({end}); \
+         nothing to write. Use another database (e.g. --db day.db) or a --start at or after {last_end}"
+    )]
+    NothingToReplay {
+        db: PathBuf,
+        last_end: Timestamp,
+        end: Timestamp,
+    },
+    /// The run ended with records it could not store.
+    #[error(
+        "{lost} record(s) could not be written to {db} and are lost (last error: {error}); \
+         {written} were stored. Free space (or end what locks the database) and start again; \
+         a simulated replay run again resumes where the database ends"
+    )]
+    RecordsLost {
+        db: PathBuf,
+        lost: u64,
+        written: u64,
+        error: String,
+        summary: Box<RunSummary>,
+    },
 }
 
 /// Runs the station described by `opts` on the real machine or, with
@@ -105,8 +139,25 @@ pub async fn run(
                 .unwrap_or_else(|| Timestamp::now().floor_to(archive_s));
             // A simulated run resumes where its database ends, so a run that was
             // killed and restarted with the same arguments continues seamlessly.
+            let end = opts.duration_s.map(|d| requested.add_secs(d));
             let start = match store.resume()?.last_end {
-                Some(end) if end > requested => end,
+                Some(last_end) if last_end > requested => {
+                    if let Some(end) = end.filter(|&end| last_end >= end) {
+                        // Running on would write nothing and look like success.
+                        return Err(RunError::NothingToReplay {
+                            db: opts.db_path.clone(),
+                            last_end,
+                            end,
+                        });
+                    }
+                    tracing::info!(
+                        db = %opts.db_path.display(),
+                        requested = %requested,
+                        resume = %last_end,
+                        "the database already holds records past --start; continuing where it ends"
+                    );
+                    last_end
+                }
                 _ => requested,
             };
             if sim.speed == Speed::Max {
@@ -135,7 +186,7 @@ pub async fn run(
                 hw: Box::new(hw),
                 sync: Box::new(AlwaysSynced),
                 start,
-                end: opts.duration_s.map(|d| requested.add_secs(d)),
+                end,
             }
         }
         None => {
@@ -187,6 +238,7 @@ pub async fn run_in_draining(
     } = env;
     let sample_s = i64::from(config.sample_interval_seconds);
     let resume = store.resume()?;
+    let mut pending = Pending::new(store.path(), config);
 
     let registered = sensors::build_all(config, hw.as_ref());
     let timeout = Duration::from_millis(u64::from(config.sensor_timeout_ms));
@@ -195,7 +247,12 @@ pub async fn run_in_draining(
     // Uploaders read the database through their own connections; the station only
     // wakes them after each stored record.
     let uploads = crate::upload::spawn_all(config, store.path(), UPLOAD_GRACE);
-    tracing::info!(start = %start, uploads = uploads.len(), "station running");
+    tracing::info!(
+        start = %start,
+        uploads = uploads.len(),
+        synchronous = store.synchronous()?,
+        "station running"
+    );
 
     let mut summary = RunSummary::default();
     let mut records: Vec<ArchiveRecord> = Vec::new();
@@ -204,7 +261,8 @@ pub async fn run_in_draining(
     let mut high_water = resume.last_end.unwrap_or(Timestamp(i64::MIN));
     let mut synced = false;
     let mut ready_sent = false;
-    let mut healthy = true;
+    let replay = clock.is_max_speed();
+    let mut gave_up = false;
     // systemd wants a ping at least every WatchdogSec; twice per period is enough, and
     // without a watchdog (WATCHDOG_USEC unset) there is nobody to ping.
     let mut watchdog_usec = 0u64;
@@ -219,8 +277,23 @@ pub async fn run_in_draining(
     // A wall clock starts from whatever it reads now (it may have stepped since the
     // environment was made).
     let start = if wall { clock.now() } else { start };
+    if let Some(last_end) = resume
+        .last_end
+        .filter(|&t| wall && t.0 > start.0 + tolerance)
+    {
+        // Once the clock ran ahead (e.g. a wrong RTC) and a record was stored with
+        // that date: nothing can be archived until the clock reaches it.
+        tracing::warn!(
+            newest = %last_end,
+            now = %start,
+            db = %store.path().display(),
+            "the newest stored record ends in the future; nothing will be archived until then. \
+             {FUTURE_FIX}"
+        );
+    }
     let mut tick = start.next_tick(sample_s);
     loop {
+        let mut stored = false;
         if end.is_some_and(|end| tick > end) {
             break;
         }
@@ -285,7 +358,8 @@ pub async fn run_in_draining(
             if !stepped_back {
                 tracing::warn!(
                     until = %high_water,
-                    "clock is behind the newest archived time; holding records until it passes it"
+                    "clock is behind the newest archived time; holding records until it passes it. \
+                     If that time is wrong (the clock ran ahead once): {FUTURE_FIX}"
                 );
                 stepped_back = true;
             }
@@ -294,24 +368,36 @@ pub async fn run_in_draining(
             stepped_back = false;
             high_water = tick;
             aggregator.push(sample, &mut records);
-            let stored = !records.is_empty();
+            stored = !records.is_empty();
             for rec in records.drain(..) {
-                healthy = write(&mut store, &rec, &mut summary, &uploads);
-            }
-            if stored && !uploads.is_empty() {
-                // On a one-thread runtime a `--speed max` replay never waits, so without
-                // this the uploaders would not run until the replay ends.
-                tokio::task::yield_now().await;
+                pending.push(rec, &mut summary);
             }
         }
-        if healthy {
-            // Fed only while sampling and storing work, so systemd restarts a station
-            // that is stuck or cannot write.
-            if let Some(every) = watchdog_every {
-                if last_ping.is_none_or(|t| t.elapsed() >= every) {
-                    notify(&[sd_notify::NotifyState::Watchdog]);
-                    last_ping = Some(std::time::Instant::now());
-                }
+        pending.write(&mut store, &mut summary, &uploads, false);
+        if stored && !uploads.is_empty() {
+            // On a one-thread runtime a `--speed max` replay never waits, so without
+            // this the uploaders would not run until the replay ends. After the write,
+            // so they find the new record.
+            tokio::task::yield_now().await;
+        }
+        if replay && !pending.is_empty() {
+            // A replay can wait instead of piling records up in memory: it retries
+            // until the database takes them, or gives up after the grace period.
+            if !pending
+                .drain(&mut store, &mut summary, &uploads, STORE_GRACE)
+                .await
+            {
+                gave_up = true;
+                break;
+            }
+        }
+        // Fed from the sampling loop, so systemd restarts a station that is stuck. Not
+        // withheld while the database refuses writes: a restart would throw away the
+        // records waiting in memory and does not empty a full disk.
+        if let Some(every) = watchdog_every {
+            if last_ping.is_none_or(|t| t.elapsed() >= every) {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+                last_ping = Some(std::time::Instant::now());
             }
         }
 
@@ -328,8 +414,15 @@ pub async fn run_in_draining(
     }
     notify(&[sd_notify::NotifyState::Stopping]);
     if let Some(rec) = aggregator.flush() {
-        write(&mut store, &rec, &mut summary, &uploads);
+        pending.push(rec, &mut summary);
     }
+    // Whatever is still in memory gets the grace period to reach the database.
+    // (A replay that already gave up waiting does not wait a second time.)
+    let grace = if gave_up { Duration::ZERO } else { STORE_GRACE };
+    pending
+        .drain(&mut store, &mut summary, &uploads, grace)
+        .await;
+    let lost = pending.give_up(&mut summary);
     drop(store);
     if summary.interrupted {
         // After the final record: a batch in flight may finish within the grace period.
@@ -347,6 +440,15 @@ pub async fn run_in_draining(
         edges = summary.edges,
         "station stopped"
     );
+    if let Some(error) = lost {
+        return Err(RunError::RecordsLost {
+            db: pending.db.clone(),
+            lost: summary.records_lost,
+            written: summary.records_written,
+            error,
+            summary: Box::new(summary),
+        });
+    }
     Ok(summary)
 }
 
@@ -364,26 +466,225 @@ pub const UPLOAD_GRACE: Duration = Duration::from_secs(5);
 /// ends (`run --drain-timeout`).
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Writes a record and wakes the uploaders; false if it could not be stored.
-fn write(
-    store: &mut Store,
-    rec: &ArchiveRecord,
-    summary: &mut RunSummary,
-    uploads: &crate::upload::Uploads,
-) -> bool {
-    // A record that cannot be written (disk full) is logged and dropped; the station
-    // keeps sampling rather than dying, and stops feeding the watchdog.
-    match store.insert(rec) {
-        Ok(id) => {
-            // After the commit: tests that cut the power read these as acknowledgements.
-            tracing::debug!(id, start = %rec.start, "record stored");
-            summary.records_written += 1;
-            uploads.notify(id);
-            true
+/// What to do about a record dated in the future (said in the log and by `status`).
+pub const FUTURE_FIX: &str = "Set the clock right, then wait until that time, or stop weatherd \
+     and move the database aside (a new one is started) to archive again now";
+
+/// How long records still in memory may take to reach the database at the end of a
+/// run, and how long a replay waits for a refusing database before it gives up.
+/// systemd's stop timeout (30 s in the unit) leaves room for this and the uploaders'.
+pub const STORE_GRACE: Duration = Duration::from_secs(10);
+
+/// The first wait before writing again after the database refused a write; doubled
+/// after each further refusal up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Records the database has not taken yet, oldest first.
+///
+/// A write can fail for a passing reason: another program holds the write lock longer
+/// than the busy timeout, the disk is full, an I/O error. The record then waits here,
+/// in order, and the station keeps sampling; writing is retried with backoff (1 s,
+/// doubling to 60 s) and every waiting record is written, in order, as soon as the
+/// database takes one. The queue holds one day of records (1440 at the default 60-s
+/// archive interval, about 1 MB of memory); beyond that the oldest waiting record is
+/// dropped, logged at error level and counted (`RunSummary::records_lost`).
+///
+/// The log says when writing starts failing and when it recovers, not once per record.
+/// The daemon reports the queue in a small file next to the database (see
+/// [`crate::store::PendingReport`]) that `weatherd status` reads.
+pub struct Pending {
+    db: PathBuf,
+    queue: VecDeque<ArchiveRecord>,
+    capacity: usize,
+    /// Wall time of the first refused write of the current outage.
+    failing_since: Option<Timestamp>,
+    last_error: Option<String>,
+    next_try: Option<std::time::Instant>,
+    backoff: Duration,
+    /// Records lost in this run: dropped from a full queue, or still waiting when it
+    /// ended.
+    dropped: u64,
+    report: crate::store::PendingReport,
+}
+
+impl Pending {
+    fn new(db: &Path, config: &Config) -> Pending {
+        let per_day = 86_400 / u64::from(config.archive_interval_seconds.max(1));
+        Pending {
+            db: db.to_path_buf(),
+            queue: VecDeque::new(),
+            capacity: usize::try_from(per_day).unwrap_or(1440).max(1),
+            failing_since: None,
+            last_error: None,
+            next_try: None,
+            backoff: RETRY_FIRST,
+            dropped: 0,
+            report: crate::store::PendingReport::open(db),
         }
-        Err(e) => {
-            tracing::error!(start = %rec.start, "record not stored: {e}");
-            false
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.queue.len() >= self.capacity
+    }
+
+    fn push(&mut self, rec: ArchiveRecord, summary: &mut RunSummary) {
+        if self.is_full() {
+            if let Some(old) = self.queue.pop_front() {
+                self.dropped += 1;
+                summary.records_lost += 1;
+                // Loud, but not once a minute for a day: the first and then hourly.
+                if self.dropped == 1 || self.dropped % (self.capacity as u64 / 24).max(1) == 0 {
+                    tracing::error!(
+                        start = %old.start,
+                        dropped = self.dropped,
+                        waiting = self.queue.len(),
+                        "the database has refused writes for a day of records; dropping the oldest waiting record"
+                    );
+                }
+            }
         }
+        self.queue.push_back(rec);
+    }
+
+    /// Writes waiting records, oldest first, until the queue is empty or the database
+    /// refuses one. Unless `now_anyway`, does nothing before the backoff has elapsed.
+    fn write(
+        &mut self,
+        store: &mut Store,
+        summary: &mut RunSummary,
+        uploads: &crate::upload::Uploads,
+        now_anyway: bool,
+    ) {
+        if self.queue.is_empty()
+            || (!now_anyway && self.next_try.is_some_and(|t| std::time::Instant::now() < t))
+        {
+            return;
+        }
+        let recovering = self.failing_since.is_some();
+        let mut written = 0u64;
+        while let Some(rec) = self.queue.front() {
+            match store.insert(rec) {
+                Ok(id) => {
+                    // After the commit: tests that cut the power read these as
+                    // acknowledgements.
+                    tracing::debug!(id, start = %rec.start, "record stored");
+                    summary.records_written += 1;
+                    written += 1;
+                    uploads.notify(id);
+                    self.queue.pop_front();
+                }
+                Err(e) if is_permanent(&e) => {
+                    // Retrying cannot help a record the store finds malformed.
+                    tracing::error!(start = %rec.start, "record not stored: {e}");
+                    summary.records_lost += 1;
+                    self.queue.pop_front();
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    if self.failing_since.is_none() {
+                        summary.store_outages += 1;
+                        self.failing_since = Some(Timestamp::now());
+                        self.backoff = RETRY_FIRST;
+                        tracing::error!(
+                            db = %self.db.display(),
+                            start = %rec.start,
+                            "cannot write to the database: {message}; keeping records in memory \
+                             (up to {}) and retrying",
+                            self.capacity
+                        );
+                    } else {
+                        self.backoff = (self.backoff * 2).min(RETRY_MAX);
+                    }
+                    self.last_error = Some(message);
+                    self.next_try = Some(std::time::Instant::now() + self.backoff);
+                    self.publish();
+                    return;
+                }
+            }
+        }
+        if recovering {
+            tracing::info!(
+                db = %self.db.display(),
+                written,
+                since = %self.failing_since.unwrap_or_default(),
+                "the database takes writes again; every waiting record is written"
+            );
+            self.failing_since = None;
+            self.next_try = None;
+            self.publish();
+        }
+    }
+
+    /// Retries (with backoff, in real time) until the queue is empty or `grace` has
+    /// passed; true when everything was written.
+    async fn drain(
+        &mut self,
+        store: &mut Store,
+        summary: &mut RunSummary,
+        uploads: &crate::upload::Uploads,
+        grace: Duration,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + grace;
+        self.write(store, summary, uploads, true);
+        while !self.queue.is_empty() {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let wake = self.next_try.unwrap_or(now).min(deadline);
+            tokio::time::sleep(wake.saturating_duration_since(now)).await;
+            self.write(store, summary, uploads, true);
+        }
+        true
+    }
+
+    /// At the end of a run: counts what is still waiting as lost and returns the error
+    /// to report, if any record was lost in this run.
+    fn give_up(&mut self, summary: &mut RunSummary) -> Option<String> {
+        let left = self.queue.len() as u64;
+        summary.records_lost += left;
+        self.dropped += left;
+        self.queue.clear();
+        if left > 0 {
+            tracing::error!(
+                db = %self.db.display(),
+                lost = left,
+                "records still waiting at the end of the run are lost"
+            );
+        }
+        self.publish();
+        (summary.records_lost > 0).then(|| {
+            self.last_error
+                .clone()
+                .unwrap_or_else(|| "see the log".to_string())
+        })
+    }
+
+    fn publish(&mut self) {
+        self.report.write(&crate::store::PendingState {
+            waiting: self.queue.len() as u64,
+            since: self.failing_since,
+            last_error: self.last_error.clone(),
+            dropped: self.dropped,
+            updated: Timestamp::now(),
+            pid: std::process::id(),
+        });
+    }
+}
+
+/// Errors no retry can fix: the record itself is refused.
+fn is_permanent(e: &crate::store::StoreError) -> bool {
+    use crate::store::StoreError;
+    match e {
+        StoreError::Overlap { .. } | StoreError::Invalid { .. } => true,
+        StoreError::Sqlite(e) => {
+            e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+        }
+        _ => false,
     }
 }

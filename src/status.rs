@@ -14,6 +14,8 @@ pub struct Report {
     pub newest: Option<Timestamp>,
     pub uploads: Vec<UploadLine>,
     pub sensors: Vec<SensorLine>,
+    /// The station's report of records waiting in its memory (`<db>.state`).
+    pub pending: Option<crate::store::PendingState>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -129,7 +131,58 @@ pub fn gather(
         newest: store.resume()?.last_end,
         uploads,
         sensors,
+        pending: crate::store::PendingReport::read(store.path()),
     })
+}
+
+/// A record may end this far after `now` (a record ends at its interval's end, and
+/// clocks differ a little) before status calls it future-dated.
+const FUTURE_SLACK_S: i64 = 300;
+
+/// The store lines: a future-dated newest record, and records the station could not
+/// write yet.
+fn render_store(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    if let Some(newest) = r
+        .newest
+        .filter(|t| t.secs() > r.now.secs() + FUTURE_SLACK_S)
+    {
+        writeln!(
+            out,
+            "  WARNING: the newest record ends {newest}, after now ({}): the station archives \
+             nothing until then. {}",
+            r.now,
+            crate::station::FUTURE_FIX
+        )?;
+    }
+    let Some(p) = &r.pending else { return Ok(()) };
+    if p.waiting > 0 {
+        writeln!(
+            out,
+            "Store: {} records waiting to be written since {} (last error: {}); reported {} by pid {}",
+            p.waiting,
+            time(p.since),
+            p.last_error.as_deref().unwrap_or("none"),
+            p.updated,
+            p.pid
+        )?;
+    } else if p.dropped == 0 {
+        writeln!(
+            out,
+            "Store: every record written (reported {} by pid {})",
+            p.updated, p.pid
+        )?;
+    }
+    if p.dropped > 0 {
+        writeln!(
+            out,
+            "Store: {} records could not be written and were lost (last error: {}; reported {} by pid {})",
+            p.dropped,
+            p.last_error.as_deref().unwrap_or("none"),
+            p.updated,
+            p.pid
+        )?;
+    }
+    Ok(())
 }
 
 fn time(t: Option<Timestamp>) -> String {
@@ -144,6 +197,7 @@ pub fn render(r: &Report, out: &mut impl Write) -> io::Result<()> {
         r.records,
         time(r.newest)
     )?;
+    render_store(r, out)?;
     writeln!(out)?;
     writeln!(out, "Uploads")?;
     if r.uploads.is_empty() {

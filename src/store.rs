@@ -24,6 +24,8 @@
 //! Students read the file with `sqlite3` while the daemon writes. WAL lets readers and
 //! the writer proceed together; a `busy_timeout` makes the rare moments where one must
 //! wait (checkpoints, schema changes) wait instead of failing with "database is locked".
+//! The writer waits at most [`WRITE_BUSY_TIMEOUT`]; a record it cannot write then (or on
+//! a full disk) is kept and retried by the station, never dropped on the first refusal.
 
 use crate::observation::{FaultKind, Quantity};
 use crate::record::{ArchiveRecord, FaultCount, Resume, Stat};
@@ -48,9 +50,15 @@ const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// How long a connection waits for a lock held by another (e.g. a student's `sqlite3`)
-/// before giving up.
+/// How long a reading connection waits for a lock held by another (e.g. a student's
+/// `sqlite3`) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a writing connection waits for the write lock. Long enough for a
+/// checkpoint or a short `sqlite3` statement, short enough (under the 5-s sample
+/// interval) that the station's loop, which waits with it, misses no sample; a longer
+/// lock makes the station keep the record in memory and retry (see `station::Pending`).
+pub const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -474,7 +482,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
+        conn.busy_timeout(WRITE_BUSY_TIMEOUT)
             .map_err(|e| open_error(path, e))?;
         // Identify before anything below writes (setting WAL rewrites the header).
         let version = identify(&conn, path)?;
@@ -552,6 +560,28 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// This connection's `synchronous` setting by name (`OFF`, `NORMAL`, `FULL`,
+    /// `EXTRA`): what a commit costs and survives (see "Durability" above).
+    pub fn synchronous(&self) -> Result<&'static str, StoreError> {
+        let level: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+        Ok(match level {
+            0 => "OFF",
+            1 => "NORMAL",
+            2 => "FULL",
+            _ => "EXTRA",
+        })
+    }
+
+    /// The database's journal mode as SQLite reports it (`wal` for every weatherd
+    /// database).
+    pub fn journal_mode(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))?)
     }
 
     /// The station time zone the daily summaries are computed in.
@@ -984,8 +1014,9 @@ impl Store {
     ///   means, min of minima, max of maxima, mean dew point and sea-level pressure,
     ///   speed-weighted vector-mean wind direction, highest gust, rain total and highest
     ///   rain rate; extras as in `Raw`, aggregated the same way.
-    /// - `Day`: one row per station-local date from the daily summary: every date that
-    ///   overlaps `[from, to)`.
+    /// - `Day`: one row per station-local date that has records in `[from, to)`. Whole
+    ///   days come from the daily summary; a day cut by `from` or `to` is computed from
+    ///   the records inside the range (same columns, same arithmetic).
     ///
     /// Means keep the archive's column names (`temperature_c` is the mean at every
     /// resolution), so a plot works the same on any of them.
@@ -1170,7 +1201,121 @@ impl Store {
                     .collect::<Result<_, _>>()?,
             );
         }
+        drop(rows);
+        drop(stmt);
+
+        // The daily table sums whole days. A bound inside a day (09:00 rather than
+        // midnight) makes that day partial: its row is computed from the records in
+        // the range instead, with the same columns and the same arithmetic.
+        let (from_s, to_s) = bounds(from, to);
+        let date_of = |secs: i64| local_date(Timestamp::from_secs(secs), self.tz);
+        let mut partial: Vec<(String, i64, i64)> = Vec::new();
+        if from.is_some() && date_of(from_s - 1) == date_of(from_s) {
+            partial.push((
+                date_of(from_s),
+                from_s,
+                to_s.min(from_s.saturating_add(2 * 86_400)),
+            ));
+        }
+        if to.is_some() && date_of(to_s - 1) == date_of(to_s) {
+            let date = date_of(to_s - 1);
+            if partial.first().is_none_or(|p| p.0 != date) {
+                partial.push((date, from_s.max(to_s.saturating_sub(2 * 86_400)), to_s));
+            }
+        }
+        for (date, lo, hi) in partial {
+            let row = self.partial_day(&table.columns, &date, lo, hi)?;
+            let at = table
+                .rows
+                .iter()
+                .position(|r| r[0] == Value::Text(date.clone()));
+            match (at, row) {
+                (Some(i), Some(row)) => table.rows[i] = row,
+                (Some(i), None) => {
+                    table.rows.remove(i);
+                }
+                (None, Some(row)) => {
+                    let i = table
+                        .rows
+                        .iter()
+                        .position(|r| matches!(&r[0], Value::Text(d) if *d > date))
+                        .unwrap_or(table.rows.len());
+                    table.rows.insert(i, row);
+                }
+                (None, None) => {}
+            }
+        }
         Ok(table)
+    }
+
+    /// A `daily_summary` row for `date` from the records that start in `[lo, hi)` on
+    /// that station-local date; `None` when there are none.
+    fn partial_day(
+        &self,
+        columns: &[String],
+        date: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Option<Vec<Value>>, StoreError> {
+        let sql = format!(
+            "SELECT start_ts, end_ts, {} FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
+            VALUE_COLUMNS.join(", ")
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![lo, hi])?;
+        let mut records = 0i64;
+        let mut stats: [StatAcc; 4] = Default::default();
+        let mut wind = StatAcc::default();
+        let mut gust: Option<f64> = None;
+        let mut rain: Option<f64> = None;
+        while let Some(row) = rows.next()? {
+            let r = read_record(row, 0)?;
+            if local_date(r.start, self.tz) != date {
+                continue;
+            }
+            records += 1;
+            for (acc, s) in stats.iter_mut().zip([
+                &r.temperature_c,
+                &r.humidity_pct,
+                &r.pressure_hpa,
+                &r.ground_temperature_c,
+            ]) {
+                acc.add(s);
+            }
+            wind.add(&Stat {
+                mean: r.wind_speed_kmh,
+                min: None,
+                max: None,
+                n: r.wind_n,
+            });
+            gust = opt_max(gust, finite(r.wind_gust_kmh));
+            if let Some(mm) = finite(r.rain_mm) {
+                rain = Some(rain.unwrap_or(0.0) + mm);
+            }
+        }
+        if records == 0 {
+            return Ok(None);
+        }
+        let mut cells: BTreeMap<String, Value> = BTreeMap::new();
+        cells.insert("date".into(), Value::Text(date.to_string()));
+        cells.insert("records".into(), Value::Int(records));
+        for ((q, unit), acc) in STATS.iter().zip(&stats) {
+            cells.insert(format!("{q}_{unit}"), acc.mean().into());
+            cells.insert(format!("{q}_min_{unit}"), acc.min.into());
+            cells.insert(format!("{q}_max_{unit}"), acc.max.into());
+        }
+        cells.insert("wind_speed_kmh".into(), wind.mean().into());
+        cells.insert("wind_gust_kmh".into(), gust.into());
+        cells.insert("rain_mm".into(), rain.into());
+        columns
+            .iter()
+            .map(|c| {
+                cells
+                    .remove(c)
+                    .ok_or_else(|| self.corrupt(format!("daily_summary column `{c}` unknown")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     fn corrupt(&self, message: String) -> StoreError {
@@ -1245,6 +1390,149 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+/// What the station reports about records waiting in its memory (see
+/// `station::Pending`): `weatherd status` reads it, because those records are not in
+/// the database, the one thing status otherwise reads.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PendingState {
+    /// Records waiting to be written.
+    pub waiting: u64,
+    /// When the database first refused a write in the current outage.
+    pub since: Option<Timestamp>,
+    pub last_error: Option<String>,
+    /// Records lost by this run of the station: dropped because the queue was full,
+    /// or still waiting when it stopped.
+    pub dropped: u64,
+    /// When the station wrote this report.
+    pub updated: Timestamp,
+    pub pid: u32,
+}
+
+/// The report file: `<database>.state`, next to the database (its directory is the
+/// one place the daemon may write).
+///
+/// It is written while the database refuses writes, which includes a full disk, so the
+/// file is made once at start-up with a fixed size ([`PendingReport::SIZE`] bytes, all
+/// written, so its blocks are allocated) and afterwards only overwritten in place: on
+/// ext4 (Raspberry Pi OS) that needs no free space. If a write fails anyway (e.g. the
+/// file could not be created), the log says so once and `status` shows the last report
+/// it finds, with its time.
+pub struct PendingReport {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    warned: bool,
+}
+
+impl PendingReport {
+    pub const SIZE: usize = 1024;
+
+    /// The report file of a database.
+    pub fn path_for(db: &Path) -> PathBuf {
+        let mut p = db.as_os_str().to_os_string();
+        p.push(".state");
+        PathBuf::from(p)
+    }
+
+    /// Creates (or reuses) the file and reports an empty queue.
+    pub fn open(db: &Path) -> PendingReport {
+        let path = Self::path_for(db);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path);
+        let mut report = PendingReport {
+            path,
+            file: None,
+            warned: false,
+        };
+        match file {
+            Ok(f) => report.file = Some(f),
+            Err(e) => report.warn(&e),
+        }
+        report.write(&PendingState {
+            updated: Timestamp::now(),
+            pid: std::process::id(),
+            ..Default::default()
+        });
+        report
+    }
+
+    fn warn(&mut self, e: &std::io::Error) {
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                path = %self.path.display(),
+                "cannot write the store report that `weatherd status` reads: {e}"
+            );
+        }
+    }
+
+    pub fn write(&mut self, state: &PendingState) {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.file else { return };
+        let mut text = format!(
+            "weatherd store report\nwaiting={}\nsince={}\ndropped={}\nupdated={}\npid={}\n",
+            state.waiting,
+            state.since.map_or(String::new(), |t| t.secs().to_string()),
+            state.dropped,
+            state.updated.secs(),
+            state.pid,
+        );
+        if let Some(e) = &state.last_error {
+            // One line, and short enough to fit the fixed size.
+            let line: String = e
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(400)
+                .collect();
+            text.push_str(&format!("last_error={line}\n"));
+        }
+        let mut bytes = text.into_bytes();
+        bytes.truncate(Self::SIZE);
+        // Padding keeps the size fixed, so a rewrite never needs a new block.
+        bytes.resize(Self::SIZE, b' ');
+        if let Err(e) = file.write_all_at(&bytes, 0) {
+            self.warn(&e);
+        }
+    }
+
+    /// Reads a database's report; `None` if there is none (no station ran on it since
+    /// this feature, or the file cannot be read).
+    pub fn read(db: &Path) -> Option<PendingState> {
+        use std::io::Read;
+        let mut text = String::new();
+        std::fs::File::open(Self::path_for(db))
+            .ok()?
+            .take(Self::SIZE as u64)
+            .read_to_string(&mut text)
+            .ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != "weatherd store report" {
+            return None;
+        }
+        let mut state = PendingState::default();
+        for line in lines {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim_end();
+            let int = || value.parse::<i64>().ok();
+            match key {
+                "waiting" => state.waiting = value.parse().ok()?,
+                "since" => state.since = int().map(Timestamp::from_secs),
+                "dropped" => state.dropped = value.parse().ok()?,
+                "updated" => state.updated = Timestamp::from_secs(int()?),
+                "pid" => state.pid = value.parse().ok()?,
+                "last_error" => state.last_error = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        Some(state)
     }
 }
 

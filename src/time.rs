@@ -3,6 +3,12 @@
 //! One integer type keeps edge timestamps (which need sub-millisecond resolution for
 //! debounce) and record boundaries (whole seconds) in the same units, so no code
 //! converts between clocks by accident.
+//!
+//! An `i64` of nanoseconds spans only 1677-09-21 to 2262-04-11. Every constructor and
+//! every arithmetic step therefore saturates instead of wrapping (a wrapped time would
+//! be a plausible-looking date centuries away), and every time that enters from outside
+//! (command-line flags) must lie in [`EARLIEST`, `LATEST`], far inside that span, so
+//! that adding a duration or an interval to it cannot reach the edge either.
 
 use std::fmt;
 
@@ -13,12 +19,22 @@ pub struct Timestamp(pub i64);
 pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 pub const NANOS_PER_MILLI: i64 = 1_000_000;
 
+/// The earliest time accepted on the command line: 1970-01-01T00:00:00Z.
+pub const EARLIEST: Timestamp = Timestamp(0);
+/// The latest time accepted on the command line (exclusive for ends):
+/// 2200-01-01T00:00:00Z. Sixty years short of where nanoseconds in an `i64` run out.
+pub const LATEST: Timestamp = Timestamp::from_secs(7_258_118_400);
+
 impl Timestamp {
     pub const fn from_secs(s: i64) -> Self {
-        Timestamp(s * NANOS_PER_SEC)
+        Timestamp(s.saturating_mul(NANOS_PER_SEC))
     }
     pub const fn from_millis(ms: i64) -> Self {
-        Timestamp(ms * NANOS_PER_MILLI)
+        Timestamp(ms.saturating_mul(NANOS_PER_MILLI))
+    }
+    /// True inside the range accepted from outside ([`EARLIEST`] to [`LATEST`]).
+    pub fn in_range(self) -> bool {
+        (EARLIEST..=LATEST).contains(&self)
     }
     /// Whole seconds, rounded towards negative infinity.
     pub const fn secs(self) -> i64 {
@@ -31,10 +47,10 @@ impl Timestamp {
         self.0 as f64 / NANOS_PER_SEC as f64
     }
     pub const fn add_nanos(self, n: i64) -> Self {
-        Timestamp(self.0 + n)
+        Timestamp(self.0.saturating_add(n))
     }
     pub const fn add_secs(self, s: i64) -> Self {
-        Timestamp(self.0 + s * NANOS_PER_SEC)
+        Timestamp(self.0.saturating_add(s.saturating_mul(NANOS_PER_SEC)))
     }
     /// The largest multiple of `step_secs` that is `<= self` (a boundary of the grid).
     pub const fn floor_to(self, step_secs: i64) -> Self {
@@ -49,14 +65,16 @@ impl Timestamp {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        Timestamp(d.as_nanos() as i64)
+        Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
     }
     pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::from_timestamp(self.secs(), self.0.rem_euclid(NANOS_PER_SEC) as u32)
             .unwrap_or_default()
     }
+    /// Saturates outside 1677..2262; times from outside go through [`parse_time`],
+    /// which refuses anything outside [`EARLIEST`]..[`LATEST`] first.
     pub fn from_chrono(t: chrono::DateTime<chrono::Utc>) -> Self {
-        Timestamp(t.timestamp() * NANOS_PER_SEC + i64::from(t.timestamp_subsec_nanos()))
+        Timestamp::from_secs(t.timestamp()).add_nanos(i64::from(t.timestamp_subsec_nanos()))
     }
     /// `2026-01-01T00:00:00Z`, the form stored and printed everywhere.
     pub fn rfc3339(self) -> String {
@@ -82,11 +100,25 @@ impl fmt::Display for Timestamp {
 }
 
 /// Parses a time given on the command line: `2026-01-01T00:00:00Z`, any RFC 3339
-/// offset, `2026-01-01 12:00[:00]` (UTC) or a bare date `2026-01-01` (UTC midnight).
+/// offset, `2026-01-01 12:00[:00]` (UTC) or a bare date `2026-01-01` (UTC midnight),
+/// between 1970-01-01 and 2200-01-01 ([`EARLIEST`], [`LATEST`]).
 pub fn parse_time(s: &str) -> Result<Timestamp, String> {
     let s = s.trim();
+    let t = parse_any_time(s)?;
+    // Checked on chrono's wide type, before the conversion to nanoseconds could
+    // saturate: 9999-12-31 must be refused, not clamped to 2262.
+    let secs = t.timestamp();
+    if !(EARLIEST.secs()..=LATEST.secs()).contains(&secs) {
+        return Err(format!(
+            "`{s}` is outside the supported range {EARLIEST} to {LATEST}"
+        ));
+    }
+    Ok(Timestamp::from_chrono(t))
+}
+
+fn parse_any_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(Timestamp::from_chrono(t.with_timezone(&chrono::Utc)));
+        return Ok(t.with_timezone(&chrono::Utc));
     }
     for fmt in [
         "%Y-%m-%d %H:%M:%S",
@@ -95,17 +127,28 @@ pub fn parse_time(s: &str) -> Result<Timestamp, String> {
         "%Y-%m-%dT%H:%M",
     ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
-            return Ok(Timestamp::from_chrono(t.and_utc()));
+            return Ok(t.and_utc());
         }
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(Timestamp::from_chrono(t.and_utc()));
+            return Ok(t.and_utc());
         }
     }
     Err(format!(
         "`{s}` is not a time: use 2026-01-01T00:00:00Z, 2026-01-01 12:00 (UTC) or 2026-01-01"
     ))
+}
+
+/// `start + span_s`, refused (naming `flag`) when it ends after [`LATEST`].
+pub fn end_of_span(start: Timestamp, span_s: i64, flag: &str) -> Result<Timestamp, String> {
+    let end = start.add_secs(span_s);
+    if end > LATEST || end < start {
+        return Err(format!(
+            "{flag}: {start} plus {span_s} s ends after {LATEST}, the latest supported time"
+        ));
+    }
+    Ok(end)
 }
 
 /// Parses a span such as `90s`, `15m`, `36h`, `365d` or `2w` into whole seconds.
@@ -174,5 +217,32 @@ mod tests {
         assert!(parse_span("h").is_err());
         assert!(parse_span("0s").is_err());
         assert!(parse_span("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn times_outside_the_range_are_refused_and_arithmetic_never_wraps() {
+        // These wrapped to 1816 and to "nothing" before.
+        for s in [
+            "9999-12-31T23:30:00Z",
+            "2300-01-01",
+            "1600-01-01",
+            "2262-04-12",
+        ] {
+            let err = parse_time(s).unwrap_err();
+            assert!(err.contains("2200-01-01"), "{s}: {err}");
+        }
+        assert_eq!(parse_time("2200-01-01").unwrap(), LATEST);
+        assert_eq!(parse_time("1970-01-01").unwrap(), EARLIEST);
+        assert_eq!(Timestamp::from_secs(i64::MAX / 2), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MAX - 5).add_secs(60), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MIN + 5).add_nanos(-60), Timestamp(i64::MIN));
+        assert!(end_of_span(LATEST.add_secs(-3600), 7200, "--duration")
+            .unwrap_err()
+            .contains("--duration"));
+        assert_eq!(
+            end_of_span(LATEST.add_secs(-3600), 3600, "--duration").unwrap(),
+            LATEST
+        );
+        assert!(end_of_span(EARLIEST, i64::MAX, "--duration").is_err());
     }
 }

@@ -172,3 +172,88 @@ async fn nothing_is_archived_before_the_clock_is_synchronised() {
     );
     assert!((9..=11).contains(&rows.len()), "{}", rows.len());
 }
+
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A record once stored with a date in the future (the clock ran ahead) holds back
+/// archiving until the clock reaches it: the log says so at start and when it holds
+/// records back, both times with the fix.
+#[tokio::test(start_paused = true)]
+async fn a_future_dated_record_is_logged_with_the_fix() {
+    let logs = LogBuf::default();
+    let sink = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    );
+    let base = parse_time("2026-06-01T00:00:00Z").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clock.db");
+    let mut config = Config::example();
+    config.database.path = db.clone();
+    let mut store = Store::open(&db, config.time_zone()).unwrap();
+    let future = base.add_secs(30 * 86_400);
+    store
+        .insert(&weatherd::record::ArchiveRecord {
+            start: future,
+            end: future.add_secs(60),
+            samples: 12,
+            ..Default::default()
+        })
+        .unwrap();
+    let time = SimTime::new(base);
+    let weather = Arc::new(Weather::new(
+        3,
+        config.station.latitude,
+        config.station.elevation_m,
+    ));
+    let env = Env {
+        clock: Clock::stepped(base, Arc::new(AtomicI64::new(0)), time.clone()),
+        hw: Box::new(SimHardware::new(weather, time)),
+        sync: Box::new(AlwaysSynced),
+        start: base,
+        end: None,
+    };
+    let summary = run_in(
+        &config,
+        store,
+        env,
+        tokio::time::sleep(Duration::from_secs(600)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.records_written, 0);
+    assert!(summary.discarded_backward > 0);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("the newest stored record ends in the future")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("holding records until it passes it").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches(weatherd::station::FUTURE_FIX).count(),
+        2,
+        "the fix, at start and when holding back: {text}"
+    );
+}

@@ -789,3 +789,186 @@ fn query_results_render_in_every_format() {
         );
     }
 }
+
+/// Records every ten minutes with rain that differs per record, so any wrong range
+/// shows in the totals.
+fn rainy_days(store: &mut Store, tz_start: &str) {
+    let start = t(tz_start);
+    let recs: Vec<ArchiveRecord> = (0..(2 * 144))
+        .map(|i| {
+            let s = start.add_secs(i * 600);
+            let mut r = empty_record(s);
+            r.end = s.add_secs(600);
+            r.rain_mm = Some(0.1 * (i % 7) as f64);
+            r.rain_n = 12;
+            r.temperature_c = stat(i as f64, i as f64 - 1.0, i as f64 + 1.0, 12);
+            r.wind_gust_kmh = Some((i % 50) as f64);
+            r
+        })
+        .collect();
+    store.insert_batch(&recs).unwrap();
+}
+
+fn raw_rain(store: &Store, from: &str, to: &str) -> f64 {
+    let raw = store.query(Some(t(from)), Some(t(to)), Every::Raw).unwrap();
+    (0..raw.rows.len())
+        .map(|r| real(cell(&raw, r, "rain_mm")))
+        .sum()
+}
+
+#[test]
+fn daily_and_hourly_rain_count_only_the_records_inside_the_range() {
+    let (_dir, path) = tmp();
+    let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
+    rainy_days(&mut store, "2026-05-01T00:00:00Z");
+    let (from, to) = ("2026-05-01T09:00:00Z", "2026-05-01T15:00:00Z");
+    let expected = raw_rain(&store, from, to);
+    assert!(expected > 0.0);
+
+    let day = store.query(Some(t(from)), Some(t(to)), Every::Day).unwrap();
+    assert_eq!(day.rows.len(), 1, "{day:?}");
+    assert_eq!(cell(&day, 0, "date"), &Value::Text("2026-05-01".into()));
+    assert_eq!(cell(&day, 0, "records"), &Value::Int(36));
+    assert_close(cell(&day, 0, "rain_mm"), expected);
+    // Means and extremes come from the same records: 54..89 (09:00 is record 54).
+    assert_close(cell(&day, 0, "temperature_min_c"), 53.0);
+    assert_close(cell(&day, 0, "temperature_max_c"), 90.0);
+    assert_close(cell(&day, 0, "temperature_c"), (54.0 + 89.0) / 2.0);
+
+    let hour = store
+        .query(Some(t(from)), Some(t(to)), Every::Hour)
+        .unwrap();
+    assert_eq!(hour.rows.len(), 6);
+    let hourly: f64 = (0..6).map(|r| real(cell(&hour, r, "rain_mm"))).sum();
+    assert!((hourly - expected).abs() < 1e-9, "{hourly} vs {expected}");
+
+    // Bounds inside hours, across midnight: both days are partial.
+    let (from, to) = ("2026-05-01T21:30:00Z", "2026-05-02T02:20:00Z");
+    let day = store.query(Some(t(from)), Some(t(to)), Every::Day).unwrap();
+    assert_eq!(day.rows.len(), 2);
+    let daily: f64 = (0..2).map(|r| real(cell(&day, r, "rain_mm"))).sum();
+    assert!((daily - raw_rain(&store, from, to)).abs() < 1e-9);
+    assert_close(
+        cell(&day, 1, "rain_mm"),
+        raw_rain(&store, "2026-05-02T00:00:00Z", to),
+    );
+    let hour = store
+        .query(Some(t(from)), Some(t(to)), Every::Hour)
+        .unwrap();
+    let hourly: f64 = (0..hour.rows.len())
+        .map(|r| real(cell(&hour, r, "rain_mm")))
+        .sum();
+    assert!((hourly - raw_rain(&store, from, to)).abs() < 1e-9);
+    assert_eq!(cell(&hour, 0, "records"), &Value::Int(3), "21:30..22:00");
+
+    // Whole days still come from the daily table, unchanged.
+    let whole = store
+        .query(
+            Some(t("2026-05-01T00:00:00Z")),
+            Some(t("2026-05-03T00:00:00Z")),
+            Every::Day,
+        )
+        .unwrap();
+    assert_eq!(whole, store.query(None, None, Every::Day).unwrap());
+    assert_eq!(cell(&whole, 0, "records"), &Value::Int(144));
+}
+
+#[test]
+fn partial_days_follow_the_station_time_zone() {
+    let (_dir, path) = tmp();
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let mut store = Store::open(&path, tz).unwrap();
+    // Local midnight of 2026-05-01 is 2026-04-30T22:00Z.
+    rainy_days(&mut store, "2026-04-30T22:00:00Z");
+    let (from, to) = ("2026-05-01T07:00:00Z", "2026-05-01T13:00:00Z");
+    let day = store.query(Some(t(from)), Some(t(to)), Every::Day).unwrap();
+    assert_eq!(day.rows.len(), 1);
+    assert_eq!(cell(&day, 0, "date"), &Value::Text("2026-05-01".into()));
+    assert_close(cell(&day, 0, "rain_mm"), raw_rain(&store, from, to));
+    // A local-midnight bound is a whole day.
+    let day = store
+        .query(Some(t("2026-04-30T22:00:00Z")), None, Every::Day)
+        .unwrap();
+    assert_eq!(cell(&day, 0, "records"), &Value::Int(144));
+}
+
+#[test]
+fn each_mode_has_its_durability() {
+    let (_dir, path) = tmp();
+    let store = Store::open(&path, chrono_tz::UTC).unwrap();
+    assert_eq!(store.journal_mode().unwrap(), "wal");
+    // A station: every commit synced.
+    assert_eq!(store.synchronous().unwrap(), "FULL");
+    // A max-speed replay: synced at checkpoints.
+    store
+        .set_durability(weatherd::store::Durability::Fast)
+        .unwrap();
+    assert_eq!(store.synchronous().unwrap(), "NORMAL");
+    store
+        .set_durability(weatherd::store::Durability::PowerSafe)
+        .unwrap();
+    assert_eq!(store.synchronous().unwrap(), "FULL");
+    drop(store);
+    // A reader (query, status) sees the same WAL database.
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.journal_mode().unwrap(), "wal");
+}
+
+#[test]
+fn an_upload_cursor_never_goes_backwards() {
+    let (_dir, path) = tmp();
+    let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
+    let at = t("2026-01-01T00:00:00Z");
+    store.ack_upload("school", 40, at).unwrap();
+    // A late acknowledgement of an older batch (e.g. a retry answered after a newer
+    // one) must not send the cursor back: those records would be sent again.
+    store.ack_upload("school", 20, at.add_secs(60)).unwrap();
+    assert_eq!(store.upload_cursor("school").unwrap(), 40);
+    store.ack_upload("school", 60, at.add_secs(120)).unwrap();
+    assert_eq!(store.upload_cursor("school").unwrap(), 60);
+    drop(store);
+    assert_eq!(
+        Store::open_read_only(&path)
+            .unwrap()
+            .upload_cursor("school")
+            .unwrap(),
+        60
+    );
+}
+
+#[test]
+fn the_pending_report_round_trips_in_a_fixed_size_file() {
+    use weatherd::store::{PendingReport, PendingState};
+    let (_dir, path) = tmp();
+    assert_eq!(PendingReport::read(&path), None);
+    let mut report = PendingReport::open(&path);
+    let file = PendingReport::path_for(&path);
+    let len = std::fs::metadata(&file).unwrap().len();
+    assert_eq!(len, PendingReport::SIZE as u64);
+    assert_eq!(PendingReport::read(&path).unwrap().waiting, 0);
+    let state = PendingState {
+        waiting: 17,
+        since: Some(t("2026-01-01T00:00:00Z")),
+        last_error: Some("database or disk is full\nsecond line".into()),
+        dropped: 2,
+        updated: t("2026-01-01T00:17:00Z"),
+        pid: 4242,
+    };
+    report.write(&state);
+    let back = PendingReport::read(&path).unwrap();
+    assert_eq!(
+        back,
+        PendingState {
+            last_error: Some("database or disk is full second line".into()),
+            ..state.clone()
+        }
+    );
+    // Back to empty: shorter text, same size (rewritten in place, no new blocks).
+    report.write(&PendingState {
+        updated: t("2026-01-01T00:18:00Z"),
+        ..Default::default()
+    });
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), len);
+    let back = PendingReport::read(&path).unwrap();
+    assert_eq!((back.waiting, back.since, back.last_error), (0, None, None));
+}

@@ -1,12 +1,22 @@
-//! The real daemon killed with SIGKILL at random points while it simulates and uploads,
+//! The real daemon killed with SIGKILL at fixed points while it simulates and uploads,
 //! then restarted: the server ends up with every record, in order, none lost.
+//!
+//! The kill points do not depend on the machine's speed: every kill waits for a state
+//! the test can see (the daemon's own "record stored" log lines, or the server holding
+//! a stored batch it has not answered), so the number of kills is fixed and each lands
+//! where intended:
+//! - while records are being written (after the run's 200th stored record);
+//! - between "the server stored the batch" and "the cursor advanced" (the server
+//!   stores a batch and does not answer; the daemon is killed while it waits).
 
 mod common;
 
 use common::http_server::{Fault, Server};
-use rand::{Rng, SeedableRng};
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
@@ -15,21 +25,66 @@ use weatherd::upload::{run_uploader, HttpConfig, Policy};
 const START: &str = "2025-01-01T00:00:00Z";
 const DAYS: i64 = 3;
 
+/// Where a run is killed.
+#[derive(Clone, Copy, Debug)]
+enum KillPoint {
+    /// After this many records were stored by the run.
+    Stored(usize),
+    /// While the server holds a batch it stored but has not acknowledged.
+    StoredNotAcknowledged,
+}
+
+const KILLS: [KillPoint; 6] = [
+    KillPoint::Stored(200),
+    KillPoint::StoredNotAcknowledged,
+    KillPoint::Stored(200),
+    KillPoint::StoredNotAcknowledged,
+    KillPoint::Stored(200),
+    KillPoint::StoredNotAcknowledged,
+];
+
+/// Lines of the child's stderr that say a record was stored, as they come.
+fn stored_lines(child: &mut Child) -> mpsc::Receiver<()> {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Read to the end, so the daemon never blocks on a full pipe.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("record stored") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx
+}
+
 #[test]
-fn sigkill_at_random_points_loses_no_record() {
+fn sigkill_at_fixed_points_loses_no_record() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
     let token = dir.path().join("token");
     std::fs::write(&token, "k1ll\n").unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
     let server = Server::start(Some("k1ll"));
-    // Now and then a failure, and some acknowledgements lost after the server stored
-    // the batch, so kills also land between "stored" and "cursor advanced".
-    server.script(|n| match n % 13 {
-        4 => Fault::Status(500, None),
-        9 => Fault::StoreThenCut,
-        _ => Fault::None,
-    });
+    // Armed by the test: the next request is stored and left unanswered, and `hung`
+    // says it arrived. Otherwise now and then a failure, and some acknowledgements
+    // lost after the server stored the batch.
+    let arm = Arc::new(AtomicBool::new(false));
+    let hung = Arc::new(AtomicBool::new(false));
+    {
+        let (arm, hung) = (arm.clone(), hung.clone());
+        server.script(move |n| {
+            if arm.swap(false, Ordering::SeqCst) {
+                hung.store(true, Ordering::SeqCst);
+                return Fault::StoreThenHang;
+            }
+            match n % 13 {
+                4 => Fault::Status(500, None),
+                9 => Fault::StoreThenCut,
+                _ => Fault::None,
+            }
+        });
+    }
     let config = dir.path().join("weatherd.toml");
     let text = format!(
         "{}\n[[upload]]\ntype = \"http\"\nname = \"school\"\nurl = \"{}\"\ntoken_file = \"{}\"\n\
@@ -47,34 +102,58 @@ fn sigkill_at_random_points_loses_no_record() {
             .arg(&config)
             .arg("--db")
             .arg(&db)
+            .env("RUST_LOG", "weatherd=debug")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start weatherd")
     };
+    // Records the server has taken in, new or repeated.
+    let taken = || server.with(|r| r.ids.len() as u64 + r.duplicates);
 
-    let mut rng = rand_pcg::Pcg64::seed_from_u64(2026);
-    let mut kills = 0;
-    let mut finished = false;
-    for _ in 0..40 {
-        let mut child = run();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(150..700)));
-        if child.try_wait().unwrap().is_some() {
-            finished = true;
-            break;
+    for (i, point) in KILLS.iter().enumerate() {
+        let before = taken();
+        if let KillPoint::StoredNotAcknowledged = point {
+            hung.store(false, Ordering::SeqCst);
+            arm.store(true, Ordering::SeqCst);
         }
+        let mut child = run();
+        let stored = stored_lines(&mut child);
+        match point {
+            KillPoint::Stored(n) => {
+                for _ in 0..*n {
+                    stored
+                        .recv_timeout(Duration::from_secs(120))
+                        .unwrap_or_else(|e| panic!("kill {i}: fewer than {n} records stored: {e}"));
+                }
+            }
+            KillPoint::StoredNotAcknowledged => {
+                // The run starts with the previous runs' unsent records, so its first
+                // request comes at once; wait until the server stored that batch.
+                let mut waited = 0;
+                while !(hung.load(Ordering::SeqCst) && taken() > before) {
+                    assert!(
+                        child.try_wait().unwrap().is_none(),
+                        "kill {i}: the run ended before its batch was held"
+                    );
+                    assert!(waited < 12_000, "kill {i}: no batch reached the server");
+                    std::thread::sleep(Duration::from_millis(10));
+                    waited += 1;
+                }
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "kill {i} ({point:?}): the run ended before the kill point"
+        );
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        kills += 1;
     }
-    if !finished {
-        // Let one run reach the end of the simulated days.
-        assert!(run().wait().unwrap().success());
-    }
-    assert!(
-        kills >= 5,
-        "only {kills} kills: the simulation ended too soon"
-    );
+    arm.store(false, Ordering::SeqCst);
+    // One run to the end of the simulated days.
+    let mut last_run = run();
+    drop(stored_lines(&mut last_run));
+    assert!(last_run.wait().unwrap().success());
 
     let store = common::open(&db);
     let last = store.last_id().unwrap();
@@ -152,8 +231,12 @@ fn sigkill_at_random_points_loses_no_record() {
             r.station
         );
     });
+    // Each kill between "stored" and "acknowledged" left a batch the server had but
+    // the cursor did not cover: it was sent again and dropped as a repeat.
+    let repeats = server.with(|r| r.duplicates);
+    assert!(repeats >= 3, "{repeats} repeats");
     eprintln!(
-        "{kills} kills; daemon delivered {sent_by_daemon} of {last} records, {} repeats dropped",
-        server.with(|r| r.duplicates)
+        "{} kills; daemon delivered {sent_by_daemon} of {last} records, {repeats} repeats dropped",
+        KILLS.len()
     );
 }
