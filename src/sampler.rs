@@ -5,6 +5,14 @@
 //! others. While a hung read is still running, later ticks report that sensor as busy
 //! instead of piling up threads behind it. Pulse inputs hand over the edges of the
 //! sample period, which the debouncer turns into closures.
+//!
+//! The first sample also asks each pulse input for the [`HISTORY_S`] before its period.
+//! A source that can replay the past (the simulator's edges are a pure function of
+//! time) answers with them; a GPIO line has nothing from before it was opened and
+//! answers with nothing. Those edges prime the debouncer (so a bounce of a closure just
+//! before the start is not counted as a new closure), and the anemometer's closures
+//! among them travel in `Sample::wind_pulses_before`, so the gust windows that began
+//! before a restart are scored as an uninterrupted run would score them.
 
 use crate::hw::EdgeSource;
 use crate::observation::{Fault, FaultKind, Quantity, Reading, Sample};
@@ -16,6 +24,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 type ReadResult = Result<Vec<Reading>, SensorError>;
+
+/// How far before the first sample period the pulse inputs are asked to replay: the
+/// aggregator's gust carry.
+pub const HISTORY_S: i64 = crate::aggregate::GUST_CARRY_S;
 
 enum Slot {
     Inline {
@@ -30,6 +42,8 @@ enum Slot {
         kind: PulseKind,
         source: Box<dyn EdgeSource>,
         debouncer: Debouncer,
+        /// False until the first sample asked for the history before it.
+        primed: bool,
     },
 }
 
@@ -78,6 +92,7 @@ impl Sampler {
                                 kind: p.kind,
                                 source: p.source,
                                 debouncer: p.debouncer,
+                                primed: false,
                             },
                         )
                     }
@@ -157,7 +172,22 @@ impl Sampler {
                     kind,
                     source,
                     debouncer,
+                    primed,
                 } => {
+                    if !*primed {
+                        *primed = true;
+                        self.edges.clear();
+                        let before = from.add_secs(-HISTORY_S);
+                        // A source that cannot replay (or fails to) gives no history;
+                        // the period's own collect below reports any failure.
+                        if source.collect(before, from, &mut self.edges).is_ok() {
+                            let mut accepted = Vec::new();
+                            debouncer.feed(&self.edges, &mut accepted);
+                            if matches!(kind, PulseKind::Wind { .. }) {
+                                sample.wind_pulses_before = Some(accepted);
+                            }
+                        }
+                    }
                     self.edges.clear();
                     let pulses = match source.collect(from, at, &mut self.edges) {
                         Ok(()) => {
