@@ -422,6 +422,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_first_sample_brings_the_replayed_closures_before_it() {
+        let ms = |m: i64| Timestamp::from_millis(m);
+        // A closure 7 s before the first period (too early), two in the 6 s before it,
+        // the second one's bounce spilling into the period, then one in the period.
+        let edges = vec![ms(3000), ms(5000), ms(9999), ms(10_001), ms(12_000)];
+        let mut sampler = Sampler::new(
+            vec![wind("anemometer", Edges(edges, false))],
+            5,
+            Duration::from_secs(1),
+        );
+        let s = sampler.sample(Timestamp::from_secs(15)).await;
+        assert_eq!(s.wind_pulses_before, Some(vec![ms(5000), ms(9999)]));
+        // The debouncer saw the closure at 9.999 s: its bounce is not a closure.
+        assert_eq!(s.wind_pulses, Some(vec![ms(12_000)]));
+        let s = sampler.sample(Timestamp::from_secs(20)).await;
+        assert_eq!(s.wind_pulses_before, None, "only the first sample");
+    }
+
+    #[tokio::test]
     async fn failed_edge_source_gives_unknown_wind_and_a_fault() {
         let mut sampler = Sampler::new(
             vec![wind("anemometer", Edges(vec![], true))],
