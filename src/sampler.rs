@@ -12,7 +12,9 @@
 //! answers with nothing. Those edges prime the debouncer (so a bounce of a closure just
 //! before the start is not counted as a new closure), and the anemometer's closures
 //! among them travel in `Sample::wind_pulses_before`, so the gust windows that began
-//! before a restart are scored as an uninterrupted run would score them.
+//! before a restart are scored as an uninterrupted run would score them. If asking
+//! for the history fails, the first period is reported unknown with the fault, since
+//! the failure (a lost edge, a stopped interrupt thread) may have cost it edges too.
 
 use crate::hw::EdgeSource;
 use crate::observation::{Fault, FaultKind, Quantity, Reading, Sample};
@@ -174,22 +176,27 @@ impl Sampler {
                     debouncer,
                     primed,
                 } => {
+                    // The history failed (a GPIO queue overflow, a stopped interrupt
+                    // thread): edges of the first period may be lost with it.
+                    let mut history_failed = None;
                     if !*primed {
                         *primed = true;
                         self.edges.clear();
                         let before = from.add_secs(-HISTORY_S);
-                        // A source that cannot replay (or fails to) gives no history;
-                        // the period's own collect below reports any failure.
-                        if source.collect(before, from, &mut self.edges).is_ok() {
-                            let mut accepted = Vec::new();
-                            debouncer.feed(&self.edges, &mut accepted);
-                            if matches!(kind, PulseKind::Wind { .. }) {
-                                sample.wind_pulses_before = Some(accepted);
+                        match source.collect(before, from, &mut self.edges) {
+                            Ok(()) => {
+                                let mut accepted = Vec::new();
+                                debouncer.feed(&self.edges, &mut accepted);
+                                if matches!(kind, PulseKind::Wind { .. }) {
+                                    sample.wind_pulses_before = Some(accepted);
+                                }
                             }
+                            Err(err) => history_failed = Some(err),
                         }
                     }
                     self.edges.clear();
-                    let pulses = match source.collect(from, at, &mut self.edges) {
+                    let collected = source.collect(from, at, &mut self.edges);
+                    let pulses = match history_failed.map_or(collected, Err) {
                         Ok(()) => {
                             self.edges_seen += self.edges.len() as u64;
                             let mut accepted = Vec::new();
