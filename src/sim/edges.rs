@@ -137,7 +137,9 @@ impl SimEdgeSource {
             for i in 0..HOUR_S {
                 turns.push(acc);
                 for j in 0..CUP_STEPS_PER_SEC as i64 {
-                    let mid = Timestamp(hour_ns + i * CELL_NS + j * STEP_NS + STEP_NS / 2);
+                    // Saturating: times near the ends of the i64 range must not overflow.
+                    let mid =
+                        Timestamp(hour_ns.saturating_add(i * CELL_NS + j * STEP_NS + STEP_NS / 2));
                     let hz = (self
                         .weather
                         .wind_speed_kmh_cached(mid, &mut self.wind_cache)
@@ -191,7 +193,7 @@ impl SimEdgeSource {
         for j in 0..CUP_STEPS_PER_SEC {
             let d = h.steps[i * CUP_STEPS_PER_SEC + j];
             let next = at_turns + d;
-            let step_start = cell_start + j as i64 * STEP_NS;
+            let step_start = cell_start.saturating_add(j as i64 * STEP_NS);
             let ns_per_turn = STEP_NS as f64 / d;
             while k <= h.n {
                 let at = theta(k);
@@ -199,7 +201,7 @@ impl SimEdgeSource {
                     break;
                 }
                 let into = ((at - at_turns) * ns_per_turn) as i64;
-                let closure = step_start + into.clamp(0, STEP_NS - 1);
+                let closure = step_start.saturating_add(into.clamp(0, STEP_NS - 1));
                 out.push(Timestamp(closure));
                 bounces(&mut rng, closure, 100_000, 400_000, cell_end, out);
                 k += 1;
@@ -210,7 +212,7 @@ impl SimEdgeSource {
 
     fn rain_cell(&mut self, cell: i64, mm_per_tip: f64, out: &mut Vec<Timestamp>) {
         let from = Timestamp(cell.saturating_mul(CELL_NS));
-        let until = from.add_nanos(CELL_NS);
+        let until = Timestamp(from.0.saturating_add(CELL_NS));
         // Dry this second: no tip. (Cheap: two hashes when no shower is near.)
         let weather = self.weather.clone();
         let memo = &mut self.rain_memo;
@@ -253,10 +255,10 @@ impl SimEdgeSource {
             // 0–3 bounces: the first 1–2 ms after the tip, the rest 0.3–1.3 ms apart
             // (at most 4.6 ms in all).
             let bits = rng.next_u64();
-            let mut at = tip + 1_000_000 + (frac(bits >> 22) * 1_000_000.0) as i64;
+            let mut at = tip.saturating_add(1_000_000 + (frac(bits >> 22) * 1_000_000.0) as i64);
             for b in 0..(bits >> 20) & 3 {
                 if b > 0 {
-                    at += 300_000 + (frac(rng.next_u64()) * 1_000_000.0) as i64;
+                    at = at.saturating_add(300_000 + (frac(rng.next_u64()) * 1_000_000.0) as i64);
                 }
                 if at >= until.0 {
                     break;
@@ -283,7 +285,7 @@ fn bounces(
     let bits = rng.next_u64();
     let mut at = after;
     for b in 0..(bits & 3) as u32 {
-        at += min_ns + (frac(bits >> (2 + 20 * b)) * span_ns as f64) as i64;
+        at = at.saturating_add(min_ns + (frac(bits >> (2 + 20 * b)) * span_ns as f64) as i64);
         if at >= until {
             return;
         }
@@ -360,6 +362,26 @@ mod tests {
         }
         // Away from the end of the second, 0–3 bounces, each about equally often.
         assert!(counts.iter().all(|&c| c > 1_000), "{counts:?}");
+    }
+
+    #[test]
+    fn the_ends_of_time_do_not_overflow() {
+        let w = Arc::new(Weather::new(9, 52.0, 0.0));
+        for role in [
+            PinRole::Anemometer { kmh_per_hz: 2.4 },
+            PinRole::RainGauge { mm_per_tip: 0.2794 },
+        ] {
+            let mut src = SimEdgeSource::new(w.clone(), 5, role).unwrap();
+            for (from, until) in [
+                (Timestamp(i64::MAX).add_secs(-30), Timestamp(i64::MAX)),
+                (Timestamp(i64::MIN), Timestamp(i64::MIN).add_secs(30)),
+            ] {
+                let mut out = Vec::new();
+                src.collect(from, until, &mut out).unwrap();
+                assert!(out.iter().all(|t| *t >= from && *t < until), "{role:?}");
+                assert!(out.windows(2).all(|p| p[0] < p[1]), "{role:?}");
+            }
+        }
     }
 
     #[test]
