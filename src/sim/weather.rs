@@ -21,7 +21,14 @@
 //!   storms, afternoon strengthening, turbulence and gust bursts of a few seconds;
 //!   direction wandering around a prevailing direction.
 //! - **Rain**: showers of 5–60 minutes at 0.5–30 mm/h peak, more likely when pressure is
-//!   low; between showers the rate is exactly zero.
+//!   low; between showers the rate is exactly zero. Each shower's rain integrates in
+//!   closed form ([`Weather::rain_mm_between`]), and showers joined by dry gaps under an
+//!   hour form a wet spell ([`Weather::rain_spell`]): the simulated gauge's bucket fills
+//!   over a spell and tips at every `mm_per_tip` (see [`super::edges`]).
+//!
+//! The anemometer's cups integrate [`Weather::wind_speed_kmh`] (see [`super::edges`]),
+//! so the 3-s running mean of this function is the truth a stored gust is tested
+//! against.
 
 use super::noise::{cell_rng, fbm, hash, unit, value_noise};
 use crate::time::Timestamp;
