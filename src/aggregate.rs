@@ -39,11 +39,24 @@
 //!   `kmh_per_hz`) has a speed `closures · kmh_per_hz / sample_interval`; a speed
 //!   outside the `wind_speed_kmh` QC limits discards that sample's wind data. The mean
 //!   is total closures / covered time (the samples with wind data) · `kmh_per_hz`.
-//! - **Gust** by [`meteo::gust_kmh`] over `[start, end)` from every accepted closure
-//!   in the interval; periods without anemometer data count as calm there, which can
-//!   only lower the gust. The gust is never reported below the mean (the two are
-//!   different estimators and disagree slightly at a few closures per minute), and a
-//!   gust outside the `wind_speed_kmh` limits is discarded with a fault.
+//! - **Gust** (WMO-No. 8 running mean): the highest 3-s mean over every window that
+//!   *ends* in `(start, end]`, by [`meteo::gust_kmh_ending_after`]. A window that
+//!   straddles two records belongs to the one in which it ends, so the aggregator
+//!   carries the accepted closures of the last 6 s of each record (3 s of windows, plus
+//!   3 s so the speed at a window's start is known from the closure before it) into
+//!   the next one. The carry is used only when the next record's wind data continues
+//!   exactly where it ended (its first sample with wind data covers the period right
+//!   after the last one): after a gap (missed samples, a failed anemometer, a clock
+//!   step, a restart) stale closures are dropped, and the windows that would reach back
+//!   before the gap are not scored. After a restart the first sample's replayed
+//!   closures (`Sample::wind_pulses_before`) take the carry's place; a real GPIO line
+//!   replays none, so on a Pi the first record after a restart scores only the windows
+//!   that lie wholly after the start (from what is available; it can only read low).
+//!   Inside a record, samples without anemometer data are bridged by one long gap
+//!   between the closures around them (nearly calm), which can only lower the gust.
+//!   The gust is never reported below the mean (the two are different estimators and
+//!   disagree slightly at a few closures per minute), and a gust outside the
+//!   `wind_speed_kmh` limits is discarded with a fault.
 //! - **Direction.** Vector mean of the vane readings weighted by the same sample's
 //!   wind speed; `None` when calm. When no vane reading in the interval has a
 //!   same-sample speed (no anemometer, or it failed whenever the vane read), unit
@@ -69,6 +82,11 @@ pub const DEFAULT_RAIN_LIMIT_MM_PER_H: f64 = 500.0;
 
 /// The temperature assumed for the sea-level reduction when none was measured.
 pub const STANDARD_TEMPERATURE_C: f64 = 15.0;
+
+/// How much of a record's anemometer closures the next record needs: the windows
+/// ending early in it begin up to 3 s before it, and the speed at such a window's start
+/// comes from the closure before that.
+pub const GUST_CARRY_S: i64 = 2 * meteo::GUST_WINDOW_S;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregatorConfig {
@@ -293,7 +311,14 @@ struct Interval {
     pressure: Acc,
     ground: Acc,
     extras: Vec<(Arc<str>, Acc)>,
+    /// The closures the gust is scored from: the carry from the record before (when
+    /// the wind data continues), then this record's.
     closures: Vec<Timestamp>,
+    /// Where the wind data behind `closures` begins (the carry's start, or the period
+    /// start of the first sample with wind data) and ends (the last such sample's
+    /// tick); `None` until a sample with wind data arrives.
+    wind_from: Option<Timestamp>,
+    wind_until: Timestamp,
     closure_count: u64,
     wind_n: u32,
     dir_weighted: VectorSum,
@@ -376,6 +401,11 @@ pub struct Aggregator {
     /// The end of the stored history or of the last record emitted.
     archived_end: Option<Timestamp>,
     last_rain_tip: Option<Timestamp>,
+    /// The last `GUST_CARRY_S` of closures of the record closed last, from
+    /// `carry_from`, with wind data up to `carry_until` (`None`: nothing to carry).
+    carry: Vec<Timestamp>,
+    carry_from: Timestamp,
+    carry_until: Option<Timestamp>,
     dropped: u64,
 }
 
@@ -391,6 +421,9 @@ impl Aggregator {
             watermark: resume.last_end,
             archived_end: resume.last_end,
             last_rain_tip: resume.last_rain_tip,
+            carry: Vec::new(),
+            carry_from: Timestamp::default(),
+            carry_until: None,
             dropped: 0,
         }
     }
@@ -445,6 +478,7 @@ impl Aggregator {
             at,
             readings,
             wind_pulses,
+            wind_pulses_before,
             rain_tips,
             faults,
         } = sample;
@@ -461,7 +495,33 @@ impl Aggregator {
             let speed = closures.len() as f64 * kmh_per_hz / si;
             match self.rules.check(&Quantity::WindSpeedKmh, speed) {
                 Ok(()) => {
+                    let period_start = at.add_secs(-self.sample_interval_s);
+                    if cur.wind_from.is_none() {
+                        // The first wind data of this record: the windows that end
+                        // early in it start in the record before.
+                        if self.carry_until != Some(period_start) {
+                            // Not continuing the last record's data: its closures are
+                            // stale. A replayed history (after a start) takes their place.
+                            self.carry.clear();
+                            self.carry_until = None;
+                            if let Some(before) = wind_pulses_before.as_deref() {
+                                let from = period_start.add_secs(-GUST_CARRY_S);
+                                self.carry.extend(
+                                    before.iter().filter(|&&t| t >= from && t < period_start),
+                                );
+                                self.carry_from = from;
+                                self.carry_until = Some(period_start);
+                            }
+                        }
+                        cur.wind_from = Some(if self.carry_until.is_some() {
+                            cur.closures.extend_from_slice(&self.carry);
+                            self.carry_from
+                        } else {
+                            period_start
+                        });
+                    }
                     cur.wind_n += 1;
+                    cur.wind_until = at;
                     cur.closure_count += closures.len() as u64;
                     cur.closures.extend_from_slice(closures);
                     sample_speed_kmh = Some(speed);
@@ -564,8 +624,22 @@ impl Aggregator {
         if let (Some(kmh_per_hz), true) = (self.cfg.kmh_per_hz, cur.wind_n > 0) {
             let mean = cur.closure_count as f64 * kmh_per_hz / (f64::from(cur.wind_n) * si);
             wind_speed_kmh = Some(mean);
-            let gust =
-                meteo::gust_kmh(&cur.closures, cur.start, cur.end, kmh_per_hz).map(|g| g.max(mean));
+            let data_from = cur.wind_from.unwrap_or(cur.start);
+            let gust = meteo::gust_kmh_ending_after(
+                &cur.closures,
+                data_from,
+                cur.wind_until,
+                cur.start,
+                kmh_per_hz,
+            )
+            .map(|g| g.max(mean));
+            // What the next record's early windows need.
+            let carry_from = data_from.max(cur.wind_until.add_secs(-GUST_CARRY_S));
+            let keep = cur.closures.partition_point(|&t| t < carry_from);
+            self.carry.clear();
+            self.carry.extend_from_slice(&cur.closures[keep..]);
+            self.carry_from = carry_from;
+            self.carry_until = Some(cur.wind_until);
             wind_gust_kmh = match gust.map(|g| (g, self.rules.check(&Quantity::WindSpeedKmh, g))) {
                 Some((_, Err(why))) => {
                     let msg = format!("gust: {why}; gust discarded");
@@ -579,6 +653,10 @@ impl Aggregator {
                 }
                 other => other.map(|(g, _)| g),
             };
+        } else {
+            // No wind data in this record: nothing continues from it.
+            self.carry.clear();
+            self.carry_until = None;
         }
         let wind_dir_deg = if cur.dir_weighted_n > 0 {
             cur.dir_weighted.mean_deg()

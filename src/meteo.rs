@@ -47,57 +47,110 @@ pub fn sea_level_pressure_hpa(station_hpa: f64, temperature_c: f64, elevation_m:
     station_hpa * (1.0 - lapse_k / (temperature_c + lapse_k + 273.15)).powf(-BAROMETRIC_EXPONENT)
 }
 
-/// Highest 3-second running mean of wind speed (km/h) within `[start, end)`, from the
-/// debounced closure timestamps. `None` when the interval is shorter than the window.
-///
-/// The model: only closures in `[start, end)` are used (others in the slice are
-/// ignored). Between two consecutive closures `c_i < c_{i+1}` the wind speed is
-/// constant at `kmh_per_hz / (c_{i+1} − c_i)`; before the first and after the last
-/// closure it is zero (unknown, so the gust can only be underestimated there). Each gap
-/// between closures therefore contributes exactly `kmh_per_hz` km/h·s to the speed's
-/// integral, and a steady train of f Hz gives exactly `f · kmh_per_hz` (no rounding
-/// to whole closures). The 3-s running mean at window start `w` is the integral over
-/// `[w, w + 3 s)` divided by 3 s, for every `w` with `start <= w <= end − 3 s`. That
-/// mean is piecewise linear in `w`, so its maximum lies where the window starts or ends
-/// on a closure, or at either extreme position. Those positions are scanned in two
-/// passes (windows starting on a closure, windows ending on one), each with a
-/// forward-only cursor: O(n) in the number of closures, one division per position.
-///
-/// `closures` must be sorted (the debouncer's output is); an unsorted slice gives a
-/// meaningless but finite result, never a panic. With no closures the gust is 0.
+/// Highest 3-second running mean of wind speed (km/h) over the 3-s windows lying inside
+/// `[start, end)`, from the debounced closure timestamps. `None` when the span is
+/// shorter than the window. The same as [`gust_kmh_ending_after`] with the data span
+/// `[start, end)` and no further limit on where a window ends.
 pub fn gust_kmh(
     closures: &[Timestamp],
     start: Timestamp,
     end: Timestamp,
     kmh_per_hz: f64,
 ) -> Option<f64> {
+    gust_kmh_ending_after(closures, start, end, start, kmh_per_hz)
+}
+
+/// Highest 3-second running mean of wind speed (km/h) over every 3-s window that lies
+/// inside the data span `[data_from, data_until)` and ends after `ends_after` (WMO-No. 8:
+/// a window belongs to the period in which it ends, so an archive record scores the
+/// windows ending in `(start, end]`, including those that began in the record before).
+/// `None` when no window fits.
+///
+/// The model: only closures in `[data_from, data_until)` are used (others in the slice
+/// are ignored). Between two consecutive closures `c_i < c_{i+1}` the wind speed is
+/// constant at `kmh_per_hz / (c_{i+1} − c_i)`, so each gap contributes exactly
+/// `kmh_per_hz` km/h·s to the speed's integral, and a steady train of f Hz gives exactly
+/// `f · kmh_per_hz` (no rounding to whole closures). The two *open* gaps at the edges of
+/// the data (before the first closure, after the last one) have no closure on their far
+/// side yet; each gets the speed of its neighbouring gap, capped by the time from the
+/// closure to the edge of the data (the open gap is at least that long, so the speed
+/// in it is at most `kmh_per_hz` over that time). That keeps a burst that ends right at
+/// the end of a record at its full speed, where counting the open gap as calm would
+/// lose up to one closure (0.8 km/h at 2.4 km/h per Hz). With fewer than two closures
+/// nothing is known about the speed: the open gaps count as calm.
+///
+/// The 3-s running mean at window start `w` is the integral over `[w, w + 3 s)`
+/// divided by 3 s. That mean is piecewise linear in `w`, so its maximum lies where the
+/// window starts or ends on a closure, or at either extreme position. Those positions
+/// are scanned in two passes (windows starting on a closure, windows ending on one),
+/// each with a forward-only cursor: O(n) in the number of closures, one division per
+/// position.
+///
+/// `closures` must be sorted (the debouncer's output is); an unsorted slice gives a
+/// meaningless but finite result, never a panic. With no closures the gust is 0.
+pub fn gust_kmh_ending_after(
+    closures: &[Timestamp],
+    data_from: Timestamp,
+    data_until: Timestamp,
+    ends_after: Timestamp,
+    kmh_per_hz: f64,
+) -> Option<f64> {
     let window = GUST_WINDOW_S * NANOS_PER_SEC;
-    let last_start = end.0.checked_sub(window)?;
-    if last_start < start.0 {
+    let last_start = data_until.0.checked_sub(window)?;
+    // A window ending after `ends_after` starts after `ends_after − 3 s`.
+    let first_start = data_from
+        .0
+        .max(ends_after.0.saturating_sub(window).saturating_add(1));
+    if last_start < first_start {
         return None;
     }
-    let lo = closures.partition_point(|c| *c < start);
-    let hi = closures.partition_point(|c| *c < end).max(lo);
-    let closures = &closures[lo..hi];
+    let lo = closures.partition_point(|c| *c < data_from);
+    let hi = closures.partition_point(|c| *c < data_until).max(lo);
+    let inside = &closures[lo..hi];
+    let n = inside.len();
 
-    let c = closures;
+    // The open gaps become whole gaps by a virtual closure beyond each edge of the data.
+    let mut c: Vec<i64> = Vec::with_capacity(n + 2);
+    if n >= 2 {
+        let (first, second) = (inside[0].0, inside[1].0);
+        let open = first
+            .saturating_sub(data_from.0)
+            .max(second.saturating_sub(first));
+        c.push(first.saturating_sub(open));
+    }
+    c.extend(inside.iter().map(|t| t.0));
+    if n >= 2 {
+        let (before, last) = (inside[n - 2].0, inside[n - 1].0);
+        let open = data_until
+            .0
+            .saturating_sub(last)
+            .max(last.saturating_sub(before));
+        c.push(last.saturating_add(open));
+    }
+    let best = most_gaps_in_a_window(&c, first_start, last_start, window);
+    Some(kmh_per_hz * best / GUST_WINDOW_S as f64)
+}
+
+/// The largest integral (in gaps) over the windows `[w, w + window)` with
+/// `first_start <= w <= last_start`, of the speed that is one gap per closure interval
+/// of `c` and zero outside `[c_0, c_last]`.
+fn most_gaps_in_a_window(c: &[i64], first_start: i64, last_start: i64, window: i64) -> f64 {
     let n = c.len();
     // Both extreme positions, by binary search.
-    let mut best = (integral_at(c, start.0 + window) - integral_at(c, start.0))
-        .max(integral_at(c, end.0) - integral_at(c, last_start));
+    let mut best = (integral_at(c, first_start.saturating_add(window))
+        - integral_at(c, first_start))
+    .max(integral_at(c, last_start.saturating_add(window)) - integral_at(c, last_start));
 
     // Windows starting on closure `a`: the integral up to it is exactly `a` gaps, and a
     // forward-only cursor finds the closure before the window's end.
     let mut j = 0;
-    for (a, ca) in c
-        .iter()
-        .enumerate()
-        .map(|(a, t)| (a, t.0))
-        .take_while(|&(_, t)| t <= last_start)
-    {
+    for (a, &ca) in c.iter().enumerate().take_while(|&(_, &t)| t <= last_start) {
+        if ca < first_start {
+            continue;
+        }
         let e = ca + window;
         j = j.max(a + 1);
-        while j < n && c[j].0 <= e {
+        while j < n && c[j] <= e {
             j += 1;
         }
         // The partial gap is less than one: skip the division when it cannot win.
@@ -107,34 +160,33 @@ pub fn gust_kmh(
     }
     // Windows ending on closure `b`: the integral up to it is exactly `b` gaps.
     let mut i = 0;
-    for (b, cb) in c.iter().enumerate().map(|(b, t)| (b, t.0)) {
+    for (b, &cb) in c.iter().enumerate() {
         let w = cb.saturating_sub(window);
-        if w < start.0 {
+        if w < first_start {
             continue;
         }
         if w > last_start {
             break;
         }
-        while i < b && c[i].0 <= w {
+        while i < b && c[i] <= w {
             i += 1;
         }
         if (b + 1 - i) as f64 > best {
             best = best.max(b as f64 - gaps_before(c, i, w));
         }
     }
-
-    Some(kmh_per_hz * best / GUST_WINDOW_S as f64)
+    best
 }
 
 /// The integral of the piecewise-constant speed up to `t`, in units of `kmh_per_hz`
 /// km/h·s (one unit per gap between closures), given that exactly `passed` closures
 /// lie at or before `t`.
-fn gaps_before(c: &[Timestamp], passed: usize, t: i64) -> f64 {
+fn gaps_before(c: &[i64], passed: usize, t: i64) -> f64 {
     match passed {
         0 => 0.0,
         p if p >= c.len() => (c.len() - 1) as f64,
         p => {
-            let (prev, next) = (c[p - 1].0, c[p].0);
+            let (prev, next) = (c[p - 1], c[p]);
             let full_gaps = (p - 1) as f64;
             if next <= prev {
                 // Only reachable with unsorted input; keep the result finite.
@@ -146,8 +198,8 @@ fn gaps_before(c: &[Timestamp], passed: usize, t: i64) -> f64 {
 }
 
 /// `gaps_before` at any time, by binary search.
-fn integral_at(c: &[Timestamp], t: i64) -> f64 {
-    gaps_before(c, c.partition_point(|x| x.0 <= t), t)
+fn integral_at(c: &[i64], t: i64) -> f64 {
+    gaps_before(c, c.partition_point(|&x| x <= t), t)
 }
 
 /// A running weighted sum of unit vectors, for mean directions without storing the
@@ -350,27 +402,48 @@ mod tests {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
         let start = Timestamp::from_secs(1000);
         let end = start.add_secs(60);
-        for _ in 0..10 {
+        let window = 3 * NANOS_PER_SEC;
+        for round in 0..20 {
             let mut t = start.0 + rng.gen_range(0..2_000_000_000);
             let mut closures = Vec::new();
             while t < end.0 {
                 closures.push(Timestamp(t));
                 t += rng.gen_range(20_000_000..1_500_000_000);
             }
-            let fast = gust_kmh(&closures, start, end, 2.4).unwrap();
-            // Brute force: every window start on a 2 ms grid, integral by summing the
-            // overlap of each gap with the window.
+            // Half the rounds also limit where a window may end.
+            let ends_after = if round % 2 == 0 {
+                start
+            } else {
+                start.add_secs(rng.gen_range(0..50))
+            };
+            let fast = gust_kmh_ending_after(&closures, start, end, ends_after, 2.4).unwrap();
+            // Brute force, written from the model's words: the speed between closures,
+            // the open gaps at both edges at the neighbouring gap's speed capped by the
+            // time to the edge, every window start on a 2 ms grid, the integral summed
+            // over the overlap of each piece with the window.
+            let n = closures.len();
+            let mut pieces: Vec<(i64, i64, f64)> = closures
+                .windows(2)
+                .map(|p| (p[0].0, p[1].0, 2.4 / ((p[1].0 - p[0].0) as f64 / 1e9)))
+                .collect();
+            let first_gap = (closures[1].0 - closures[0].0) as f64 / 1e9;
+            let lead = ((closures[0].0 - start.0) as f64 / 1e9).max(first_gap);
+            pieces.push((start.0, closures[0].0, 2.4 / lead));
+            let last_gap = (closures[n - 1].0 - closures[n - 2].0) as f64 / 1e9;
+            let trail = ((end.0 - closures[n - 1].0) as f64 / 1e9).max(last_gap);
+            pieces.push((closures[n - 1].0, end.0, 2.4 / trail));
             let mut slow = 0.0_f64;
-            let window = 3 * NANOS_PER_SEC;
             let mut w = start.0;
             while w <= end.0 - window {
-                let mut integral = 0.0;
-                for pair in closures.windows(2) {
-                    let (a, b) = (pair[0].0, pair[1].0);
-                    let overlap = (b.min(w + window) - a.max(w)).max(0);
-                    integral += 2.4 / ((b - a) as f64 / 1e9) * overlap as f64 / 1e9;
+                if w + window > ends_after.0 {
+                    let integral: f64 = pieces
+                        .iter()
+                        .map(|&(a, b, kmh)| {
+                            kmh * (b.min(w + window) - a.max(w)).max(0) as f64 / 1e9
+                        })
+                        .sum();
+                    slow = slow.max(integral / 3.0);
                 }
-                slow = slow.max(integral / 3.0);
                 w += 2_000_000;
             }
             // The fast scan finds the true maximum, which the grid can only approach.
@@ -403,14 +476,16 @@ mod tests {
             gust_kmh(&outside, start, start.add_secs(60), 2.4),
             Some(0.0)
         );
-        // Two closures 1 s apart: 2.4 km/h for one second of the 3-s window.
+        // Two closures 1 s apart: 2.4 km/h for that second; the open gaps before and
+        // after are at least 10 s and 49 s long (the edges of the data), so the best
+        // window [8 s, 11 s) holds 2 s at 0.24 km/h and 1 s at 2.4 km/h.
         let g = gust_kmh(
             &[Timestamp::from_secs(10), Timestamp::from_secs(11)],
             start,
             start.add_secs(60),
             2.4,
         );
-        assert!(close(g.unwrap(), 0.8, 1e-12));
+        assert!(close(g.unwrap(), (2.0 * 0.24 + 2.4) / 3.0, 1e-12), "{g:?}");
         // Unsorted input must not panic.
         let unsorted = [
             Timestamp::from_secs(30),
@@ -420,6 +495,38 @@ mod tests {
         assert!(gust_kmh(&unsorted, start, start.add_secs(60), 2.4)
             .unwrap()
             .is_finite());
+    }
+
+    #[test]
+    fn a_burst_ending_at_the_edge_of_the_data_keeps_its_speed() {
+        // 10 km/h, then 30 km/h for the last 3 s, closures on a continuous phase: the
+        // last closure comes 0.04 s before the end. Counting that open gap as calm
+        // would give 29.6 km/h; at the last gap's speed it is the full 30.
+        let start = Timestamp::from_secs(0);
+        let end = start.add_secs(60);
+        let mut closures = Vec::new();
+        let mut turns = 0.5_f64; // rotations at `start`
+        let mut k = 1.0;
+        for ms in 0..60_000 {
+            let hz = if ms >= 57_000 { 30.0 } else { 10.0 } / 2.4;
+            let next = turns + hz / 1000.0;
+            while k <= next {
+                let frac = (k - turns) / (next - turns);
+                closures.push(Timestamp::from_millis(ms).add_nanos((frac * 1e6) as i64));
+                k += 1.0;
+            }
+            turns = next;
+        }
+        let gust = gust_kmh(&closures, start, end, 2.4).unwrap();
+        assert!(close(gust, 30.0, 0.01), "{gust}");
+        // Windows must end after 58 s: the same burst.
+        let late = gust_kmh_ending_after(&closures, start, end, start.add_secs(58), 2.4);
+        assert!(close(late.unwrap(), 30.0, 0.01), "{late:?}");
+        let none = gust_kmh_ending_after(&closures, start, end, end, 2.4);
+        assert_eq!(none, None, "no window ends after the data does");
+        // Only windows ending within the first 10 s: plain 10 km/h.
+        let early = gust_kmh(&closures, start, start.add_secs(10), 2.4).unwrap();
+        assert!(close(early, 10.0, 0.01), "{early}");
     }
 
     #[test]

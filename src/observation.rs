@@ -149,6 +149,12 @@ pub struct Sample {
     pub readings: Vec<(Arc<str>, Reading)>,
     /// Anemometer closures; `None` when no anemometer is configured or it failed.
     pub wind_pulses: Pulses,
+    /// Anemometer closures from just *before* the period, which only the first sample
+    /// after a start carries, and only from a source that can replay the past (the
+    /// simulator can; a GPIO line cannot, it hands out nothing from before it was
+    /// opened). They are not part of this sample's speed: they let the gust's 3-s
+    /// windows that began before the start be scored (see `aggregate`).
+    pub wind_pulses_before: Pulses,
     /// Rain-gauge bucket tips; `None` when no gauge is configured or it failed.
     pub rain_tips: Pulses,
     pub faults: Vec<Fault>,

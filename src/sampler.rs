@@ -5,6 +5,16 @@
 //! others. While a hung read is still running, later ticks report that sensor as busy
 //! instead of piling up threads behind it. Pulse inputs hand over the edges of the
 //! sample period, which the debouncer turns into closures.
+//!
+//! The first sample also asks each pulse input for the [`HISTORY_S`] before its period.
+//! A source that can replay the past (the simulator's edges are a pure function of
+//! time) answers with them; a GPIO line has nothing from before it was opened and
+//! answers with nothing. Those edges prime the debouncer (so a bounce of a closure just
+//! before the start is not counted as a new closure), and the anemometer's closures
+//! among them travel in `Sample::wind_pulses_before`, so the gust windows that began
+//! before a restart are scored as an uninterrupted run would score them. If asking
+//! for the history fails, the first period is reported unknown with the fault, since
+//! the failure (a lost edge, a stopped interrupt thread) may have cost it edges too.
 
 use crate::hw::EdgeSource;
 use crate::observation::{Fault, FaultKind, Quantity, Reading, Sample};
@@ -16,6 +26,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 type ReadResult = Result<Vec<Reading>, SensorError>;
+
+/// How far before the first sample period the pulse inputs are asked to replay: the
+/// aggregator's gust carry.
+pub const HISTORY_S: i64 = crate::aggregate::GUST_CARRY_S;
 
 enum Slot {
     Inline {
@@ -30,6 +44,8 @@ enum Slot {
         kind: PulseKind,
         source: Box<dyn EdgeSource>,
         debouncer: Debouncer,
+        /// False until the first sample asked for the history before it.
+        primed: bool,
     },
 }
 
@@ -78,6 +94,7 @@ impl Sampler {
                                 kind: p.kind,
                                 source: p.source,
                                 debouncer: p.debouncer,
+                                primed: false,
                             },
                         )
                     }
@@ -157,9 +174,29 @@ impl Sampler {
                     kind,
                     source,
                     debouncer,
+                    primed,
                 } => {
+                    // The history failed (a GPIO queue overflow, a stopped interrupt
+                    // thread): edges of the first period may be lost with it.
+                    let mut history_failed = None;
+                    if !*primed {
+                        *primed = true;
+                        self.edges.clear();
+                        let before = from.add_secs(-HISTORY_S);
+                        match source.collect(before, from, &mut self.edges) {
+                            Ok(()) => {
+                                let mut accepted = Vec::new();
+                                debouncer.feed(&self.edges, &mut accepted);
+                                if matches!(kind, PulseKind::Wind { .. }) {
+                                    sample.wind_pulses_before = Some(accepted);
+                                }
+                            }
+                            Err(err) => history_failed = Some(err),
+                        }
+                    }
                     self.edges.clear();
-                    let pulses = match source.collect(from, at, &mut self.edges) {
+                    let collected = source.collect(from, at, &mut self.edges);
+                    let pulses = match history_failed.map_or(collected, Err) {
                         Ok(()) => {
                             self.edges_seen += self.edges.len() as u64;
                             let mut accepted = Vec::new();
@@ -389,6 +426,25 @@ mod tests {
         assert_eq!(s.rain_tips, None);
         let s = sampler.sample(Timestamp::from_secs(10)).await;
         assert_eq!(s.wind_pulses, Some(vec![ms(5000)]));
+    }
+
+    #[tokio::test]
+    async fn the_first_sample_brings_the_replayed_closures_before_it() {
+        let ms = |m: i64| Timestamp::from_millis(m);
+        // A closure 7 s before the first period (too early), two in the 6 s before it,
+        // the second one's bounce spilling into the period, then one in the period.
+        let edges = vec![ms(3000), ms(5000), ms(9999), ms(10_001), ms(12_000)];
+        let mut sampler = Sampler::new(
+            vec![wind("anemometer", Edges(edges, false))],
+            5,
+            Duration::from_secs(1),
+        );
+        let s = sampler.sample(Timestamp::from_secs(15)).await;
+        assert_eq!(s.wind_pulses_before, Some(vec![ms(5000), ms(9999)]));
+        // The debouncer saw the closure at 9.999 s: its bounce is not a closure.
+        assert_eq!(s.wind_pulses, Some(vec![ms(12_000)]));
+        let s = sampler.sample(Timestamp::from_secs(20)).await;
+        assert_eq!(s.wind_pulses_before, None, "only the first sample");
     }
 
     #[tokio::test]

@@ -635,6 +635,160 @@ fn wind_missing_for_some_samples_is_averaged_over_the_rest() {
     );
 }
 
+// ------------------------------------------------------- gust across records
+
+/// The closures of a cup turned by `kmh(s)` (s = seconds after `T0`) from `from` to
+/// `to`: the rotation integrates the speed in 1-ms steps and a closure happens each time
+/// it passes a whole turn (one closure per `KMH_PER_HZ` km/h·s), so the pulse train
+/// follows the speed continuously, as a real cup's does.
+fn cup(from: f64, to: f64, kmh: impl Fn(f64) -> f64) -> Vec<Timestamp> {
+    let mut out = Vec::new();
+    let mut turns = 0.37_f64;
+    let mut next = 1.0;
+    let steps = ((to - from) * 1000.0).round() as i64;
+    for i in 0..steps {
+        let s = from + i as f64 / 1000.0;
+        let step = kmh(s + 0.0005) / KMH_PER_HZ / 1000.0;
+        while next <= turns + step {
+            let frac = (next - turns) / step;
+            out.push(t(0).add_nanos(((s + frac / 1000.0) * 1e9).round() as i64));
+            next += 1.0;
+        }
+        turns += step;
+    }
+    out
+}
+
+/// 10 km/h with a 3-s burst of 30 km/h from `burst_s`.
+fn burst_at(burst_s: f64) -> impl Fn(f64) -> f64 {
+    move |s| {
+        if s >= burst_s && s < burst_s + 3.0 {
+            30.0
+        } else {
+            10.0
+        }
+    }
+}
+
+#[test]
+fn a_gust_across_a_record_boundary_counts_in_the_record_where_its_window_ends() {
+    // The burst's 3-s window slides across the boundary at 60 s in 0.5-s steps.
+    for step in 0..=14 {
+        let burst_s = 54.0 + 0.5 * f64::from(step);
+        let window_end = burst_s + 3.0;
+        let closures = cup(0.0, 120.0, burst_at(burst_s));
+        let mut agg = aggregator();
+        let records = run(&mut agg, wind_samples(&closures, 0, 120));
+        assert_eq!(records.len(), 2);
+        let (owner, other) = if window_end <= 60.0 {
+            (&records[0], &records[1])
+        } else {
+            (&records[1], &records[0])
+        };
+        let gust = owner.wind_gust_kmh.unwrap();
+        assert!(
+            close(gust, 30.0, 0.5),
+            "burst {burst_s}..{window_end} s: gust {gust} in the record ending at {:?}",
+            owner.end
+        );
+        let partial = other.wind_gust_kmh.unwrap();
+        assert!(
+            partial <= 30.5,
+            "burst {burst_s}..{window_end} s: the other record says {partial}"
+        );
+        // The mean is not touched by the carry: each record's own closures only.
+        for r in &records {
+            let own = closures
+                .iter()
+                .filter(|c| **c >= r.start && **c < r.end)
+                .count();
+            assert!(close(
+                r.wind_speed_kmh.unwrap(),
+                own as f64 * KMH_PER_HZ / 60.0,
+                1e-9
+            ));
+        }
+    }
+}
+
+#[test]
+fn the_gust_carry_after_a_restart_comes_from_the_replayed_history() {
+    // 30 km/h from 58.5 s to 61.5 s: the window lies across the boundary at 60 s.
+    let closures = cup(0.0, 120.0, burst_at(58.5));
+    let mut agg = aggregator();
+    let uninterrupted = run(&mut agg, wind_samples(&closures, 0, 120));
+    let expected = uninterrupted[1].wind_gust_kmh.unwrap();
+    assert!(close(expected, 30.0, 0.5), "{expected}");
+
+    // Restarted at 60 s: the first sample brings the replayed 6 s before its period,
+    // as the sampler hands them over from a source that can replay (the simulator).
+    let resume = Resume {
+        last_end: Some(t(60)),
+        last_rain_tip: None,
+    };
+    let mut samples = wind_samples(&closures, 60, 120);
+    samples[0].wind_pulses_before = Some(
+        closures
+            .iter()
+            .copied()
+            .filter(|c| *c >= t(54) && *c < t(60))
+            .collect(),
+    );
+    let mut agg = Aggregator::new(config(), &resume);
+    let resumed = run(&mut agg, samples).remove(0);
+    assert_eq!(
+        resumed, uninterrupted[1],
+        "exactly the uninterrupted record"
+    );
+
+    // A GPIO line replays nothing: the windows reaching back before the restart see
+    // no closures there, and the gust comes from what lies after it (1.5 s of the
+    // burst and 1.5 s of 10 km/h at best), never from invented data.
+    let mut samples = wind_samples(&closures, 60, 120);
+    samples[0].wind_pulses_before = Some(Vec::new());
+    let mut agg = Aggregator::new(config(), &resume);
+    let blind = run(&mut agg, samples).remove(0);
+    let gust = blind.wind_gust_kmh.unwrap();
+    assert!(close(gust, 20.0, 0.5), "{gust}");
+    // No history at all: the same.
+    let mut agg = Aggregator::new(config(), &resume);
+    let none = run(&mut agg, wind_samples(&closures, 60, 120)).remove(0);
+    assert!(close(none.wind_gust_kmh.unwrap(), 20.0, 0.5), "{none:?}");
+}
+
+#[test]
+fn stale_closures_are_not_carried_across_a_gap() {
+    // A burst that ends exactly at the end of the first record, then no samples for
+    // 10 s (a forward clock step, a stall), then steady 10 km/h.
+    let closures = cup(0.0, 120.0, burst_at(57.0));
+    let samples: Vec<Sample> = wind_samples(&closures, 0, 120)
+        .into_iter()
+        .filter(|s| s.at != t(65) && s.at != t(70))
+        .collect();
+    let mut agg = aggregator();
+    let records = run(&mut agg, samples);
+    assert!(close(records[0].wind_gust_kmh.unwrap(), 30.0, 0.5));
+    // Carrying the burst's closures over the gap would score windows ending just after
+    // 60 s (nearly all burst, then a gap without data) at almost 30 km/h.
+    let gust = records[1].wind_gust_kmh.unwrap();
+    assert!(close(gust, 10.0, 0.5), "{gust}");
+
+    // The same when the anemometer failed for the first sample of the next record.
+    let mut samples = wind_samples(&closures, 0, 120);
+    samples[12].wind_pulses = None;
+    let mut agg = aggregator();
+    let records = run(&mut agg, samples);
+    let gust = records[1].wind_gust_kmh.unwrap();
+    assert!(close(gust, 10.0, 0.5), "{gust}");
+    // And the carry goes on from record to record while the data does.
+    let closures = cup(0.0, 180.0, burst_at(118.5));
+    let mut agg = aggregator();
+    let records = run(&mut agg, wind_samples(&closures, 0, 180));
+    let gusts: Vec<f64> = records.iter().map(|r| r.wind_gust_kmh.unwrap()).collect();
+    assert!(close(gusts[0], 10.0, 0.5), "{gusts:?}");
+    assert!(close(gusts[2], 30.0, 0.5), "{gusts:?}");
+}
+
 /// A sample with `n` evenly spread closures and a vane reading.
 fn wind_dir(s: i64, closures: i64, deg: f64) -> Sample {
     let pulses = (0..closures)

@@ -386,15 +386,25 @@ fn closure_rate_matches_the_wind_and_bounces_are_short() {
         "{per_closure} bounces per closure"
     );
 
-    // Nothing is left bouncing at a cell's end, so a debouncer never carries a
-    // lock-out from one second into the next.
-    for e in &edges {
-        let into_cell = e.0.rem_euclid(NANOS_PER_SEC);
-        assert!(
-            into_cell < NANOS_PER_SEC - 3_000_000,
-            "edge {into_cell} ns into its second"
-        );
+    // No bounce crosses a whole second, so a debouncer started afresh on a whole
+    // second (a resumed run) sees the same closures as one that ran through it.
+    let mut closure = edges[0];
+    for &e in &edges[1..] {
+        if e.0 - closure.0 > 5_000_000 {
+            closure = e;
+        } else {
+            assert_eq!(
+                e.0.div_euclid(NANOS_PER_SEC),
+                closure.0.div_euclid(NANOS_PER_SEC),
+                "bounce {e:?} of closure {closure:?} in the next second"
+            );
+        }
     }
+    // Closures fall anywhere in the second now (the phase is continuous), also in
+    // its last few milliseconds.
+    assert!(got
+        .iter()
+        .any(|c| c.0.rem_euclid(NANOS_PER_SEC) > NANOS_PER_SEC - 5_000_000));
 }
 
 fn rainy_minute(w: &Weather) -> Timestamp {
@@ -715,4 +725,221 @@ fn the_wind_memo_never_changes_a_value() {
             "{t:?}"
         );
     }
+}
+
+// ---- the simulated station against the simulated truth --------------------------
+
+const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
+
+/// The weather of the built-in standard station (the example config's position), as
+/// `weatherd run --simulate --seed N` plays it.
+fn standard_station(seed: u64) -> Weather {
+    let c = weatherd::config::Config::example();
+    Weather::new(seed, c.station.latitude, c.station.elevation_m)
+        .with_longitude(c.station.longitude)
+}
+
+/// Runs the real binary on a simulated day and reads the records back as JSON.
+fn simulated_day(seed: u64, day: Timestamp) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("day.db");
+    let start = day.to_chrono().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let seed = seed.to_string();
+    let db_arg = db.to_str().unwrap();
+    let run = std::process::Command::new(BIN)
+        .args(["run", "--simulate", "--speed", "max", "--start", &start])
+        .args(["--duration", "1d", "--seed", &seed, "--db", db_arg])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("weatherd runs");
+    assert!(run.status.success(), "{run:?}");
+    let out = std::process::Command::new(BIN)
+        .args(["query", "--db", db_arg, "--format", "json"])
+        .output()
+        .expect("weatherd query runs");
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("JSON rows")
+}
+
+fn row_time(row: &serde_json::Value, key: &str) -> Timestamp {
+    let text = row[key].as_str().expect("a time");
+    let t = chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339");
+    Timestamp::from_secs(t.timestamp())
+}
+
+/// The first day of 2026 with at least `mm` of rain at the standard station.
+fn a_rainy_day(w: &Weather, mm: f64) -> Timestamp {
+    (0..365)
+        .map(|d| Timestamp::from_secs(START_S + d * DAY_S))
+        .find(|&d| w.rain_mm_between(d, d.add_secs(DAY_S)) >= mm)
+        .expect("a rainy day in a year")
+}
+
+#[test]
+fn stored_gusts_and_rain_rates_match_the_simulated_truth() {
+    let seed = 3;
+    let w = standard_station(seed);
+    let day = a_rainy_day(&w, 3.0);
+    let rows = simulated_day(seed, day);
+    assert_eq!(rows.len(), 1440);
+
+    // The truth: the 3-s running mean of the model's wind, from its integral in 10-ms
+    // steps (midpoint rule), for every window ending on the 10-ms grid.
+    const STEP_NS: i64 = 10_000_000;
+    let per_window = (3 * NANOS_PER_SEC / STEP_NS) as usize;
+    let steps = (DAY_S * NANOS_PER_SEC / STEP_NS) as usize;
+    let mut cache = weatherd::sim::weather::MeanWindCache::default();
+    let mut integral = Vec::with_capacity(steps + 1);
+    let mut acc = 0.0;
+    integral.push(acc);
+    for i in 0..steps {
+        let mid = day.add_nanos(i as i64 * STEP_NS + STEP_NS / 2);
+        acc += w.wind_speed_kmh_cached(mid, &mut cache) * (STEP_NS as f64 / 1e9);
+        integral.push(acc);
+    }
+    let index = |t: Timestamp| ((t.0 - day.0) / STEP_NS) as usize;
+    let mut worst = (0.0_f64, String::new());
+    let mut windy = 0;
+    for (n, row) in rows.iter().enumerate() {
+        let (start, end) = (row_time(row, "start_utc"), row_time(row, "end_utc"));
+        // Windows ending in (start, end]; the run's first record has nothing before
+        // its start, so its windows lie inside it.
+        let first_end = if n == 0 {
+            index(start) + per_window
+        } else {
+            index(start) + 1
+        };
+        let truth = (first_end..=index(end))
+            .map(|e| (integral[e] - integral[e - per_window]) / 3.0)
+            .fold(0.0_f64, f64::max);
+        let stored = row["wind_gust_kmh"].as_f64().expect("a gust");
+        let err = (stored - truth).abs();
+        if err > worst.0 {
+            worst = (err, format!("{start:?}: stored {stored}, truth {truth}"));
+        }
+        if truth > 5.0 {
+            windy += 1;
+        }
+    }
+    assert!(
+        windy > 100,
+        "too little wind to test: {windy} windy records"
+    );
+    // Stored values are rounded to 0.01 km/h.
+    assert!(
+        worst.0 <= 0.2,
+        "worst gust error {:.3}: {}",
+        worst.0,
+        worst.1
+    );
+
+    // Rain rate: a tip's rate is one bucket over the time since the tip before, which
+    // must be the mean rate of the rain between them: never above the highest true
+    // rate in the record and the 15 minutes before it (the longest gap a rate is
+    // spread over), and never below the gauge's floor (a bucket per 15 minutes).
+    let mm_per_tip = 0.2794;
+    let floor = mm_per_tip * 4.0;
+    let mut rated = 0;
+    for row in &rows {
+        let rate = row["rain_rate_mm_per_h"].as_f64().expect("a rate");
+        if rate == 0.0 {
+            continue;
+        }
+        rated += 1;
+        let (start, end) = (row_time(row, "start_utc"), row_time(row, "end_utc"));
+        let from = start.add_secs(-15 * 60);
+        let highest = (0..=(end.0 - from.0) / NANOS_PER_SEC)
+            .map(|s| w.rain_rate_mmh(from.add_secs(s)))
+            .fold(0.0_f64, f64::max);
+        assert!(
+            rate <= highest.max(floor) * 1.01 + 0.01,
+            "{start:?}: rain rate {rate} mm/h, but the rain fell at most {highest} mm/h"
+        );
+        assert!(rate >= floor - 0.01, "{start:?}: {rate} mm/h");
+    }
+    assert!(
+        rated >= 5,
+        "too few tips to test: {rated} records with a rate"
+    );
+}
+
+#[test]
+fn bucket_tips_are_one_bucket_of_rain_apart() {
+    let w = Arc::new(cambridge(21));
+    let mm_per_tip = 0.2794;
+    let start = Timestamp::from_secs(START_S);
+    let mut src = SimEdgeSource::new(w.clone(), 6, RAIN_GAUGE).expect("valid role");
+    let edges = collect(&mut src, start, start.add_secs(60 * DAY_S));
+    let tips = closures(&edges, 50_000_000);
+    let mut within_spells = 0;
+    for pair in tips.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let (spell_a, spell_b) = (w.rain_spell(a), w.rain_spell(b));
+        assert!(spell_a.is_some() && spell_b.is_some(), "a tip without rain");
+        let rain = w.rain_mm_between(a, b);
+        if spell_a == spell_b {
+            // Exactly one bucket between two tips of one spell (to the f64 resolution
+            // of seconds since 1970, a fraction of a microsecond).
+            within_spells += 1;
+            assert!(
+                (rain - mm_per_tip).abs() <= 1e-6,
+                "{a:?}..{b:?}: {rain} mm between two tips"
+            );
+        } else {
+            // A dry hour or more between spells empties the bucket.
+            assert!(b.0 - a.0 >= 3600 * NANOS_PER_SEC, "{a:?}..{b:?}");
+        }
+    }
+    assert!(within_spells > 100, "too few tips: {within_spells}");
+    // And the tips add up to the rain that fell (a bucket per spell may stay part-full).
+    let total: f64 = w.rain_mm_between(start, start.add_secs(60 * DAY_S));
+    let counted = tips.len() as f64 * mm_per_tip;
+    assert!(
+        (counted - total).abs() < total * 0.1 + 1.0,
+        "{counted} vs {total} mm"
+    );
+}
+
+/// Runs the real binary on simulated time into `db`, from `start` for `duration`.
+fn simulate(db: &std::path::Path, seed: u64, start: Timestamp, duration: &str) {
+    let start = start.to_chrono().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let run = std::process::Command::new(BIN)
+        .args(["run", "--simulate", "--speed", "max", "--start", &start])
+        .args(["--duration", duration, "--seed", &seed.to_string()])
+        .args(["--db", db.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("weatherd runs");
+    assert!(run.status.success(), "{run:?}");
+}
+
+fn query_rows(db: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(BIN)
+        .args(["query", "--db", db.to_str().unwrap(), "--format", "json"])
+        .output()
+        .expect("weatherd query runs");
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("JSON rows")
+}
+
+#[test]
+fn a_run_restarted_every_few_minutes_stores_the_uninterrupted_gusts() {
+    // The gust windows that end early in the first record after a restart begin before
+    // it: the simulator replays those closures to the restarted sampler, so every
+    // record is the uninterrupted run's, gust included.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start = windy_hour(&standard_station(2), 15.0);
+    let whole = dir.path().join("whole.db");
+    simulate(&whole, 2, start, "3h");
+    let pieces = dir.path().join("pieces.db");
+    for minutes in (7..180).step_by(7).chain([180]) {
+        simulate(&pieces, 2, start, &format!("{minutes}m"));
+    }
+    let expected = query_rows(&whole);
+    assert_eq!(expected.len(), 180);
+    let got = query_rows(&pieces);
+    for (a, b) in got.iter().zip(&expected) {
+        assert_eq!(a["wind_gust_kmh"], b["wind_gust_kmh"], "{}", a["start_utc"]);
+    }
+    assert_eq!(got, expected);
 }

@@ -21,7 +21,14 @@
 //!   storms, afternoon strengthening, turbulence and gust bursts of a few seconds;
 //!   direction wandering around a prevailing direction.
 //! - **Rain**: showers of 5–60 minutes at 0.5–30 mm/h peak, more likely when pressure is
-//!   low; between showers the rate is exactly zero.
+//!   low; between showers the rate is exactly zero. Each shower's rain integrates in
+//!   closed form ([`Weather::rain_mm_between`]), and showers joined by dry gaps under an
+//!   hour form a wet spell ([`Weather::rain_spell`]): the simulated gauge's bucket fills
+//!   over a spell and tips at every `mm_per_tip` (see [`super::edges`]).
+//!
+//! The anemometer's cups integrate [`Weather::wind_speed_kmh`] (see [`super::edges`]),
+//! so the 3-s running mean of this function is the truth a stored gust is tested
+//! against.
 
 use super::noise::{cell_rng, fbm, hash, unit, value_noise};
 use crate::time::Timestamp;
@@ -63,13 +70,120 @@ mod stream {
     pub const DIR_SEASONAL: u64 = 17;
 }
 
-/// The two grid nodes of the slow wind last used. A memo only: the values are the same
-/// with or without it, so it cannot make a resumed run differ.
+/// The wind's random nodes last used: the two grid nodes of the slow wind, both
+/// turbulence noises' and the gust cell's. A memo only: the values are the same with or
+/// without it (the same arithmetic on the same numbers), so it cannot make a resumed
+/// run differ. It makes an evaluation a few multiplications, which the anemometer's
+/// four evaluations per simulated second need.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct MeanWindCache {
     node: Option<i64>,
     a: f64,
     b: f64,
+    turb_slow: NoiseNodes,
+    turb_fast: NoiseNodes,
+    gust_cell: Option<i64>,
+    gust: Option<GustBurst>,
+}
+
+/// The two random values around one cell of [`value_noise`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct NoiseNodes {
+    cell: Option<i64>,
+    a: f64,
+    b: f64,
+}
+
+/// `x.floor()`, skipping the call (a libm call on baseline x86-64) when `x` lies in the
+/// cell remembered: the same value either way.
+#[inline]
+fn floor_near(x: f64, cell: Option<i64>) -> f64 {
+    match cell {
+        Some(c) if (c as f64) <= x && x < (c + 1) as f64 => c as f64,
+        _ => x.floor(),
+    }
+}
+
+/// [`value_noise`] with its nodes memoised: bit-identical results.
+#[inline]
+fn value_noise_memo(seed: u64, stream: u64, t_s: f64, scale_s: f64, memo: &mut NoiseNodes) -> f64 {
+    let x = t_s / scale_s;
+    let i = floor_near(x, memo.cell);
+    let f = x - i;
+    let i = i as i64;
+    if memo.cell != Some(i) {
+        *memo = NoiseNodes {
+            cell: Some(i),
+            a: unit(hash(seed, stream, i)) * 2.0 - 1.0,
+            b: unit(hash(seed, stream, i + 1)) * 2.0 - 1.0,
+        };
+    }
+    let w = f * f * f * (f * (f * 6.0 - 15.0) + 10.0);
+    memo.a + (memo.b - memo.a) * w
+}
+
+/// One gust burst: where it starts (s), how long it lasts (s), its strength.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct GustBurst {
+    start: f64,
+    duration: f64,
+    strength: f64,
+}
+
+/// One shower: where it starts and how long it lasts (s), its peak rate (mm/h). The
+/// rate is `peak · sin(π x)` over the shower, x from 0 to 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Shower {
+    start: f64,
+    duration: f64,
+    peak: f64,
+}
+
+impl Shower {
+    fn end(&self) -> f64 {
+        self.start + self.duration
+    }
+    fn rate_at(&self, s: f64) -> f64 {
+        let x = (s - self.start) / self.duration;
+        if (0.0..1.0).contains(&x) {
+            self.peak * (PI * x).sin()
+        } else {
+            0.0
+        }
+    }
+    /// Rain (mm) fallen from this shower up to `s`: the integral of `rate_at`.
+    fn mm_until(&self, s: f64) -> f64 {
+        let x = ((s - self.start) / self.duration).clamp(0.0, 1.0);
+        self.peak / SECS_PER_HOUR * self.duration / PI * (1.0 - (PI * x).cos())
+    }
+}
+
+/// The showers of the hour cells last looked at. A memo only (a shower is a pure
+/// function of seed and cell), so the rain gauge, which asks about the same few cells
+/// every simulated second, does not redo their noise and random draws.
+#[derive(Clone, Debug, Default)]
+pub struct RainMemo {
+    cells: Vec<(i64, Option<Shower>)>,
+    next: usize,
+}
+
+/// How many hour cells a [`RainMemo`] remembers.
+const RAIN_MEMO_CELLS: usize = 8;
+
+/// A dry spell at least this long empties the rain gauge's bucket (it evaporates): the
+/// next rain starts from a new seeded fill level.
+pub const BUCKET_DRIES_AFTER_S: f64 = SECS_PER_HOUR;
+/// How far back (hour cells) a wet spell is followed to its start; a longer unbroken
+/// chain of showers (days of rain) starts its bucket level afresh there.
+const SPELL_LOOKBACK_CELLS: i64 = 72;
+
+/// A wet spell: showers joined by dry gaps shorter than [`BUCKET_DRIES_AFTER_S`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RainSpell {
+    /// The hour cell of its first shower: names the spell (seeds its fill level).
+    pub id: i64,
+    /// When its first shower starts (seconds since the epoch).
+    pub start_s: f64,
 }
 
 /// Every simulated quantity at one instant.
@@ -210,6 +324,109 @@ impl Weather {
 
     pub fn rain_rate_mmh(&self, t: Timestamp) -> f64 {
         self.rain_rate_at(t.as_secs_f64())
+    }
+
+    /// Rain (mm) that falls in `[from, until)`: the exact integral of
+    /// [`Weather::rain_rate_mmh`] (each shower's rate integrates in closed form).
+    pub fn rain_mm_between(&self, from: Timestamp, until: Timestamp) -> f64 {
+        self.rain_mm_between_memo(from, until, &mut RainMemo::default())
+    }
+
+    /// [`Weather::rain_mm_between`] with a memo of the showers (same values).
+    pub fn rain_mm_between_memo(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        memo: &mut RainMemo,
+    ) -> f64 {
+        let (a, b) = (from.as_secs_f64(), until.as_secs_f64());
+        if b <= a {
+            return 0.0;
+        }
+        self.rain_mm_between_s(a, b, memo)
+    }
+
+    fn rain_mm_between_s(&self, a: f64, b: f64, memo: &mut RainMemo) -> f64 {
+        // A shower starts in its hour cell and lasts at most an hour.
+        let first = (a / SHOWER_CELL_S).floor() as i64 - 1;
+        let last = (b / SHOWER_CELL_S).floor() as i64;
+        let mut mm = 0.0;
+        for c in first..=last {
+            if let Some(sh) = self.shower_memo(c, memo) {
+                mm += sh.mm_until(b) - sh.mm_until(a);
+            }
+        }
+        mm
+    }
+
+    fn shower_memo(&self, cell: i64, memo: &mut RainMemo) -> Option<Shower> {
+        if let Some(&(_, sh)) = memo.cells.iter().find(|(c, _)| *c == cell) {
+            return sh;
+        }
+        let sh = self.shower(cell);
+        if memo.cells.len() < RAIN_MEMO_CELLS {
+            memo.cells.push((cell, sh));
+        } else {
+            memo.cells[memo.next] = (cell, sh);
+            memo.next = (memo.next + 1) % RAIN_MEMO_CELLS;
+        }
+        sh
+    }
+
+    /// The wet spell raining at (or, if it is dry then, last rained before) `s`, if one
+    /// started within the lookback: followed back through showers whose dry gaps are
+    /// shorter than [`BUCKET_DRIES_AFTER_S`]. Every instant of one spell finds the same
+    /// spell, so the bucket's level over it is continuous.
+    pub fn rain_spell(&self, t: Timestamp) -> Option<RainSpell> {
+        self.rain_spell_memo(t, &mut RainMemo::default())
+    }
+
+    /// [`Weather::rain_spell`] with a memo of the showers (same values).
+    pub fn rain_spell_memo(&self, t: Timestamp, memo: &mut RainMemo) -> Option<RainSpell> {
+        let s = t.as_secs_f64();
+        let now_cell = (s / SHOWER_CELL_S).floor() as i64;
+        let mut spell: Option<RainSpell> = None;
+        // The spell's start so far; a shower joins when it ends (plus the drying time)
+        // after it. Before any shower joined: `s` itself.
+        let mut chain_start = s;
+        for c in (now_cell - SPELL_LOOKBACK_CELLS..=now_cell).rev() {
+            // No shower of cell c or earlier ends after (c + 2) hours.
+            if (c + 2) as f64 * SHOWER_CELL_S + BUCKET_DRIES_AFTER_S <= chain_start {
+                break;
+            }
+            let Some(sh) = self.shower_memo(c, memo) else {
+                continue;
+            };
+            if sh.start > s {
+                continue;
+            }
+            let joins = match spell {
+                None => sh.end() + BUCKET_DRIES_AFTER_S > s,
+                Some(_) => sh.end() + BUCKET_DRIES_AFTER_S > chain_start,
+            };
+            if joins && sh.start <= chain_start {
+                chain_start = sh.start;
+                spell = Some(RainSpell {
+                    id: c,
+                    start_s: sh.start,
+                });
+            }
+        }
+        spell
+    }
+
+    /// Rain (mm) fallen since the start of `spell` up to `t`.
+    pub fn spell_rain_mm(&self, spell: RainSpell, t: Timestamp) -> f64 {
+        self.spell_rain_mm_memo(spell, t, &mut RainMemo::default())
+    }
+
+    /// [`Weather::spell_rain_mm`] with a memo of the showers (same values).
+    pub fn spell_rain_mm_memo(&self, spell: RainSpell, t: Timestamp, memo: &mut RainMemo) -> f64 {
+        let s = t.as_secs_f64();
+        if s <= spell.start_s {
+            return 0.0;
+        }
+        self.rain_mm_between_s(spell.start_s, s, memo)
     }
 
     // ---- temperature -------------------------------------------------------------
@@ -362,14 +579,12 @@ impl Weather {
     /// (see [`MeanWindCache`]) instead of re-evaluating days-long noise every second.
     fn mean_wind_at(&self, s: f64, cache: &mut MeanWindCache) -> f64 {
         let x = s / WIND_GRID_S;
-        let node = x.floor();
+        let node = floor_near(x, cache.node);
         let i = node as i64;
         if cache.node != Some(i) {
-            *cache = MeanWindCache {
-                node: Some(i),
-                a: self.mean_wind_node(i),
-                b: self.mean_wind_node(i + 1),
-            };
+            cache.node = Some(i);
+            cache.a = self.mean_wind_node(i);
+            cache.b = self.mean_wind_node(i + 1);
         }
         cache.a + (cache.b - cache.a) * (x - node)
     }
@@ -404,20 +619,34 @@ impl Weather {
         }
     }
 
-    /// A gust burst of 2–8 s, at most one per 20-s cell, lying wholly inside its cell.
-    fn gust_factor(&self, s: f64) -> f64 {
-        let cell = (s / GUST_CELL_S).floor();
+    /// The gust burst of a 20-s cell, if it has one: 2–8 s, lying wholly inside it.
+    fn gust_burst(&self, cell: f64) -> Option<GustBurst> {
         let h = hash(self.seed, stream::GUST, cell as i64);
         if unit(h) >= 0.4 {
-            return 0.0;
+            return None;
         }
         let mut rng = cell_rng(self.seed, stream::GUST, cell as i64);
         let duration = 2.0 + 6.0 * rng.gen::<f64>();
         let start = cell * GUST_CELL_S + rng.gen::<f64>() * (GUST_CELL_S - duration);
         let strength = 0.2 + 0.5 * rng.gen::<f64>();
-        let x = (s - start) / duration;
+        Some(GustBurst {
+            start,
+            duration,
+            strength,
+        })
+    }
+
+    /// The gust burst's share of the wind at `s` (at most one burst per 20-s cell).
+    fn gust_factor(&self, s: f64, cache: &mut MeanWindCache) -> f64 {
+        let cell = floor_near(s / GUST_CELL_S, cache.gust_cell);
+        if cache.gust_cell != Some(cell as i64) {
+            cache.gust_cell = Some(cell as i64);
+            cache.gust = self.gust_burst(cell);
+        }
+        let Some(g) = cache.gust else { return 0.0 };
+        let x = (s - g.start) / g.duration;
         if (0.0..1.0).contains(&x) {
-            strength * (PI * x).sin().powi(2)
+            g.strength * (PI * x).sin().powi(2)
         } else {
             0.0
         }
@@ -432,9 +661,10 @@ impl Weather {
         if mean <= 0.0 {
             return 0.0;
         }
-        let turbulence = 0.18 * value_noise(self.seed, stream::TURB_SLOW, s, 25.0)
-            + 0.08 * value_noise(self.seed, stream::TURB_FAST, s, 4.0);
-        (mean * (1.0 + turbulence + self.gust_factor(s))).clamp(0.0, 150.0)
+        let turbulence = 0.18
+            * value_noise_memo(self.seed, stream::TURB_SLOW, s, 25.0, &mut cache.turb_slow)
+            + 0.08 * value_noise_memo(self.seed, stream::TURB_FAST, s, 4.0, &mut cache.turb_fast);
+        (mean * (1.0 + turbulence + self.gust_factor(s, cache))).clamp(0.0, 150.0)
     }
 
     fn prevailing_dir_deg(&self) -> f64 {
@@ -468,26 +698,30 @@ impl Weather {
 
     /// The rain rate at `s` from the shower (if any) that starts in hour cell `cell`.
     fn shower_mmh(&self, cell: i64, s: f64) -> f64 {
+        self.shower(cell).map_or(0.0, |sh| sh.rate_at(s))
+    }
+
+    /// The shower (if any) that starts in hour cell `cell`.
+    fn shower(&self, cell: i64) -> Option<Shower> {
         let u0 = unit(hash(self.seed, stream::RAIN, cell));
         if u0 >= SHOWER_P_MAX {
-            return 0.0;
+            return None;
         }
         let cell_start = cell as f64 * SHOWER_CELL_S;
         let p = (0.05 * (1.0 - 1.3 * self.pressure_anomaly(cell_start))).clamp(0.004, SHOWER_P_MAX);
         if u0 >= p {
-            return 0.0;
+            return None;
         }
         let mut rng = cell_rng(self.seed, stream::RAIN, cell);
         let start = cell_start + rng.gen::<f64>() * SHOWER_CELL_S;
         let duration = (5.0 + 55.0 * rng.gen::<f64>().powi(2)) * 60.0;
         // Log-uniform peak: light showers are common, cloudbursts rare.
         let peak = 0.5 * 60f64.powf(rng.gen::<f64>());
-        let x = (s - start) / duration;
-        if (0.0..1.0).contains(&x) {
-            peak * (PI * x).sin()
-        } else {
-            0.0
-        }
+        Some(Shower {
+            start,
+            duration,
+            peak,
+        })
     }
 }
 
