@@ -214,18 +214,7 @@ impl Destination for HttpDestination {
                 retry_after: None,
             })?;
         let secrets: Vec<&str> = self.token.iter().map(Secret::expose).collect();
-        answer.map_err(|e| match e {
-            DeliveryError::Transient {
-                message,
-                retry_after,
-            } => DeliveryError::Transient {
-                message: secret::redact_known(&message, &secrets),
-                retry_after,
-            },
-            DeliveryError::Permanent { message } => DeliveryError::Permanent {
-                message: secret::redact_known(&message, &secrets),
-            },
-        })
+        answer.map_err(|e| e.redact(&secrets))
     }
 }
 

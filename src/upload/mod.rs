@@ -296,6 +296,25 @@ pub enum DeliveryError {
     Permanent { message: String },
 }
 
+impl DeliveryError {
+    /// The same error with every known secret taken out of its text: a server's or
+    /// broker's error may echo what it was sent.
+    pub fn redact(self, secrets: &[&str]) -> DeliveryError {
+        match self {
+            DeliveryError::Transient {
+                message,
+                retry_after,
+            } => DeliveryError::Transient {
+                message: secret::redact_known(&message, secrets),
+                retry_after,
+            },
+            DeliveryError::Permanent { message } => DeliveryError::Permanent {
+                message: secret::redact_known(&message, secrets),
+            },
+        }
+    }
+}
+
 /// A place records are delivered to.
 pub trait Destination: Send + 'static {
     /// Delivers the whole batch and returns only once the destination acknowledged all

@@ -621,17 +621,6 @@ impl Destination for MqttDestination {
             .iter()
             .map(|c| c.password.0.as_str())
             .collect();
-        result.map_err(|e| match e {
-            DeliveryError::Transient {
-                message,
-                retry_after,
-            } => DeliveryError::Transient {
-                message: secret::redact_known(&message, &secrets),
-                retry_after,
-            },
-            DeliveryError::Permanent { message } => DeliveryError::Permanent {
-                message: secret::redact_known(&message, &secrets),
-            },
-        })
+        result.map_err(|e| e.redact(&secrets))
     }
 }
