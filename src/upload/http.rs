@@ -142,9 +142,14 @@ pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Opti
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
+    // A proxy address may carry the proxy's own password (`http://user:pass@proxy`, as
+    // schools set HTTPS_PROXY): name the proxy, never its credentials.
     let proxy = match (&config.proxy, env.first()) {
-        (Some(p), _) => Some(format!("the proxy `{p}` (key `proxy`)")),
-        (None, Some((name, value))) => Some(format!("the proxy `{value}` (from ${name})")),
+        (Some(p), _) => Some(format!("the proxy `{}` (key `proxy`)", without_userinfo(p))),
+        (None, Some((name, value))) => Some(format!(
+            "the proxy `{}` (from ${name})",
+            without_userinfo(value)
+        )),
         (None, None) => None,
     };
     match (loopback, proxy) {
@@ -160,6 +165,21 @@ pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Opti
              https://, or set `allow_plain_http = true` if this network is trusted; found \"{}\"",
             config.url
         )),
+    }
+}
+
+/// A proxy address with any `user:password@` before its host replaced by `***@`, for
+/// messages: a proxy address from the environment often carries the proxy's password.
+/// Everything up to the last `@` goes, so a password with an unescaped `/` or `@` in
+/// it goes too (a proxy address has no path that could hold an `@`).
+pub fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 

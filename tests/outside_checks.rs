@@ -1,0 +1,182 @@
+//! Variants of issue 9's outside checks, run through the built binary as a user (or an
+//! attacker) would: each one found a promise that did not hold for an input the
+//! original reproduction did not try.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn count_rows(db: &Path) -> usize {
+    if !db.exists() {
+        return 0;
+    }
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM archive", [], |r| r.get::<_, i64>(0)))
+        .map_or(0, |n| n as usize)
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// Items 8 and 15: `--speed` takes any finite factor, and one the machine cannot keep
+/// up with (`1e12`: a simulated century per real hour is not the limit) left the clock
+/// always behind, so the station never slept, never gave the runtime back, and ignored
+/// SIGTERM and SIGINT until SIGKILL. It must stop on either signal like any run.
+#[test]
+fn a_speed_the_machine_cannot_keep_up_with_still_stops_on_a_signal() {
+    let dir = tmp();
+    for (sig, name) in [(SIGTERM, "term"), (SIGINT, "int")] {
+        let db = dir.path().join(format!("{name}.db"));
+        let mut child = Command::new(BIN)
+            .args(["run", "--simulate", "--speed", "1e12", "--start"])
+            .arg("2026-01-01T00:00:00Z")
+            .arg("--db")
+            .arg(&db)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("weatherd starts");
+        // Running flat out: records arrive as fast as the machine writes them.
+        while count_rows(&db) < 20 {
+            assert!(child.try_wait().unwrap().is_none(), "weatherd exited early");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kill(2) on a child we own.
+        assert_eq!(unsafe { libc_kill(child.id() as i32, sig) }, 0);
+        // Not a timing assertion: a generous bound on "it exits at all", after which the
+        // child is killed so the test cannot hang.
+        let give_up = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > give_up {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let status =
+            status.unwrap_or_else(|| panic!("weatherd ignored signal {sig} at --speed 1e12"));
+        assert!(status.success(), "exit after signal {sig}: {status}");
+    }
+}
+
+/// Items 12 and 13: a proxy address with the proxy's own password
+/// (`HTTPS_PROXY=http://user:pass@proxy:3128`, common on school networks) was printed
+/// whole in the message refusing plain http through a proxy, by `check-config` and by
+/// `run` (so into the journal). The message must name the proxy without the password.
+#[test]
+fn a_proxy_password_is_never_printed() {
+    let dir = tmp();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok3n-value\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let config = dir.path().join("weatherd.toml");
+    let write_config = |proxy_line: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 1.0\nelevation_m = 1.0\n\
+                 time_zone = \"UTC\"\n[database]\npath = \"{}\"\n[[upload]]\ntype = \"http\"\n\
+                 name = \"srv\"\nurl = \"http://127.0.0.1:9/up\"\ntoken_file = \"{}\"\n{proxy_line}\n",
+                dir.path().join("w.db").display(),
+                token.display()
+            ),
+        )
+        .unwrap();
+    };
+    let password = "Pr0xyPa55";
+    let cases: [(&str, Option<(&str, String)>); 4] = [
+        // From the environment, upper and lower case, with a `/` the user did not escape.
+        (
+            "",
+            Some((
+                "HTTPS_PROXY",
+                format!("http://bob:{password}@proxy.lan:3128"),
+            )),
+        ),
+        (
+            "",
+            Some((
+                "all_proxy",
+                format!("socks5://bob:{password}@proxy.lan:1080"),
+            )),
+        ),
+        (
+            "",
+            Some((
+                "http_proxy",
+                format!("http://bob:{password}/x@proxy.lan:3128"),
+            )),
+        ),
+        // In the config's own `proxy` key (refused, but echoed in the refusal).
+        ("proxy = \"http://bob:Pr0xyPa55@proxy.lan:3128\"", None),
+    ];
+    for (proxy_line, env) in cases {
+        write_config(proxy_line);
+        for args in [
+            vec!["check-config".to_string(), config.display().to_string()],
+            vec![
+                "run".to_string(),
+                "--simulate".to_string(),
+                "--config".to_string(),
+                config.display().to_string(),
+                "--speed".to_string(),
+                "max".to_string(),
+                "--duration".to_string(),
+                "10m".to_string(),
+            ],
+        ] {
+            let mut cmd = Command::new(BIN);
+            cmd.args(&args).env("RUST_LOG", "trace");
+            for name in [
+                "ALL_PROXY",
+                "all_proxy",
+                "HTTPS_PROXY",
+                "https_proxy",
+                "HTTP_PROXY",
+                "http_proxy",
+                "NO_PROXY",
+                "no_proxy",
+            ] {
+                cmd.env_remove(name);
+            }
+            if let Some((name, value)) = &env {
+                cmd.env(name, value);
+            }
+            let out = cmd.output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {text}");
+            assert!(
+                text.contains("proxy.lan"),
+                "{args:?} {env:?}: the message should still name the proxy: {text}"
+            );
+            assert!(
+                !text.contains(password),
+                "{args:?} {env:?}: the proxy password was printed: {text}"
+            );
+        }
+    }
+}
