@@ -180,3 +180,70 @@ fn a_proxy_password_is_never_printed() {
         }
     }
 }
+
+/// Runs `weatherd` with `args`, killing it if it has not exited after a generous bound
+/// (a hang is the defect; the bound only keeps the test from hanging with it).
+fn run_bounded(args: &[&str]) -> Option<std::process::Output> {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weatherd starts");
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > give_up {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// Items 14 and 16: `check-config` refused a config file that is a FIFO, but a token
+/// or MQTT credentials file that is a FIFO (mode 0600) made it hang for ever: to tell
+/// "no permission" from other problems it opened the file, and opening a FIFO for
+/// reading waits for a writer. It must say the file is not a regular file, and exit 2.
+#[test]
+fn check_config_does_not_hang_on_a_secret_file_that_is_a_fifo() {
+    let dir = tmp();
+    let fifo = dir.path().join("secret-fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc_mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let config = dir.path().join("weatherd.toml");
+    let station = format!(
+        "[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 1.0\nelevation_m = 1.0\n\
+         time_zone = \"UTC\"\n[database]\npath = \"{}\"\n",
+        dir.path().join("w.db").display()
+    );
+    for upload in [
+        format!(
+            "[[upload]]\ntype = \"http\"\nname = \"srv\"\nurl = \"https://weather.example.org/up\"\n\
+             token_file = \"{}\"\n",
+            fifo.display()
+        ),
+        format!(
+            "[[upload]]\ntype = \"mqtt\"\nname = \"broker\"\nhost = \"mqtt.example.org\"\n\
+             credentials_file = \"{}\"\n",
+            fifo.display()
+        ),
+    ] {
+        std::fs::write(&config, format!("{station}{upload}")).unwrap();
+        let out = run_bounded(&["check-config", config.to_str().unwrap()])
+            .unwrap_or_else(|| panic!("check-config hung on a FIFO secret file:\n{upload}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{upload}: {stderr}");
+        assert!(
+            stderr.contains("secret-fifo") && stderr.contains("not a regular file"),
+            "{upload}: {stderr}"
+        );
+    }
+}
+
+extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}

@@ -54,12 +54,37 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
             )));
         }
     }
-    std::fs::read_to_string(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         SetupError(format!(
             "cannot read the secret file {}: {e}",
             path.display()
         ))
-    })
+    };
+    // Opened without blocking and checked again on the descriptor: a path swapped for
+    // a FIFO after the check above must not hang weatherd waiting for a writer.
+    let mut file = open_nonblocking(path).map_err(cannot)?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(SetupError(format!(
+            "{} is not a regular file; it must be the file holding the secret",
+            path.display()
+        )));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(cannot)?;
+    Ok(text)
+}
+
+/// Opens a file for reading without waiting: opening a FIFO for reading otherwise
+/// blocks until some process opens it for writing, which may be never.
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Where a systemd credential is: `$CREDENTIALS_DIRECTORY/NAME`.
@@ -111,7 +136,8 @@ pub fn check_file<T>(
     load: impl FnOnce(&Path) -> Result<T, SetupError>,
 ) -> Option<Finding> {
     let err = load(path).err()?;
-    let open = std::fs::File::open(path).err();
+    // Only to learn whether this user may open it; never blocks on a FIFO.
+    let open = open_nonblocking(path).err();
     Some(classify(
         path,
         err,
