@@ -247,3 +247,76 @@ extern "C" {
     #[link_name = "mkfifo"]
     fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
 }
+
+/// Items 14 and 16 for the other file an upload reads: `run` read `ca_file` whole, so
+/// `/dev/zero` grew its memory for ever and a FIFO hung it at start-up; `check-config`
+/// did not look at `ca_file` at all and passed a missing, empty or endless one. Both
+/// must refuse such a file at once, naming it, and `check-config` must exit 2.
+#[test]
+fn ca_files_that_cannot_be_certificates_are_refused_at_once() {
+    let dir = tmp();
+    let fifo = dir.path().join("ca-fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc_mkfifo(path.as_ptr(), 0o644) }, 0, "mkfifo");
+    let not_pem = dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    let config = dir.path().join("weatherd.toml");
+    let station = format!(
+        "[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 1.0\nelevation_m = 1.0\n\
+         time_zone = \"UTC\"\n[database]\npath = \"{}\"\n",
+        dir.path().join("w.db").display()
+    );
+    for ca in [
+        Path::new("/dev/zero"),
+        fifo.as_path(),
+        not_pem.as_path(),
+        missing.as_path(),
+    ] {
+        for upload in [
+            format!(
+                "[[upload]]\ntype = \"http\"\nname = \"srv\"\nurl = \"https://127.0.0.1:9/up\"\n\
+                 ca_file = \"{}\"\n",
+                ca.display()
+            ),
+            format!(
+                "[[upload]]\ntype = \"mqtt\"\nname = \"broker\"\nhost = \"127.0.0.1\"\nport = 9\n\
+                 tls = true\nca_file = \"{}\"\n",
+                ca.display()
+            ),
+        ] {
+            std::fs::write(&config, format!("{station}{upload}")).unwrap();
+            let out = run_bounded(&["check-config", config.to_str().unwrap()])
+                .unwrap_or_else(|| panic!("check-config hung on ca_file {}", ca.display()));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{upload}: {stderr}");
+            assert!(
+                stderr.contains("ca_file") && stderr.contains(&ca.display().to_string()),
+                "{upload}: {stderr}"
+            );
+            // A fresh database each time, so the replay has something to do.
+            for suffix in ["", "-wal", "-shm", ".state"] {
+                let _ = std::fs::remove_file(dir.path().join(format!("w.db{suffix}")));
+            }
+            let out = run_bounded(&[
+                "run",
+                "--simulate",
+                "--config",
+                config.to_str().unwrap(),
+                "--speed",
+                "max",
+                "--duration",
+                "10m",
+                "--drain-timeout",
+                "1s",
+            ])
+            .unwrap_or_else(|| panic!("run hung on ca_file {}", ca.display()));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("upload disabled") && stderr.contains(&ca.display().to_string()),
+                "{upload}: {stderr}"
+            );
+        }
+    }
+}

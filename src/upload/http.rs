@@ -184,9 +184,9 @@ pub fn without_userinfo(url: &str) -> String {
 }
 
 /// The built-in (Mozilla) roots plus the certificates in a PEM file.
-fn root_certs_with(ca_file: &std::path::Path) -> Result<ureq::tls::RootCerts, SetupError> {
+pub fn root_certs_with(ca_file: &std::path::Path) -> Result<ureq::tls::RootCerts, SetupError> {
     use ureq::tls::{Certificate, PemItem};
-    let pem = std::fs::read(ca_file)
+    let pem = secret::read_regular_file(ca_file, secret::MAX_CA_FILE_BYTES)
         .map_err(|e| SetupError(format!("cannot read ca_file {}: {e}", ca_file.display())))?;
     let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()

@@ -74,6 +74,39 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
     Ok(text)
 }
 
+/// The largest CA certificate file read: the whole Debian bundle is about 220 KB.
+pub const MAX_CA_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads a small regular file such as a CA certificate file: refused without waiting
+/// or reading if it is a FIFO (which waits for a writer), a device such as `/dev/zero`
+/// (which never ends) or a directory, or larger than `max_bytes`.
+pub fn read_regular_file(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_nonblocking(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(if meta.is_dir() {
+            "it is a directory, not a file"
+        } else {
+            "it is not a regular file (a pipe, socket or device)"
+        }));
+    }
+    if meta.len() > max_bytes {
+        return Err(std::io::Error::other(format!(
+            "it is {} bytes, more than the {max_bytes}-byte limit",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(std::io::Error::other(format!(
+            "it grew past the {max_bytes}-byte limit while being read"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Opens a file for reading without waiting: opening a FIFO for reading otherwise
 /// blocks until some process opens it for writing, which may be never.
 fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
