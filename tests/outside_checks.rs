@@ -320,3 +320,60 @@ fn ca_files_that_cannot_be_certificates_are_refused_at_once() {
         }
     }
 }
+
+/// Item 16 for a span too short to hold a sample: `run --duration 4s` (or 1 s from
+/// 00:00:03) sampled nothing, wrote nothing and exited 0. It must say why and exit
+/// non-zero; a span that reaches one sample time writes that (partial) record.
+#[test]
+fn a_duration_shorter_than_one_sample_is_refused() {
+    let dir = tmp();
+    for (start, duration) in [
+        ("2026-01-01T00:00:00Z", "4s"),
+        ("2026-01-01T00:00:03Z", "1s"),
+    ] {
+        let db = dir.path().join("short.db");
+        let out = run_bounded(&[
+            "run",
+            "--simulate",
+            "--speed",
+            "max",
+            "--start",
+            start,
+            "--duration",
+            duration,
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .expect("run exits");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{start} + {duration} wrote nothing yet exited 0: {stderr}"
+        );
+        assert!(
+            stderr.contains("--duration") && stderr.contains("nothing would be written"),
+            "{stderr}"
+        );
+        assert_eq!(count_rows(&db), 0);
+    }
+    let db = dir.path().join("one.db");
+    let out = run_bounded(&[
+        "run",
+        "--simulate",
+        "--speed",
+        "max",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--duration",
+        "5s",
+        "--db",
+        db.to_str().unwrap(),
+    ])
+    .expect("run exits");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count_rows(&db), 1, "one sample makes one partial record");
+}
