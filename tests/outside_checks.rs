@@ -377,3 +377,39 @@ fn a_duration_shorter_than_one_sample_is_refused() {
     );
     assert_eq!(count_rows(&db), 1, "one sample makes one partial record");
 }
+
+/// Items 14 and 16: a secret file is a line or two, but `run` read any regular file
+/// whole (a mistyped path to a multi-gigabyte log would take a Pi's memory) and
+/// `check-config` passed it. Both refuse a secret file over 64 KiB, naming it.
+#[test]
+fn an_oversized_secret_file_is_refused() {
+    let dir = tmp();
+    let big = dir.path().join("big-token");
+    let mut text = "tok3n\n".to_string();
+    text.push_str(&"x".repeat(70 * 1024));
+    std::fs::write(&big, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let config = dir.path().join("weatherd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[station]\nname = \"x\"\nlatitude = 1.0\nlongitude = 1.0\nelevation_m = 1.0\n\
+             time_zone = \"UTC\"\n[database]\npath = \"{}\"\n[[upload]]\ntype = \"http\"\n\
+             name = \"srv\"\nurl = \"https://weather.example.org/up\"\ntoken_file = \"{}\"\n",
+            dir.path().join("w.db").display(),
+            big.display()
+        ),
+    )
+    .unwrap();
+    let out = run_bounded(&["check-config", config.to_str().unwrap()]).expect("exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("big-token") && stderr.contains("limit"),
+        "{stderr}"
+    );
+}

@@ -62,17 +62,35 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
     };
     // Opened without blocking and checked again on the descriptor: a path swapped for
     // a FIFO after the check above must not hang weatherd waiting for a writer.
-    let mut file = open_nonblocking(path).map_err(cannot)?;
-    if !file.metadata().map_err(cannot)?.is_file() {
+    let file = open_nonblocking(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
         return Err(SetupError(format!(
             "{} is not a regular file; it must be the file holding the secret",
             path.display()
         )));
     }
+    // A token or a user name and password is a line or two; a file of megabytes is the
+    // wrong file, and reading it whole would only cost a small Pi its memory.
+    if meta.len() > MAX_SECRET_FILE_BYTES {
+        return Err(SetupError(format!(
+            "{} is {} bytes, more than the {MAX_SECRET_FILE_BYTES}-byte limit for a secret file \
+             (it holds a token, or a user name and a password): is it the right file?",
+            path.display(),
+            meta.len()
+        )));
+    }
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut file, &mut text).map_err(cannot)?;
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_SECRET_FILE_BYTES),
+        &mut text,
+    )
+    .map_err(cannot)?;
     Ok(text)
 }
+
+/// The largest secret file read.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
 
 /// The largest CA certificate file read: the whole Debian bundle is about 220 KB.
 pub const MAX_CA_FILE_BYTES: u64 = 4 << 20;
