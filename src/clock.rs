@@ -133,6 +133,11 @@ impl Clock {
                 if t > now {
                     let real = (t.0 - now.0) as f64 / f;
                     tokio::time::sleep(Duration::from_nanos(real as u64)).await;
+                } else {
+                    // Behind the clock (a speed the machine cannot keep up with, such
+                    // as `--speed 1e9`): without a sleep this task would never give the
+                    // runtime back, and SIGTERM/SIGINT would go unseen.
+                    tokio::task::yield_now().await;
                 }
                 time.set(t);
             }

@@ -108,6 +108,18 @@ pub enum RunError {
         last_end: Timestamp,
         end: Timestamp,
     },
+    /// A `--duration` that ends before the first sample time: the run would write
+    /// nothing and look like success.
+    #[error(
+        "--duration ends at {end}, before the first sample at {first} (one every {sample_s} s \
+         from {start}); nothing would be written. Give a --duration that reaches {first}"
+    )]
+    NoSampleInSpan {
+        start: Timestamp,
+        first: Timestamp,
+        end: Timestamp,
+        sample_s: i64,
+    },
     /// The run ended with records it could not store.
     #[error(
         "{lost} record(s) could not be written to {db} and are lost (last error: {error}); \
@@ -205,6 +217,20 @@ pub async fn run(
             }
         }
     };
+    let sample_s = i64::from(config.sample_interval_seconds);
+    if let Some(end) = env.end {
+        // The station loop stops at the first tick after `end`; if that is the first
+        // tick, the run would sample nothing.
+        let first = env.start.next_tick(sample_s);
+        if first > end {
+            return Err(RunError::NoSampleInSpan {
+                start: env.start,
+                first,
+                end,
+                sample_s,
+            });
+        }
+    }
     run_in_draining(config, store, env, opts.drain_timeout, shutdown).await
 }
 

@@ -860,7 +860,7 @@ impl Validator<'_> {
             if parse_url(proxy).is_err() {
                 self.push(
                     path.key("proxy"),
-                    format!("must be an http:// or https:// proxy address with a host, e.g. \"http://proxy.school.lan:3128\", found \"{proxy}\""),
+                    format!("must be an http:// or https:// proxy address with a host, e.g. \"http://proxy.school.lan:3128\", found \"{}\"", crate::upload::http::without_userinfo(proxy)),
                 );
             }
         }

@@ -142,9 +142,14 @@ pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Opti
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
+    // A proxy address may carry the proxy's own password (`http://user:pass@proxy`, as
+    // schools set HTTPS_PROXY): name the proxy, never its credentials.
     let proxy = match (&config.proxy, env.first()) {
-        (Some(p), _) => Some(format!("the proxy `{p}` (key `proxy`)")),
-        (None, Some((name, value))) => Some(format!("the proxy `{value}` (from ${name})")),
+        (Some(p), _) => Some(format!("the proxy `{}` (key `proxy`)", without_userinfo(p))),
+        (None, Some((name, value))) => Some(format!(
+            "the proxy `{}` (from ${name})",
+            without_userinfo(value)
+        )),
         (None, None) => None,
     };
     match (loopback, proxy) {
@@ -163,10 +168,25 @@ pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Opti
     }
 }
 
+/// A proxy address with any `user:password@` before its host replaced by `***@`, for
+/// messages: a proxy address from the environment often carries the proxy's password.
+/// Everything up to the last `@` goes, so a password with an unescaped `/` or `@` in
+/// it goes too (a proxy address has no path that could hold an `@`).
+pub fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 /// The built-in (Mozilla) roots plus the certificates in a PEM file.
-fn root_certs_with(ca_file: &std::path::Path) -> Result<ureq::tls::RootCerts, SetupError> {
+pub fn root_certs_with(ca_file: &std::path::Path) -> Result<ureq::tls::RootCerts, SetupError> {
     use ureq::tls::{Certificate, PemItem};
-    let pem = std::fs::read(ca_file)
+    let pem = secret::read_regular_file(ca_file, secret::MAX_CA_FILE_BYTES)
         .map_err(|e| SetupError(format!("cannot read ca_file {}: {e}", ca_file.display())))?;
     let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()

@@ -272,6 +272,24 @@ pub fn check_secrets(uploads: &[UploadConfig]) -> Vec<(String, secret::Finding)>
             out.push((format!("upload[{i}].{key}"), finding));
         }
     }
+    // The CA files too, with `run`'s own loaders: a missing, empty or endless one
+    // (`/dev/zero`, a FIFO) must not pass here and fail there.
+    for (i, upload) in uploads.iter().enumerate() {
+        let problem = match upload {
+            UploadConfig::Http(c) => c
+                .ca_file
+                .as_deref()
+                .and_then(|f| http::root_certs_with(f).err()),
+            UploadConfig::Mqtt(c) if c.tls => c
+                .ca_file
+                .as_deref()
+                .and_then(|f| mqtt::tls_config(&c.host, Some(f)).err()),
+            UploadConfig::Mqtt(_) => None,
+        };
+        if let Some(e) = problem {
+            out.push((format!("upload[{i}].ca_file"), Finding::Problem(e.0)));
+        }
+    }
     out
 }
 

@@ -197,7 +197,10 @@ pub(crate) fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
 }
 
 /// rustls with ring, the system's CA certificates and the configured extra CA file.
-fn tls_config(host: &str, ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, SetupError> {
+pub fn tls_config(
+    host: &str,
+    ca_file: Option<&Path>,
+) -> Result<Arc<rustls::ClientConfig>, SetupError> {
     ServerName::try_from(host.to_string()).map_err(|_| {
         SetupError(format!(
             "MQTT host `{host}` is neither a DNS name nor an IP address, so TLS cannot verify it"
@@ -210,8 +213,9 @@ fn tls_config(host: &str, ca_file: Option<&Path>) -> Result<Arc<rustls::ClientCo
     if let Some(path) = ca_file {
         let bad =
             |e: &dyn fmt::Display| SetupError(format!("MQTT ca_file {}: {e}", path.display()));
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| bad(&e))?
+        let pem = super::secret::read_regular_file(path, super::secret::MAX_CA_FILE_BYTES)
+            .map_err(|e| bad(&e))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(&e))?;
         if certs.is_empty() {

@@ -54,12 +54,88 @@ pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
             )));
         }
     }
-    std::fs::read_to_string(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         SetupError(format!(
             "cannot read the secret file {}: {e}",
             path.display()
         ))
-    })
+    };
+    // Opened without blocking and checked again on the descriptor: a path swapped for
+    // a FIFO after the check above must not hang weatherd waiting for a writer.
+    let file = open_nonblocking(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(SetupError(format!(
+            "{} is not a regular file; it must be the file holding the secret",
+            path.display()
+        )));
+    }
+    // A token or a user name and password is a line or two; a file of megabytes is the
+    // wrong file, and reading it whole would only cost a small Pi its memory.
+    if meta.len() > MAX_SECRET_FILE_BYTES {
+        return Err(SetupError(format!(
+            "{} is {} bytes, more than the {MAX_SECRET_FILE_BYTES}-byte limit for a secret file \
+             (it holds a token, or a user name and a password): is it the right file?",
+            path.display(),
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_SECRET_FILE_BYTES),
+        &mut text,
+    )
+    .map_err(cannot)?;
+    Ok(text)
+}
+
+/// The largest secret file read.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
+
+/// The largest CA certificate file read: the whole Debian bundle is about 220 KB.
+pub const MAX_CA_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads a small regular file such as a CA certificate file: refused without waiting
+/// or reading if it is a FIFO (which waits for a writer), a device such as `/dev/zero`
+/// (which never ends) or a directory, or larger than `max_bytes`.
+pub fn read_regular_file(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_nonblocking(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(if meta.is_dir() {
+            "it is a directory, not a file"
+        } else {
+            "it is not a regular file (a pipe, socket or device)"
+        }));
+    }
+    if meta.len() > max_bytes {
+        return Err(std::io::Error::other(format!(
+            "it is {} bytes, more than the {max_bytes}-byte limit",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(std::io::Error::other(format!(
+            "it grew past the {max_bytes}-byte limit while being read"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Opens a file for reading without waiting: opening a FIFO for reading otherwise
+/// blocks until some process opens it for writing, which may be never.
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Where a systemd credential is: `$CREDENTIALS_DIRECTORY/NAME`.
@@ -111,7 +187,8 @@ pub fn check_file<T>(
     load: impl FnOnce(&Path) -> Result<T, SetupError>,
 ) -> Option<Finding> {
     let err = load(path).err()?;
-    let open = std::fs::File::open(path).err();
+    // Only to learn whether this user may open it; never blocks on a FIFO.
+    let open = open_nonblocking(path).err();
     Some(classify(
         path,
         err,
