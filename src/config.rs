@@ -5,14 +5,17 @@
 //! file over SSH. Validation happens once at load; drivers never see a bad value.
 
 mod hint;
-mod parse;
-mod path;
+pub(crate) mod parse;
+pub(crate) mod path;
 mod render;
-mod validate;
+pub(crate) mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The `[sensors.NAME]` table: its variants come from the registry in `sensors`.
+pub use crate::sensors::SensorConfig;
 
 /// The example config, embedded so `run --simulate` needs no file and a test can
 /// prove the documented file parses.
@@ -83,159 +86,7 @@ pub struct QcLimits {
     pub max: f64,
 }
 
-/// One sensor table. `type` picks the driver; the other keys are its parameters.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SensorConfig {
-    Bme280(Bme280Config),
-    Ds18b20(Ds18b20Config),
-    WindVane(WindVaneConfig),
-    Anemometer(AnemometerConfig),
-    RainGauge(RainGaugeConfig),
-    Bh1750(Bh1750Config),
-}
-
-impl SensorConfig {
-    /// Every value `type` may take, in the order error messages list them.
-    pub const TYPES: [&'static str; 6] = [
-        "bme280",
-        "ds18b20",
-        "wind_vane",
-        "anemometer",
-        "rain_gauge",
-        "bh1750",
-    ];
-
-    /// The `type` value of this sensor.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            SensorConfig::Bme280(_) => "bme280",
-            SensorConfig::Ds18b20(_) => "ds18b20",
-            SensorConfig::WindVane(_) => "wind_vane",
-            SensorConfig::Anemometer(_) => "anemometer",
-            SensorConfig::RainGauge(_) => "rain_gauge",
-            SensorConfig::Bh1750(_) => "bh1750",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Bme280Config {
-    #[serde(default = "defaults::i2c_bus")]
-    pub bus: String,
-    #[serde(default = "defaults::bme280_address")]
-    pub address: u8,
-    /// Temperature oversampling: 1, 2, 4, 8 or 16 conversions averaged per reading.
-    /// Default 1, Bosch's "weather monitoring" setting (datasheet 3.5.1).
-    #[serde(default = "defaults::bme280_oversampling")]
-    pub oversampling_temperature: u8,
-    /// Pressure oversampling: 1, 2, 4, 8 or 16. Default 1.
-    #[serde(default = "defaults::bme280_oversampling")]
-    pub oversampling_pressure: u8,
-    /// Humidity oversampling: 1, 2, 4, 8 or 16 (ignored by a BMP280). Default 1.
-    #[serde(default = "defaults::bme280_oversampling")]
-    pub oversampling_humidity: u8,
-    /// The chip's IIR filter coefficient for temperature and pressure: 0 (off), 2, 4,
-    /// 8 or 16. Default 0: the filter keeps its state between forced measurements, so
-    /// at one reading per sample interval a coefficient c lags by about c intervals.
-    #[serde(default)]
-    pub iir_filter_coefficient: u8,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Ds18b20Config {
-    /// The probe's 1-Wire id (`28-...`); empty means the first probe found.
-    #[serde(default)]
-    pub id: String,
-    /// The quantity this probe reports.
-    #[serde(default = "defaults::ds18b20_quantity")]
-    pub quantity: String,
-    /// The 1-Wire GPIO pin (`dtoverlay=w1-gpio`), for pin-conflict checks.
-    #[serde(default = "defaults::w1_pin")]
-    pub pin: u8,
-    #[serde(default = "defaults::w1_sysfs_root")]
-    pub sysfs_root: PathBuf,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct WindVaneConfig {
-    #[serde(default = "defaults::spi_device")]
-    pub spi: String,
-    #[serde(default)]
-    pub channel: u8,
-    #[serde(default = "defaults::vane_reads_per_sample")]
-    pub reads_per_sample: u32,
-    #[serde(default = "defaults::vane_divider_ohm")]
-    pub divider_ohm: f64,
-    #[serde(default = "defaults::vane_supply_v")]
-    pub supply_v: f64,
-    /// The vane's resistance at each direction; the default is the standard
-    /// Argent/SparkFun vane.
-    #[serde(default = "defaults::vane_table")]
-    pub table: Vec<VanePosition>,
-}
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct VanePosition {
-    pub deg: f64,
-    pub ohm: f64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AnemometerConfig {
-    #[serde(default = "defaults::anemometer_pin")]
-    pub pin: u8,
-    #[serde(default = "defaults::kmh_per_hz")]
-    pub kmh_per_hz: f64,
-    #[serde(default = "defaults::anemometer_debounce_ms")]
-    pub debounce_ms: f64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RainGaugeConfig {
-    #[serde(default = "defaults::rain_gauge_pin")]
-    pub pin: u8,
-    #[serde(default = "defaults::mm_per_tip")]
-    pub mm_per_tip: f64,
-    #[serde(default = "defaults::rain_gauge_debounce_ms")]
-    pub debounce_ms: f64,
-}
-
-/// A BH1750 ambient-light sensor on I2C (illuminance in lux).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Bh1750Config {
-    #[serde(default = "defaults::i2c_bus")]
-    pub bus: String,
-    /// 0x23 (ADDR pin low or open) or 0x5C (ADDR pin high).
-    #[serde(default = "defaults::bh1750_address")]
-    pub address: u8,
-    /// The quantity this sensor reports.
-    #[serde(default = "defaults::bh1750_quantity")]
-    pub quantity: String,
-    /// `one_time`: a fresh high-resolution measurement per read (the chip sleeps in
-    /// between); `continuous`: the chip measures all the time and a read returns the
-    /// latest result without waiting.
-    #[serde(default)]
-    pub mode: Bh1750Mode,
-}
-
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Bh1750Mode {
-    #[default]
-    OneTime,
-    Continuous,
-}
-
 pub mod defaults {
-    use super::VanePosition;
     use std::path::PathBuf;
 
     pub fn sample_interval_seconds() -> u32 {
@@ -255,86 +106,6 @@ pub mod defaults {
     }
     pub fn database_path() -> PathBuf {
         PathBuf::from("weather.db")
-    }
-    pub fn i2c_bus() -> String {
-        "/dev/i2c-1".into()
-    }
-    pub fn bme280_address() -> u8 {
-        0x77
-    }
-    pub fn bme280_oversampling() -> u8 {
-        1
-    }
-    pub fn bh1750_address() -> u8 {
-        0x23
-    }
-    pub fn bh1750_quantity() -> String {
-        "illuminance_lux".into()
-    }
-    pub fn ds18b20_quantity() -> String {
-        "ground_temperature_c".into()
-    }
-    pub fn w1_pin() -> u8 {
-        4
-    }
-    pub fn w1_sysfs_root() -> PathBuf {
-        PathBuf::from("/sys/bus/w1/devices")
-    }
-    pub fn spi_device() -> String {
-        "/dev/spidev0.0".into()
-    }
-    pub fn vane_reads_per_sample() -> u32 {
-        5
-    }
-    pub fn vane_divider_ohm() -> f64 {
-        4700.0
-    }
-    pub fn vane_supply_v() -> f64 {
-        3.3
-    }
-    /// The Argent/SparkFun vane (see `shared/reference.md`).
-    pub fn vane_table() -> Vec<VanePosition> {
-        [
-            (0.0, 33000.0),
-            (22.5, 6570.0),
-            (45.0, 8200.0),
-            (67.5, 891.0),
-            (90.0, 1000.0),
-            (112.5, 688.0),
-            (135.0, 2200.0),
-            (157.5, 1410.0),
-            (180.0, 3900.0),
-            (202.5, 3140.0),
-            (225.0, 16000.0),
-            (247.5, 14120.0),
-            (270.0, 120000.0),
-            (292.5, 42120.0),
-            (315.0, 64900.0),
-            (337.5, 21880.0),
-        ]
-        .into_iter()
-        .map(|(deg, ohm)| VanePosition { deg, ohm })
-        .collect()
-    }
-    pub fn anemometer_pin() -> u8 {
-        5
-    }
-    pub fn kmh_per_hz() -> f64 {
-        2.4
-    }
-    /// Well above the reed switch's ~1.5 ms bounce and well below the 16 ms between
-    /// closures at 150 km/h.
-    pub fn anemometer_debounce_ms() -> f64 {
-        3.0
-    }
-    pub fn rain_gauge_pin() -> u8 {
-        6
-    }
-    pub fn mm_per_tip() -> f64 {
-        0.2794
-    }
-    pub fn rain_gauge_debounce_ms() -> f64 {
-        50.0
     }
 }
 

@@ -187,11 +187,9 @@ pub async fn run(
                 .with_longitude(config.station.longitude),
             );
             let hw = SimHardware::new(weather, time.clone());
-            // The simulated BME280 sits wherever the config says the real one is.
+            // Each sensor sets the simulated hardware up as its config says.
             for sensor in config.sensors.values() {
-                if let crate::config::SensorConfig::Bme280(c) = sensor {
-                    hw.bme280().set_address(c.address);
-                }
+                sensor.simulate(&hw);
             }
             Env {
                 clock: Clock::simulated(start, sim.speed, time.clone()),

@@ -878,7 +878,7 @@ fn bouncing(rng: &mut Pcg64, at: i64, max_bounce_ns: i64, out: &mut Vec<Timestam
 #[test]
 fn bouncing_anemometer_closures_are_counted_exactly_once() {
     let mut rng = Pcg64::seed_from_u64(2026);
-    let lockout_ms = weatherd::config::defaults::anemometer_debounce_ms();
+    let lockout_ms = weatherd::sensors::anemometer::defaults::debounce_ms();
     assert_eq!(lockout_ms, 3.0);
     let mut debouncer = Debouncer::from_ms(lockout_ms);
     // Ten minutes of wind whose speed jumps between 1 and 150 km/h every few closures;
@@ -939,7 +939,7 @@ fn bouncing_anemometer_closures_are_counted_exactly_once() {
 #[test]
 fn bouncing_rain_tips_are_counted_once_each() {
     let mut rng = Pcg64::seed_from_u64(6);
-    let mut debouncer = Debouncer::from_ms(weatherd::config::defaults::rain_gauge_debounce_ms());
+    let mut debouncer = Debouncer::from_ms(weatherd::sensors::rain_gauge::defaults::debounce_ms());
     let mut truth = Vec::new();
     let mut edges = Vec::new();
     let mut now = t(0).0 + 123 * NANOS_PER_MILLI;

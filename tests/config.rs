@@ -103,7 +103,7 @@ fn example_is_the_standard_school_build() {
     match &c.sensors["wind_vane"] {
         SensorConfig::WindVane(v) => {
             assert_eq!((v.spi.as_str(), v.channel), ("/dev/spidev0.0", 0));
-            assert_eq!(v.table, defaults::vane_table());
+            assert_eq!(v.table, weatherd::sensors::wind_vane::defaults::table());
         }
         other => panic!("wind_vane is {other:?}"),
     }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use weatherd::config::{Bme280Config, Ds18b20Config};
+use weatherd::sensors::bme280::Bme280Config;
+use weatherd::sensors::ds18b20::Ds18b20Config;
 use weatherd::hw::{
     AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole, RealHardware,
 };

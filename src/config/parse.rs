@@ -92,15 +92,15 @@ fn parse_sensors(value: toml::Value) -> Result<BTreeMap<String, SensorConfig>, P
 }
 
 fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Problem> {
-    let (type_name, rest) = split_type(path, value, "sensor", &SensorConfig::TYPES)?;
-    Ok(match type_name.as_str() {
-        "bme280" => SensorConfig::Bme280(deserialize(rest, path)?),
-        "ds18b20" => SensorConfig::Ds18b20(deserialize(rest, path)?),
-        "wind_vane" => SensorConfig::WindVane(deserialize(rest, path)?),
-        "anemometer" => SensorConfig::Anemometer(deserialize(rest, path)?),
-        "rain_gauge" => SensorConfig::RainGauge(deserialize(rest, path)?),
-        "bh1750" => SensorConfig::Bh1750(deserialize(rest, path)?),
-        other => return Err(unknown_type(path, "sensor", other, &SensorConfig::TYPES)),
+    let (type_name, rest) = split_type(path, value, "sensor", SensorConfig::TYPES)?;
+    // The registry in `sensors` knows which struct each `type` names.
+    SensorConfig::parse_as(&type_name, rest, path).unwrap_or_else(|| {
+        Err(unknown_type(
+            path,
+            "sensor",
+            &type_name,
+            SensorConfig::TYPES,
+        ))
     })
 }
 
@@ -187,7 +187,10 @@ fn unknown_type(path: &KeyPath, what: &str, name: &str, types: &[&str]) -> Probl
 }
 
 /// Deserializes `value` as `T`, reporting errors under `base`.
-fn deserialize<T: DeserializeOwned>(value: toml::Value, base: &KeyPath) -> Result<T, Problem> {
+pub(crate) fn deserialize<T: DeserializeOwned>(
+    value: toml::Value,
+    base: &KeyPath,
+) -> Result<T, Problem> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut path = base.clone();
         for seg in e.path().iter() {
@@ -291,7 +294,7 @@ mod tests {
 
     #[test]
     fn every_known_type_parses_with_defaults() {
-        for t in SensorConfig::TYPES {
+        for &t in SensorConfig::TYPES {
             let text = format!("{STATION}[sensors.s]\ntype = \"{t}\"\n");
             let config = parse(&text).unwrap_or_else(|p| panic!("{t}: {p:?}"));
             assert_eq!(config.sensors["s"].type_name(), t);

@@ -8,22 +8,15 @@
 use super::hint::did_you_mean;
 use super::parse::Problem;
 use super::path::KeyPath;
-use super::{
-    AnemometerConfig, Bh1750Config, Bme280Config, Config, Ds18b20Config, RainGaugeConfig,
-    SensorConfig, WindVaneConfig,
-};
+use super::{Config, SensorConfig};
 use crate::observation::Quantity;
+use crate::sensors::Claim;
 use crate::upload::{Common, HttpConfig, MqttConfig, UploadConfig};
 use std::collections::BTreeMap;
 
 const SECONDS_PER_DAY: u32 = 86_400;
 /// BCM numbers of the GPIO lines on the 40-pin header.
 const MAX_GPIO: u8 = 27;
-/// The wind speed the anemometer debounce must still count correctly.
-const MAX_WIND_KMH: f64 = 240.0;
-/// Reed switches bounce for up to ~2 ms; a wind lock-out above this is never useful.
-const MAX_WIND_DEBOUNCE_MS: f64 = 20.0;
-const MAX_RAIN_DEBOUNCE_MS: f64 = 1000.0;
 
 /// Looks up the line of a key path (or always `None` without the source text).
 pub(crate) type LineOf<'a> = &'a dyn Fn(&KeyPath) -> Option<usize>;
@@ -50,25 +43,27 @@ pub(crate) fn problems(c: &Config, line_of: LineOf<'_>) -> Vec<Problem> {
         .collect();
     sensors.sort_by_key(|(path, _)| line_of(path).unwrap_or(usize::MAX));
     for (path, sensor) in &sensors {
-        v.sensor(path, sensor);
+        // Each sensor type checks its own values, in its own module.
+        sensor.check(path, &mut v);
     }
     v.conflicts(&sensors);
     v.uploads(c);
     v.out
 }
 
-struct Validator<'a> {
+/// Collects problems; sensor modules check their values through its helpers.
+pub(crate) struct Validator<'a> {
     out: Vec<Problem>,
     line_of: LineOf<'a>,
 }
 
 impl Validator<'_> {
-    fn push(&mut self, path: KeyPath, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, path: KeyPath, message: impl Into<String>) {
         self.out.push(Problem::new(path, message));
     }
 
     /// A reference to another key for a message: `` `sensors.x.pin` (line 12) ``.
-    fn cite(&self, path: &KeyPath) -> String {
+    pub(crate) fn cite(&self, path: &KeyPath) -> String {
         match (self.line_of)(path) {
             Some(line) => format!("`{path}` (line {line})"),
             None => format!("`{path}`"),
@@ -76,7 +71,7 @@ impl Validator<'_> {
     }
 
     /// Rejects NaN and infinities (TOML allows `nan` and `inf`); true if finite.
-    fn finite(&mut self, path: &KeyPath, value: f64) -> bool {
+    pub(crate) fn finite(&mut self, path: &KeyPath, value: f64) -> bool {
         if !value.is_finite() {
             self.push(
                 path.clone(),
@@ -87,7 +82,7 @@ impl Validator<'_> {
     }
 
     /// `lo <= value <= hi`; `why` explains the range.
-    fn within(&mut self, path: KeyPath, value: f64, lo: f64, hi: f64, why: &str) {
+    pub(crate) fn within(&mut self, path: KeyPath, value: f64, lo: f64, hi: f64, why: &str) {
         if self.finite(&path, value) && !(lo..=hi).contains(&value) {
             self.push(
                 path,
@@ -96,7 +91,7 @@ impl Validator<'_> {
         }
     }
 
-    fn positive(&mut self, path: KeyPath, value: f64, what: &str) {
+    pub(crate) fn positive(&mut self, path: KeyPath, value: f64, what: &str) {
         if self.finite(&path, value) && value <= 0.0 {
             self.push(
                 path,
@@ -105,7 +100,7 @@ impl Validator<'_> {
         }
     }
 
-    fn not_empty(&mut self, path: KeyPath, value: &str, what: &str) {
+    pub(crate) fn not_empty(&mut self, path: KeyPath, value: &str, what: &str) {
         if value.trim().is_empty() {
             self.push(path, format!("must not be empty; {what}"));
         }
@@ -207,7 +202,7 @@ impl Validator<'_> {
         }
     }
 
-    fn quantity_name(&mut self, path: KeyPath, name: &str) -> bool {
+    pub(crate) fn quantity_name(&mut self, path: KeyPath, name: &str) -> bool {
         let ok = Quantity::is_valid_name(name);
         if !ok {
             self.push(
@@ -248,7 +243,7 @@ impl Validator<'_> {
         }
     }
 
-    fn gpio(&mut self, path: KeyPath, pin: u8) {
+    pub(crate) fn gpio(&mut self, path: KeyPath, pin: u8) {
         if pin > MAX_GPIO {
             let hint = physical_to_bcm(pin)
                 .map(|bcm| {
@@ -262,350 +257,107 @@ impl Validator<'_> {
         }
     }
 
-    fn sensor(&mut self, path: &KeyPath, sensor: &SensorConfig) {
-        match sensor {
-            SensorConfig::Bme280(s) => self.bme280(path, s),
-            SensorConfig::Ds18b20(s) => self.ds18b20(path, s),
-            SensorConfig::WindVane(s) => self.wind_vane(path, s),
-            SensorConfig::Anemometer(s) => self.anemometer(path, s),
-            SensorConfig::RainGauge(s) => self.rain_gauge(path, s),
-            SensorConfig::Bh1750(s) => self.bh1750(path, s),
-        }
-    }
-
-    fn bh1750(&mut self, path: &KeyPath, s: &Bh1750Config) {
-        self.not_empty(
-            path.key("bus"),
-            &s.bus,
-            "it is the I2C device file, e.g. \"/dev/i2c-1\"",
-        );
-        if s.address != 0x23 && s.address != 0x5c {
-            self.push(
-                path.key("address"),
-                format!(
-                    "a BH1750 answers only at 0x23 (ADDR pin to GND or open) or 0x5c (ADDR pin to 3.3 V), \
-                     found {:#04x}; `i2cdetect -y 1` shows which one your board uses",
-                    s.address
-                ),
-            );
-        }
-        self.quantity_name(path.key("quantity"), &s.quantity);
-    }
-
-    fn bme280(&mut self, path: &KeyPath, s: &Bme280Config) {
-        self.not_empty(
-            path.key("bus"),
-            &s.bus,
-            "it is the I2C device file, e.g. \"/dev/i2c-1\"",
-        );
-        if !(0x03..=0x77).contains(&s.address) {
-            self.push(
-                path.key("address"),
-                format!(
-                    "must be a 7-bit I2C address from 0x03 to 0x77, found {:#04x}",
-                    s.address
-                ),
-            );
-        } else if s.address != 0x76 && s.address != 0x77 {
-            self.push(
-                path.key("address"),
-                format!(
-                    "a BME280 answers only at 0x76 (most cheap boards, SDO to GND) or 0x77 (Adafruit, SDO to \
-                     3.3 V), found {:#04x}; `i2cdetect -y 1` shows which one your board uses",
-                    s.address
-                ),
-            );
-        }
-        for (key, value) in [
-            ("oversampling_temperature", s.oversampling_temperature),
-            ("oversampling_pressure", s.oversampling_pressure),
-            ("oversampling_humidity", s.oversampling_humidity),
-        ] {
-            if !matches!(value, 1 | 2 | 4 | 8 | 16) {
-                self.push(
-                    path.key(key),
-                    format!(
-                        "must be 1, 2, 4, 8 or 16 (conversions averaged per reading; 1 is Bosch's \
-                         weather-monitoring setting), found {value}"
-                    ),
-                );
-            }
-        }
-        if !matches!(s.iir_filter_coefficient, 0 | 2 | 4 | 8 | 16) {
-            self.push(
-                path.key("iir_filter_coefficient"),
-                format!(
-                    "must be 0 (filter off, Bosch's weather-monitoring setting), 2, 4, 8 or 16, found {}",
-                    s.iir_filter_coefficient
-                ),
-            );
-        }
-    }
-
-    fn ds18b20(&mut self, path: &KeyPath, s: &Ds18b20Config) {
-        let id_ok = s.id.is_empty()
-            || (s.id.len() == 15
-                && s.id.starts_with("28-")
-                && s.id.bytes().skip(3).all(|b| b.is_ascii_hexdigit()));
-        if !id_ok {
-            self.push(
-                path.key("id"),
-                format!(
-                    "must be empty (use the first probe found) or a DS18B20 1-Wire id: \"28-\" and 12 hex digits, \
-                     as listed in /sys/bus/w1/devices/, found \"{}\"",
-                    s.id
-                ),
-            );
-        }
-        self.quantity_name(path.key("quantity"), &s.quantity);
-        self.gpio(path.key("pin"), s.pin);
-        self.not_empty(
-            path.key("sysfs_root"),
-            &s.sysfs_root.to_string_lossy(),
-            "normally \"/sys/bus/w1/devices\"",
-        );
-    }
-
-    fn wind_vane(&mut self, path: &KeyPath, s: &WindVaneConfig) {
-        self.not_empty(
-            path.key("spi"),
-            &s.spi,
-            "it is the SPI device file, e.g. \"/dev/spidev0.0\"",
-        );
-        if s.channel > 7 {
-            self.push(
-                path.key("channel"),
-                format!(
-                    "must be an MCP3008 channel from 0 to 7, found {}",
-                    s.channel
-                ),
-            );
-        }
-        if !(1..=100).contains(&s.reads_per_sample) {
-            self.push(
-                path.key("reads_per_sample"),
-                format!(
-                    "must be from 1 to 100 ADC reads per sample, found {}",
-                    s.reads_per_sample
-                ),
-            );
-        }
-        let divider_ok =
-            self.finite(&path.key("divider_ohm"), s.divider_ohm) && s.divider_ohm > 0.0;
-        self.positive(
-            path.key("divider_ohm"),
-            s.divider_ohm,
-            "it is the fixed resistor of the voltage divider",
-        );
-        self.positive(
-            path.key("supply_v"),
-            s.supply_v,
-            "it is the divider's supply voltage",
-        );
-        let table = path.key("table");
-        if s.table.len() < 2 {
-            self.push(
-                table.clone(),
-                format!(
-                    "needs at least 2 positions to tell directions apart, found {}",
-                    s.table.len()
-                ),
-            );
-        }
-        let mut seen_deg: Vec<(f64, usize)> = Vec::new();
-        let mut seen_count: BTreeMap<i64, usize> = BTreeMap::new();
-        for (i, pos) in s.table.iter().enumerate() {
-            let at = table.index(i);
-            if self.finite(&at.key("deg"), pos.deg) {
-                if !(0.0..360.0).contains(&pos.deg) {
-                    self.push(
-                        at.key("deg"),
-                        format!(
-                            "must be at least 0 and less than 360 degrees, found {}",
-                            pos.deg
-                        ),
-                    );
-                } else if let Some((_, j)) = seen_deg.iter().find(|(d, _)| *d == pos.deg) {
-                    let other = self.cite(&table.index(*j).key("deg"));
-                    self.push(
-                        at.key("deg"),
-                        format!("{} degrees is already listed at {other}", pos.deg),
-                    );
-                } else {
-                    seen_deg.push((pos.deg, i));
-                }
-            }
-            if !self.finite(&at.key("ohm"), pos.ohm) {
-                continue;
-            }
-            if pos.ohm <= 0.0 {
-                self.push(
-                    at.key("ohm"),
-                    format!("must be greater than 0 ohm, found {}", pos.ohm),
-                );
-                continue;
-            }
-            if divider_ok {
-                // What the MCP3008 reads for this resistance; the supply voltage cancels out.
-                let count = (1023.0 * s.divider_ohm / (s.divider_ohm + pos.ohm)).round() as i64;
-                if let Some(j) = seen_count.get(&count) {
-                    let other = self.cite(&table.index(*j).key("ohm"));
-                    self.push(
-                        at.key("ohm"),
-                        format!(
-                            "gives the same ADC count ({count}) as {other}, so the two directions cannot be told \
-                             apart; check the resistances or divider_ohm"
-                        ),
-                    );
-                } else {
-                    seen_count.insert(count, i);
-                }
-            }
-        }
-    }
-
-    fn anemometer(&mut self, path: &KeyPath, s: &AnemometerConfig) {
-        self.gpio(path.key("pin"), s.pin);
-        self.positive(
-            path.key("kmh_per_hz"),
-            s.kmh_per_hz,
-            "km/h for one switch closure per second",
-        );
-        let kmh_per_hz = if s.kmh_per_hz.is_finite() && s.kmh_per_hz > 0.0 {
-            s.kmh_per_hz
-        } else {
-            2.4
-        };
-        let period_ms = 1000.0 * kmh_per_hz / MAX_WIND_KMH;
-        let limit_ms = (period_ms / 2.0).min(MAX_WIND_DEBOUNCE_MS);
-        let debounce = path.key("debounce_ms");
-        if self.finite(&debounce, s.debounce_ms)
-            && !(s.debounce_ms > 0.0 && s.debounce_ms < limit_ms)
-        {
-            self.push(
-                debounce,
-                format!(
-                    "must be more than 0 and less than {limit_ms} ms, found {}: the reed switch bounces for \
-                     1-2 ms, and at {MAX_WIND_KMH} km/h it closes every {period_ms} ms (with kmh_per_hz = \
-                     {kmh_per_hz}), so a longer lock-out would drop real closures and under-read strong wind",
-                    s.debounce_ms
-                ),
-            );
-        }
-    }
-
-    fn rain_gauge(&mut self, path: &KeyPath, s: &RainGaugeConfig) {
-        self.gpio(path.key("pin"), s.pin);
-        self.positive(
-            path.key("mm_per_tip"),
-            s.mm_per_tip,
-            "mm of rain for one bucket tip",
-        );
-        let debounce = path.key("debounce_ms");
-        if self.finite(&debounce, s.debounce_ms)
-            && !(s.debounce_ms > 0.0 && s.debounce_ms <= MAX_RAIN_DEBOUNCE_MS)
-        {
-            self.push(
-                debounce,
-                format!(
-                    "must be more than 0 and at most {MAX_RAIN_DEBOUNCE_MS} ms, found {}: without a lock-out the \
-                     switch's bounce counts as extra tips (phantom rain), and a bucket tips at most a few times a \
-                     second even in a cloudburst",
-                    s.debounce_ms
-                ),
-            );
-        }
-    }
-
+    /// Conflicts between sensors, found from the hardware each one claims
+    /// ([`SensorConfig::claims`]) and the quantities it reports: no code here knows a
+    /// sensor type.
     fn conflicts(&mut self, sensors: &[(KeyPath, &SensorConfig)]) {
-        self.gpio_conflicts(sensors);
+        let claims: Vec<(&KeyPath, &SensorConfig, Vec<Claim>)> = sensors
+            .iter()
+            .map(|(path, sensor)| (path, *sensor, sensor.claims()))
+            .collect();
+        self.gpio_conflicts(&claims);
         let mut i2c: BTreeMap<(&str, u8), KeyPath> = BTreeMap::new();
         let mut spi: BTreeMap<(&str, u8), KeyPath> = BTreeMap::new();
         let mut singletons: BTreeMap<&str, KeyPath> = BTreeMap::new();
         let mut w1_ids: BTreeMap<&str, KeyPath> = BTreeMap::new();
         let mut quantities: BTreeMap<Quantity, KeyPath> = BTreeMap::new();
-        let ds18b20_count = sensors
+        let probe_count = claims
             .iter()
-            .filter(|(_, s)| matches!(s, SensorConfig::Ds18b20(_)))
+            .flat_map(|(_, _, c)| c)
+            .filter(|c| matches!(c, Claim::OneWireProbe { .. }))
             .count();
-        for (path, sensor) in sensors {
-            let i2c_device = match sensor {
-                SensorConfig::Bme280(s) => Some((s.bus.as_str(), s.address)),
-                SensorConfig::Bh1750(s) => Some((s.bus.as_str(), s.address)),
-                _ => None,
-            };
-            if let Some((bus, address)) = i2c_device {
-                let at = path.key("address");
-                if let Some(other) = i2c.get(&(bus, address)) {
-                    let other = self.cite(other);
-                    self.push(
-                        at,
-                        format!(
-                            "I2C address {address:#04x} on {bus} is already used by {other}; two devices cannot \
-                             share an address on one bus (set the other board's address or use another bus)"
-                        ),
-                    );
-                } else {
-                    i2c.insert((bus, address), at);
-                }
-            }
-            match sensor {
-                SensorConfig::WindVane(s) => {
-                    let at = path.key("channel");
-                    if let Some(other) = spi.get(&(s.spi.as_str(), s.channel)) {
+        'sensors: for (path, sensor, claims) in &claims {
+            // In this order per sensor: addresses, ADC channels and probe ids, then
+            // "only one", then quantities (skipped for a surplus singleton, whose
+            // quantities would only repeat the same complaint).
+            for claim in claims {
+                if let Claim::I2c {
+                    bus,
+                    address_key,
+                    address,
+                    ..
+                } = claim
+                {
+                    let at = path.key(address_key);
+                    if let Some(other) = i2c.get(&(bus.as_str(), *address)) {
                         let other = self.cite(other);
                         self.push(
                             at,
                             format!(
-                                "ADC channel {} on {} is already used by {other}",
-                                s.channel, s.spi
+                                "I2C address {address:#04x} on {bus} is already used by {other}; two devices cannot \
+                                 share an address on one bus (set the other board's address or use another bus)"
                             ),
                         );
                     } else {
-                        spi.insert((s.spi.as_str(), s.channel), at);
+                        i2c.insert((bus.as_str(), *address), at);
                     }
                 }
-                SensorConfig::Ds18b20(s) if ds18b20_count > 1 => {
-                    let at = path.key("id");
-                    if s.id.is_empty() {
+            }
+            for claim in claims {
+                match claim {
+                    Claim::SpiAdc {
+                        spi: device,
+                        channel_key,
+                        channel,
+                        ..
+                    } => {
+                        let at = path.key(channel_key);
+                        if let Some(other) = spi.get(&(device.as_str(), *channel)) {
+                            let other = self.cite(other);
+                            self.push(
+                                at,
+                                format!(
+                                    "ADC channel {channel} on {device} is already used by {other}"
+                                ),
+                            );
+                        } else {
+                            spi.insert((device.as_str(), *channel), at);
+                        }
+                    }
+                    Claim::OneWireProbe { key, id } if probe_count > 1 => {
+                        let at = path.key(key);
+                        if id.is_empty() {
+                            self.push(
+                                at,
+                                "must be set when there is more than one DS18B20, or every one reads the same first \
+                                 probe; see /sys/bus/w1/devices/ for the 28-... ids",
+                            );
+                        } else if let Some(other) = w1_ids.get(id.as_str()) {
+                            let other = self.cite(other);
+                            self.push(at, format!("probe \"{id}\" is already used by {other}"));
+                        } else {
+                            w1_ids.insert(id.as_str(), at);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for claim in claims {
+                if let Claim::OnePerStation { kind } = claim {
+                    let at = path.key("type");
+                    if let Some(other) = singletons.get(kind) {
+                        let other = self.cite(other);
                         self.push(
                             at,
-                            "must be set when there is more than one DS18B20, or every one reads the same first \
-                             probe; see /sys/bus/w1/devices/ for the 28-... ids",
+                            format!("only one {kind} is supported (the archive has one column for it); {other} is already one"),
                         );
-                    } else if let Some(other) = w1_ids.get(s.id.as_str()) {
-                        let other = self.cite(other);
-                        self.push(at, format!("probe \"{}\" is already used by {other}", s.id));
-                    } else {
-                        w1_ids.insert(s.id.as_str(), at);
+                        continue 'sensors;
                     }
+                    singletons.insert(kind, at);
                 }
-                _ => {}
-            }
-            let single = match sensor {
-                SensorConfig::Anemometer(_) => Some("anemometer"),
-                SensorConfig::RainGauge(_) => Some("rain gauge"),
-                SensorConfig::WindVane(_) => Some("wind vane"),
-                _ => None,
-            };
-            if let Some(kind) = single {
-                let at = path.key("type");
-                if let Some(other) = singletons.get(kind) {
-                    let other = self.cite(other);
-                    self.push(
-                        at,
-                        format!("only one {kind} is supported (the archive has one column for it); {other} is already one"),
-                    );
-                    continue;
-                }
-                singletons.insert(kind, at);
             }
             for q in sensor.quantities() {
-                // A DS18B20's quantity is its own key; other sensors' are implied by `type`.
-                let at = match sensor {
-                    SensorConfig::Ds18b20(_) | SensorConfig::Bh1750(_) => path.key("quantity"),
-                    _ => path.key("type"),
-                };
+                let at = path.key(sensor.quantity_key());
                 if let Some(other) = quantities.get(&q) {
                     let other = self.cite(other);
                     self.push(
@@ -624,62 +376,40 @@ impl Validator<'_> {
 
     /// A GPIO line can serve one sensor; 1-Wire probes share their bus pin, and the
     /// pins of an I2C or SPI bus in use are taken.
-    fn gpio_conflicts(&mut self, sensors: &[(KeyPath, &SensorConfig)]) {
+    fn gpio_conflicts(&mut self, claims: &[(&KeyPath, &SensorConfig, Vec<Claim>)]) {
         let mut reserved: BTreeMap<u8, (KeyPath, String)> = BTreeMap::new();
-        for (path, sensor) in sensors {
-            match sensor {
-                SensorConfig::Bme280(Bme280Config { bus, .. })
-                | SensorConfig::Bh1750(Bh1750Config { bus, .. })
-                    if bus == "/dev/i2c-1" =>
-                {
-                    for (pin, line) in [(2, "SDA"), (3, "SCL")] {
-                        reserved
-                            .entry(pin)
-                            .or_insert((path.key("bus"), format!("I2C bus 1's {line} line")));
-                    }
+        for (path, _, claims) in claims {
+            for (key, pins) in claims.iter().filter_map(Claim::bus_pins) {
+                for (pin, what) in pins {
+                    reserved.entry(pin).or_insert((path.key(key), what));
                 }
-                SensorConfig::WindVane(s) if s.spi.starts_with("/dev/spidev0.") => {
-                    let mut pins = vec![(9, "MISO"), (10, "MOSI"), (11, "SCLK")];
-                    match s.spi.as_str() {
-                        "/dev/spidev0.0" => pins.push((8, "CE0")),
-                        "/dev/spidev0.1" => pins.push((7, "CE1")),
-                        _ => {}
-                    }
-                    for (pin, line) in pins {
-                        reserved
-                            .entry(pin)
-                            .or_insert((path.key("spi"), format!("SPI0's {line} line")));
-                    }
-                }
-                _ => {}
             }
         }
         // pin → (the key that took it, whether it is a 1-Wire bus)
         let mut used: BTreeMap<u8, (KeyPath, bool)> = BTreeMap::new();
-        for (path, sensor) in sensors {
-            let (pin, one_wire) = match sensor {
-                SensorConfig::Anemometer(s) => (s.pin, false),
-                SensorConfig::RainGauge(s) => (s.pin, false),
-                SensorConfig::Ds18b20(s) => (s.pin, true),
-                _ => continue,
-            };
-            let at = path.key("pin");
-            if let Some((other, what)) = reserved.get(&pin) {
-                let other = self.cite(other);
-                self.push(at, format!("GPIO {pin} is {what}, in use by {other}"));
-            } else if let Some((other, other_one_wire)) = used.get(&pin) {
-                if !(one_wire && *other_one_wire) {
+        for (path, _, claims) in claims {
+            for claim in claims {
+                let Claim::Gpio { key, pin, one_wire } = *claim else {
+                    continue;
+                };
+                let at = path.key(key);
+                if let Some((other, what)) = reserved.get(&pin) {
                     let other = self.cite(other);
-                    self.push(
-                        at,
-                        format!(
-                            "GPIO {pin} is already used by {other}; a pin can serve only one sensor (only \
-                             DS18B20 probes may share their 1-Wire pin)"
-                        ),
-                    );
+                    self.push(at, format!("GPIO {pin} is {what}, in use by {other}"));
+                } else if let Some((other, other_one_wire)) = used.get(&pin) {
+                    if !(one_wire && *other_one_wire) {
+                        let other = self.cite(other);
+                        self.push(
+                            at,
+                            format!(
+                                "GPIO {pin} is already used by {other}; a pin can serve only one sensor (only \
+                                 DS18B20 probes may share their 1-Wire pin)"
+                            ),
+                        );
+                    }
+                } else {
+                    used.insert(pin, (at, one_wire));
                 }
-            } else {
-                used.insert(pin, (at, one_wire));
             }
         }
     }

@@ -18,8 +18,9 @@
 //!
 //! This driver is the worked example of `docs/writing-a-driver.md`.
 
-use super::{Driver, PolledSensor, SensorError};
-use crate::config::{Bh1750Config, Bh1750Mode};
+use super::{Claim, Driver, PolledSensor, SensorError, SensorKind};
+use crate::config::path::KeyPath;
+use crate::config::validate::Validator;
 use crate::hw::i2c::DynI2c;
 use crate::hw::Backend;
 use crate::observation::{Quantity, Reading};
@@ -43,8 +44,86 @@ pub fn lux_from_count(count: u16) -> f64 {
     f64::from(count) / 1.2
 }
 
-/// Builds the driver from its config (see the registration `match` in
-/// `sensors/mod.rs`). Only opening the bus can fail here; the chip itself is set up
+/// A BH1750 ambient-light sensor on I2C (illuminance in lux): `[sensors.NAME]` with
+/// `type = "bh1750"`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bh1750Config {
+    #[serde(default = "super::default_i2c_bus")]
+    pub bus: String,
+    /// 0x23 (ADDR pin low or open) or 0x5C (ADDR pin high).
+    #[serde(default = "defaults::address")]
+    pub address: u8,
+    /// The quantity this sensor reports.
+    #[serde(default = "defaults::quantity")]
+    pub quantity: String,
+    /// `one_time`: a fresh high-resolution measurement per read (the chip sleeps in
+    /// between); `continuous`: the chip measures all the time and a read returns the
+    /// latest result without waiting.
+    #[serde(default)]
+    pub mode: Bh1750Mode,
+}
+
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Bh1750Mode {
+    #[default]
+    OneTime,
+    Continuous,
+}
+
+pub mod defaults {
+    pub fn address() -> u8 {
+        0x23
+    }
+    pub fn quantity() -> String {
+        "illuminance_lux".into()
+    }
+}
+
+impl SensorKind for Bh1750Config {
+    fn quantities(&self) -> Vec<Quantity> {
+        vec![Quantity::from_name(&self.quantity)]
+    }
+
+    const QUANTITY_KEY: &'static str = "quantity";
+
+    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
+        let s = self;
+        v.not_empty(
+            path.key("bus"),
+            &s.bus,
+            "it is the I2C device file, e.g. \"/dev/i2c-1\"",
+        );
+        if s.address != 0x23 && s.address != 0x5c {
+            v.push(
+                path.key("address"),
+                format!(
+                    "a BH1750 answers only at 0x23 (ADDR pin to GND or open) or 0x5c (ADDR pin to 3.3 V), \
+                     found {:#04x}; `i2cdetect -y 1` shows which one your board uses",
+                    s.address
+                ),
+            );
+        }
+        v.quantity_name(path.key("quantity"), &s.quantity);
+    }
+
+    fn claims(&self) -> Vec<Claim> {
+        vec![Claim::I2c {
+            bus_key: "bus",
+            bus: self.bus.clone(),
+            address_key: "address",
+            address: self.address,
+        }]
+    }
+
+    fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError> {
+        build(self, hw)
+    }
+}
+
+/// Builds the driver from its config (through [`SensorKind::build`], which the
+/// registry in `sensors/mod.rs` calls). Only opening the bus can fail here; the chip itself is set up
 /// on the first read, so a sensor plugged in after start-up still works.
 pub fn build(c: &Bh1750Config, hw: &dyn Backend) -> Result<Driver, SensorError> {
     let bus = DynI2c(hw.i2c(&c.bus)?);

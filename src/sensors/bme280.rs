@@ -25,8 +25,9 @@
 //! back in, which loses its settings with its power, recovers without restarting the
 //! daemon.
 
-use super::{Driver, PolledSensor, SensorError};
-use crate::config::Bme280Config;
+use super::{Claim, Driver, PolledSensor, SensorError, SensorKind};
+use crate::config::path::KeyPath;
+use crate::config::validate::Validator;
 use crate::hw::{Backend, I2cBus, I2cError};
 use crate::observation::{Quantity, Reading};
 use embedded_hal::delay::DelayNs;
@@ -55,6 +56,119 @@ const STARTUP_US: u32 = 2_000;
 /// before a chip that is still busy is reported as faulty.
 const EXTRA_POLLS: u32 = 20;
 const POLL_US: u32 = 500;
+
+/// `[sensors.NAME]` with `type = "bme280"` (a BMP280 is accepted too).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bme280Config {
+    #[serde(default = "super::default_i2c_bus")]
+    pub bus: String,
+    #[serde(default = "defaults::address")]
+    pub address: u8,
+    /// Temperature oversampling: 1, 2, 4, 8 or 16 conversions averaged per reading.
+    /// Default 1, Bosch's "weather monitoring" setting (datasheet 3.5.1).
+    #[serde(default = "defaults::oversampling")]
+    pub oversampling_temperature: u8,
+    /// Pressure oversampling: 1, 2, 4, 8 or 16. Default 1.
+    #[serde(default = "defaults::oversampling")]
+    pub oversampling_pressure: u8,
+    /// Humidity oversampling: 1, 2, 4, 8 or 16 (ignored by a BMP280). Default 1.
+    #[serde(default = "defaults::oversampling")]
+    pub oversampling_humidity: u8,
+    /// The chip's IIR filter coefficient for temperature and pressure: 0 (off), 2, 4,
+    /// 8 or 16. Default 0: the filter keeps its state between forced measurements, so
+    /// at one reading per sample interval a coefficient c lags by about c intervals.
+    #[serde(default)]
+    pub iir_filter_coefficient: u8,
+}
+
+pub mod defaults {
+    pub fn address() -> u8 {
+        0x77
+    }
+    pub fn oversampling() -> u8 {
+        1
+    }
+}
+
+impl SensorKind for Bme280Config {
+    fn quantities(&self) -> Vec<Quantity> {
+        vec![
+            Quantity::TemperatureC,
+            Quantity::HumidityPct,
+            Quantity::PressureHpa,
+        ]
+    }
+
+    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
+        let s = self;
+        v.not_empty(
+            path.key("bus"),
+            &s.bus,
+            "it is the I2C device file, e.g. \"/dev/i2c-1\"",
+        );
+        if !(0x03..=0x77).contains(&s.address) {
+            v.push(
+                path.key("address"),
+                format!(
+                    "must be a 7-bit I2C address from 0x03 to 0x77, found {:#04x}",
+                    s.address
+                ),
+            );
+        } else if s.address != 0x76 && s.address != 0x77 {
+            v.push(
+                path.key("address"),
+                format!(
+                    "a BME280 answers only at 0x76 (most cheap boards, SDO to GND) or 0x77 (Adafruit, SDO to \
+                     3.3 V), found {:#04x}; `i2cdetect -y 1` shows which one your board uses",
+                    s.address
+                ),
+            );
+        }
+        for (key, value) in [
+            ("oversampling_temperature", s.oversampling_temperature),
+            ("oversampling_pressure", s.oversampling_pressure),
+            ("oversampling_humidity", s.oversampling_humidity),
+        ] {
+            if !matches!(value, 1 | 2 | 4 | 8 | 16) {
+                v.push(
+                    path.key(key),
+                    format!(
+                        "must be 1, 2, 4, 8 or 16 (conversions averaged per reading; 1 is Bosch's \
+                         weather-monitoring setting), found {value}"
+                    ),
+                );
+            }
+        }
+        if !matches!(s.iir_filter_coefficient, 0 | 2 | 4 | 8 | 16) {
+            v.push(
+                path.key("iir_filter_coefficient"),
+                format!(
+                    "must be 0 (filter off, Bosch's weather-monitoring setting), 2, 4, 8 or 16, found {}",
+                    s.iir_filter_coefficient
+                ),
+            );
+        }
+    }
+
+    fn claims(&self) -> Vec<Claim> {
+        vec![Claim::I2c {
+            bus_key: "bus",
+            bus: self.bus.clone(),
+            address_key: "address",
+            address: self.address,
+        }]
+    }
+
+    fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError> {
+        build(self, hw)
+    }
+
+    /// The simulated BME280 sits wherever the config says the real one is.
+    fn simulate(&self, hw: &crate::sim::SimHardware) {
+        hw.bme280().set_address(self.address);
+    }
+}
 
 pub fn build(c: &Bme280Config, hw: &dyn Backend) -> Result<Driver, SensorError> {
     let settings = Settings::from_config(c)?;

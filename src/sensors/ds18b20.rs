@@ -21,15 +21,99 @@
 //! that fails them is a fault, not retried (a shorted line stays shorted); and `t=`
 //! must be the temperature the scratchpad's own bytes 0–1 hold.
 
-use super::{Driver, PolledSensor, SensorError};
-use crate::config::Ds18b20Config;
+use super::{Claim, Driver, PolledSensor, SensorError, SensorKind};
+use crate::config::path::KeyPath;
+use crate::config::validate::Validator;
 use crate::hw::{Backend, OneWire};
 use crate::observation::{Quantity, Reading};
+use std::path::PathBuf;
 
 /// Conversions per read before a CRC failure or power-on value is reported.
 pub const ATTEMPTS: usize = 3;
 /// The scratchpad's power-on temperature, in millidegrees.
 const POWER_ON_MILLIDEG: i32 = 85_000;
+
+/// `[sensors.NAME]` with `type = "ds18b20"`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Ds18b20Config {
+    /// The probe's 1-Wire id (`28-...`); empty means the first probe found.
+    #[serde(default)]
+    pub id: String,
+    /// The quantity this probe reports.
+    #[serde(default = "defaults::quantity")]
+    pub quantity: String,
+    /// The 1-Wire GPIO pin (`dtoverlay=w1-gpio`), for pin-conflict checks.
+    #[serde(default = "defaults::pin")]
+    pub pin: u8,
+    #[serde(default = "defaults::sysfs_root")]
+    pub sysfs_root: PathBuf,
+}
+
+pub mod defaults {
+    use std::path::PathBuf;
+
+    pub fn quantity() -> String {
+        "ground_temperature_c".into()
+    }
+    pub fn pin() -> u8 {
+        4
+    }
+    pub fn sysfs_root() -> PathBuf {
+        PathBuf::from("/sys/bus/w1/devices")
+    }
+}
+
+impl SensorKind for Ds18b20Config {
+    fn quantities(&self) -> Vec<Quantity> {
+        vec![Quantity::from_name(&self.quantity)]
+    }
+
+    const QUANTITY_KEY: &'static str = "quantity";
+
+    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
+        let s = self;
+        let id_ok = s.id.is_empty()
+            || (s.id.len() == 15
+                && s.id.starts_with("28-")
+                && s.id.bytes().skip(3).all(|b| b.is_ascii_hexdigit()));
+        if !id_ok {
+            v.push(
+                path.key("id"),
+                format!(
+                    "must be empty (use the first probe found) or a DS18B20 1-Wire id: \"28-\" and 12 hex digits, \
+                     as listed in /sys/bus/w1/devices/, found \"{}\"",
+                    s.id
+                ),
+            );
+        }
+        v.quantity_name(path.key("quantity"), &s.quantity);
+        v.gpio(path.key("pin"), s.pin);
+        v.not_empty(
+            path.key("sysfs_root"),
+            &s.sysfs_root.to_string_lossy(),
+            "normally \"/sys/bus/w1/devices\"",
+        );
+    }
+
+    fn claims(&self) -> Vec<Claim> {
+        vec![
+            Claim::Gpio {
+                key: "pin",
+                pin: self.pin,
+                one_wire: true,
+            },
+            Claim::OneWireProbe {
+                key: "id",
+                id: self.id.clone(),
+            },
+        ]
+    }
+
+    fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError> {
+        build(self, hw)
+    }
+}
 
 pub fn build(c: &Ds18b20Config, hw: &dyn Backend) -> Result<Driver, SensorError> {
     let bus = hw.one_wire(&c.sysfs_root)?;

@@ -1,4 +1,4 @@
-//! The driver API: what a sensor driver is, and the one `match` that registers them.
+//! The driver API: what a sensor driver is, and the one registry that names them.
 //!
 //! A driver is one of two shapes:
 //! - a **polled** sensor ([`PolledSensor`]) is asked once per sample tick and returns
@@ -7,8 +7,14 @@
 //!   debounced and counted (anemometer, rain gauge).
 //!
 //! Drivers turn hardware bytes into typed readings; they know nothing of SQLite,
-//! tokio or uploads. Config errors are returned from `build` at start-up with the key
-//! path; read errors are returned from `read` and become faults for that sensor only.
+//! tokio or uploads. Config errors are found at load, by the driver's own
+//! [`SensorKind::check`] and by one generic pass over the [`Claim`]s every sensor
+//! makes; read errors are returned from `read` and become faults for that sensor only.
+//!
+//! A sensor type is one module here: its config struct (keys, defaults, docs), its
+//! checks, the hardware it claims, its quantities, how it is built from a
+//! [`Backend`] and what it sets up on the simulated hardware, all through
+//! [`SensorKind`]; plus one line in [`sensor_registry!`] below.
 
 pub mod anemometer;
 pub mod bh1750;
@@ -17,11 +23,218 @@ pub mod ds18b20;
 pub mod rain_gauge;
 pub mod wind_vane;
 
-use crate::config::{Config, SensorConfig};
+use crate::config::path::KeyPath;
+use crate::config::validate::Validator;
+use crate::config::Config;
 use crate::hw::{Backend, EdgeSource};
 use crate::observation::{Quantity, Reading};
 use crate::pulse::Debouncer;
+use crate::sim::SimHardware;
 use std::sync::Arc;
+
+/// What a sensor type's module provides, implemented by its config struct.
+pub(crate) trait SensorKind {
+    /// The quantities a sensor of this config reports (all of them become NULL on a
+    /// failed read).
+    fn quantities(&self) -> Vec<Quantity>;
+    /// The key a conflict message about a quantity points at: `type` when the type
+    /// implies the quantities, or the key that names them.
+    const QUANTITY_KEY: &'static str = "type";
+    /// Checks this sensor's own values (ranges, addresses the chip can answer at),
+    /// reporting every problem under `at` (`sensors.NAME`).
+    fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
+    /// The hardware this sensor takes, as data; conflicts between sensors are found
+    /// from these by one generic pass (`config::validate`), never by per-type code.
+    fn claims(&self) -> Vec<Claim>;
+    /// Builds the driver on real or simulated hardware. Only opening the hardware
+    /// should fail here; a chip that is missing is a fault at read time.
+    fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError>;
+    /// Sets the simulated station up for this sensor (`run --simulate`): the default
+    /// does nothing, for sensors the simulator serves whatever the config says.
+    fn simulate(&self, _hw: &SimHardware) {}
+}
+
+/// A piece of hardware a sensor takes. Keys are the config keys (inside the sensor's
+/// table) that chose it, so a conflict names them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    /// A GPIO line (BCM number) of its own. `one_wire`: it is a 1-Wire bus pin,
+    /// which other 1-Wire claims may share.
+    Gpio {
+        key: &'static str,
+        pin: u8,
+        one_wire: bool,
+    },
+    /// A device at `address` on I2C bus `bus`: the address is taken on that bus, and
+    /// the bus's SDA and SCL lines are taken as GPIO lines.
+    I2c {
+        bus_key: &'static str,
+        bus: String,
+        address_key: &'static str,
+        address: u8,
+    },
+    /// A channel of the MCP3008 on SPI device `spi`: the channel is taken, and the
+    /// bus's lines and chip select are taken as GPIO lines.
+    SpiAdc {
+        spi_key: &'static str,
+        spi: String,
+        channel_key: &'static str,
+        channel: u8,
+    },
+    /// A probe on the 1-Wire bus by id (empty: the first found); with more than one
+    /// probe, each needs an id of its own.
+    OneWireProbe { key: &'static str, id: String },
+    /// At most one sensor of this kind per station (the archive has one column for
+    /// it); `kind` names it in the message, which points at `type`.
+    OnePerStation { kind: &'static str },
+}
+
+impl Claim {
+    /// The GPIO lines (BCM number, what the line is) a bus claim takes, with the key
+    /// that chose the bus. Only the header's own buses are known: a USB adapter's
+    /// `/dev/i2c-N` or another SPI controller takes no header pins we know of.
+    pub fn bus_pins(&self) -> Option<(&'static str, Vec<(u8, String)>)> {
+        match self {
+            Claim::I2c { bus_key, bus, .. } if bus == "/dev/i2c-1" => Some((
+                bus_key,
+                [(2, "SDA"), (3, "SCL")]
+                    .into_iter()
+                    .map(|(pin, line)| (pin, format!("I2C bus 1's {line} line")))
+                    .collect(),
+            )),
+            Claim::SpiAdc { spi_key, spi, .. } if spi.starts_with("/dev/spidev0.") => {
+                let mut pins = vec![(9, "MISO"), (10, "MOSI"), (11, "SCLK")];
+                match spi.as_str() {
+                    "/dev/spidev0.0" => pins.push((8, "CE0")),
+                    "/dev/spidev0.1" => pins.push((7, "CE1")),
+                    _ => {}
+                }
+                Some((
+                    spi_key,
+                    pins.into_iter()
+                        .map(|(pin, line)| (pin, format!("SPI0's {line} line")))
+                        .collect(),
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The registry: one line per sensor type, `Variant("type") => module::ConfigStruct`.
+/// From it come the `SensorConfig` enum (the `[sensors.NAME]` table), the list of
+/// `type` values, the parse dispatch and every per-type `match` below.
+///
+/// A `macro_rules!` registry rather than a table of trait objects because the config
+/// must stay a plain enum: serde renders it for `check-config`, `Config` derives
+/// `Clone`/`PartialEq`, and code and tests match on its variants; the macro writes
+/// the exhaustive `match`es, so a type added here cannot be half-registered.
+macro_rules! sensor_registry {
+    ($($variant:ident($type:literal) => $module:ident :: $config:ident,)+) => {
+        /// One sensor table. `type` picks the driver; the other keys are its parameters.
+        #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum SensorConfig {
+            $($variant($module::$config),)+
+        }
+
+        impl SensorConfig {
+            /// Every value `type` may take, in the order error messages list them.
+            pub const TYPES: &'static [&'static str] = &[$($type),+];
+
+            /// The `type` value of this sensor.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(SensorConfig::$variant(_) => $type,)+
+                }
+            }
+
+            /// Reads a sensor table (without its `type` key) as the struct `type`
+            /// names; `None` for an unknown type.
+            pub(crate) fn parse_as(
+                type_name: &str,
+                rest: toml::Value,
+                path: &KeyPath,
+            ) -> Option<Result<SensorConfig, crate::config::parse::Problem>> {
+                match type_name {
+                    $($type => Some(
+                        crate::config::parse::deserialize(rest, path).map(SensorConfig::$variant),
+                    ),)+
+                    _ => None,
+                }
+            }
+
+            fn kind(&self) -> &dyn SensorKindObject {
+                match self {
+                    $(SensorConfig::$variant(c) => c,)+
+                }
+            }
+        }
+    };
+}
+
+sensor_registry! {
+    Bme280("bme280") => bme280::Bme280Config,
+    Ds18b20("ds18b20") => ds18b20::Ds18b20Config,
+    WindVane("wind_vane") => wind_vane::WindVaneConfig,
+    Anemometer("anemometer") => anemometer::AnemometerConfig,
+    RainGauge("rain_gauge") => rain_gauge::RainGaugeConfig,
+    Bh1750("bh1750") => bh1750::Bh1750Config,
+}
+
+/// [`SensorKind`] without its associated constant, so the registry can hand any
+/// sensor's config out as one trait object.
+trait SensorKindObject {
+    fn quantities(&self) -> Vec<Quantity>;
+    fn quantity_key(&self) -> &'static str;
+    fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
+    fn claims(&self) -> Vec<Claim>;
+    fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError>;
+    fn simulate(&self, hw: &SimHardware);
+}
+
+impl<T: SensorKind> SensorKindObject for T {
+    fn quantities(&self) -> Vec<Quantity> {
+        SensorKind::quantities(self)
+    }
+    fn quantity_key(&self) -> &'static str {
+        T::QUANTITY_KEY
+    }
+    fn check(&self, at: &KeyPath, v: &mut Validator<'_>) {
+        SensorKind::check(self, at, v)
+    }
+    fn claims(&self) -> Vec<Claim> {
+        SensorKind::claims(self)
+    }
+    fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError> {
+        SensorKind::build(self, hw)
+    }
+    fn simulate(&self, hw: &SimHardware) {
+        SensorKind::simulate(self, hw)
+    }
+}
+
+impl SensorConfig {
+    /// The quantities a sensor of this config reports.
+    pub fn quantities(&self) -> Vec<Quantity> {
+        self.kind().quantities()
+    }
+    /// The key inside the sensor's table that decides its quantities.
+    pub fn quantity_key(&self) -> &'static str {
+        self.kind().quantity_key()
+    }
+    /// The hardware this sensor takes.
+    pub fn claims(&self) -> Vec<Claim> {
+        self.kind().claims()
+    }
+    pub(crate) fn check(&self, at: &KeyPath, v: &mut Validator<'_>) {
+        self.kind().check(at, v)
+    }
+    /// Sets the simulated hardware up for this sensor.
+    pub fn simulate(&self, hw: &SimHardware) {
+        self.kind().simulate(hw)
+    }
+}
 
 /// A read that failed; the message names what is wrong (it is stored with the fault).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -88,16 +301,9 @@ pub fn build_all(config: &Config, hw: &dyn Backend) -> Vec<Registered> {
         .collect()
 }
 
-/// The registration `match`: one line per driver type.
+/// Builds one sensor through its type's [`SensorKind::build`].
 pub fn build(name: &str, sc: &SensorConfig, config: &Config, hw: &dyn Backend) -> Driver {
-    let built = match sc {
-        SensorConfig::Anemometer(c) => anemometer::build(c, hw),
-        SensorConfig::RainGauge(c) => rain_gauge::build(c, hw),
-        SensorConfig::WindVane(c) => wind_vane::build(c, hw),
-        SensorConfig::Bme280(c) => bme280::build(c, hw),
-        SensorConfig::Ds18b20(c) => ds18b20::build(c, hw),
-        SensorConfig::Bh1750(c) => bh1750::build(c, hw),
-    };
+    let built = sc.kind().build(hw);
     let _ = config;
     built.unwrap_or_else(|e| {
         tracing::warn!(sensor = name, "cannot open sensor: {e}");
@@ -109,24 +315,6 @@ pub fn build(name: &str, sc: &SensorConfig, config: &Config, hw: &dyn Backend) -
             blocking: false,
         }
     })
-}
-
-impl SensorConfig {
-    /// The quantities a sensor of this config reports.
-    pub fn quantities(&self) -> Vec<Quantity> {
-        match self {
-            SensorConfig::Bme280(_) => vec![
-                Quantity::TemperatureC,
-                Quantity::HumidityPct,
-                Quantity::PressureHpa,
-            ],
-            SensorConfig::Ds18b20(c) => vec![Quantity::from_name(&c.quantity)],
-            SensorConfig::WindVane(_) => vec![Quantity::WindDirDeg],
-            SensorConfig::Anemometer(_) => vec![Quantity::WindSpeedKmh],
-            SensorConfig::RainGauge(_) => vec![Quantity::RainMm],
-            SensorConfig::Bh1750(c) => vec![Quantity::from_name(&c.quantity)],
-        }
-    }
 }
 
 /// A sensor that could not be opened: every read reports why.
@@ -142,4 +330,9 @@ impl PolledSensor for Broken {
     fn read(&mut self) -> Result<Vec<Reading>, SensorError> {
         Err(self.error.clone())
     }
+}
+
+/// The I2C bus an I2C sensor is on unless its `bus` says otherwise: the header's.
+pub(crate) fn default_i2c_bus() -> String {
+    "/dev/i2c-1".into()
 }

@@ -3,11 +3,13 @@
 //! nearest, accepted only inside the midpoints to its neighbouring counts; anything
 //! else is a fault, never a guess.
 
-use super::{Driver, PolledSensor, SensorError};
-use crate::config::{VanePosition, WindVaneConfig};
+use super::{Claim, Driver, PolledSensor, SensorError, SensorKind};
+use crate::config::path::KeyPath;
+use crate::config::validate::Validator;
 use crate::hw::{AdcChannel, Backend};
 use crate::meteo::VectorSum;
 use crate::observation::{Quantity, Reading};
+use std::collections::BTreeMap;
 
 /// Full scale of the MCP3008's 10-bit conversion.
 pub const ADC_FULL_SCALE: f64 = 1023.0;
@@ -99,6 +101,194 @@ pub fn expected_count(ohm: f64, divider_ohm: f64) -> f64 {
     ADC_FULL_SCALE * divider_ohm / (divider_ohm + ohm)
 }
 
+/// `[sensors.NAME]` with `type = "wind_vane"`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WindVaneConfig {
+    #[serde(default = "defaults::spi_device")]
+    pub spi: String,
+    #[serde(default)]
+    pub channel: u8,
+    #[serde(default = "defaults::reads_per_sample")]
+    pub reads_per_sample: u32,
+    #[serde(default = "defaults::divider_ohm")]
+    pub divider_ohm: f64,
+    #[serde(default = "defaults::supply_v")]
+    pub supply_v: f64,
+    /// The vane's resistance at each direction; the default is the standard
+    /// Argent/SparkFun vane.
+    #[serde(default = "defaults::table")]
+    pub table: Vec<VanePosition>,
+}
+
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VanePosition {
+    pub deg: f64,
+    pub ohm: f64,
+}
+
+pub mod defaults {
+    use super::VanePosition;
+
+    pub fn spi_device() -> String {
+        "/dev/spidev0.0".into()
+    }
+    pub fn reads_per_sample() -> u32 {
+        5
+    }
+    pub fn divider_ohm() -> f64 {
+        4700.0
+    }
+    pub fn supply_v() -> f64 {
+        3.3
+    }
+    /// The Argent/SparkFun vane (see `shared/reference.md`).
+    pub fn table() -> Vec<VanePosition> {
+        [
+            (0.0, 33000.0),
+            (22.5, 6570.0),
+            (45.0, 8200.0),
+            (67.5, 891.0),
+            (90.0, 1000.0),
+            (112.5, 688.0),
+            (135.0, 2200.0),
+            (157.5, 1410.0),
+            (180.0, 3900.0),
+            (202.5, 3140.0),
+            (225.0, 16000.0),
+            (247.5, 14120.0),
+            (270.0, 120000.0),
+            (292.5, 42120.0),
+            (315.0, 64900.0),
+            (337.5, 21880.0),
+        ]
+        .into_iter()
+        .map(|(deg, ohm)| VanePosition { deg, ohm })
+        .collect()
+    }
+}
+
+impl SensorKind for WindVaneConfig {
+    fn quantities(&self) -> Vec<Quantity> {
+        vec![Quantity::WindDirDeg]
+    }
+
+    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
+        let s = self;
+        v.not_empty(
+            path.key("spi"),
+            &s.spi,
+            "it is the SPI device file, e.g. \"/dev/spidev0.0\"",
+        );
+        if s.channel > 7 {
+            v.push(
+                path.key("channel"),
+                format!(
+                    "must be an MCP3008 channel from 0 to 7, found {}",
+                    s.channel
+                ),
+            );
+        }
+        if !(1..=100).contains(&s.reads_per_sample) {
+            v.push(
+                path.key("reads_per_sample"),
+                format!(
+                    "must be from 1 to 100 ADC reads per sample, found {}",
+                    s.reads_per_sample
+                ),
+            );
+        }
+        let divider_ok = v.finite(&path.key("divider_ohm"), s.divider_ohm) && s.divider_ohm > 0.0;
+        v.positive(
+            path.key("divider_ohm"),
+            s.divider_ohm,
+            "it is the fixed resistor of the voltage divider",
+        );
+        v.positive(
+            path.key("supply_v"),
+            s.supply_v,
+            "it is the divider's supply voltage",
+        );
+        let table = path.key("table");
+        if s.table.len() < 2 {
+            v.push(
+                table.clone(),
+                format!(
+                    "needs at least 2 positions to tell directions apart, found {}",
+                    s.table.len()
+                ),
+            );
+        }
+        let mut seen_deg: Vec<(f64, usize)> = Vec::new();
+        let mut seen_count: BTreeMap<i64, usize> = BTreeMap::new();
+        for (i, pos) in s.table.iter().enumerate() {
+            let at = table.index(i);
+            if v.finite(&at.key("deg"), pos.deg) {
+                if !(0.0..360.0).contains(&pos.deg) {
+                    v.push(
+                        at.key("deg"),
+                        format!(
+                            "must be at least 0 and less than 360 degrees, found {}",
+                            pos.deg
+                        ),
+                    );
+                } else if let Some((_, j)) = seen_deg.iter().find(|(d, _)| *d == pos.deg) {
+                    let other = v.cite(&table.index(*j).key("deg"));
+                    v.push(
+                        at.key("deg"),
+                        format!("{} degrees is already listed at {other}", pos.deg),
+                    );
+                } else {
+                    seen_deg.push((pos.deg, i));
+                }
+            }
+            if !v.finite(&at.key("ohm"), pos.ohm) {
+                continue;
+            }
+            if pos.ohm <= 0.0 {
+                v.push(
+                    at.key("ohm"),
+                    format!("must be greater than 0 ohm, found {}", pos.ohm),
+                );
+                continue;
+            }
+            if divider_ok {
+                // What the MCP3008 reads for this resistance; the supply voltage cancels out.
+                let count = (1023.0 * s.divider_ohm / (s.divider_ohm + pos.ohm)).round() as i64;
+                if let Some(j) = seen_count.get(&count) {
+                    let other = v.cite(&table.index(*j).key("ohm"));
+                    v.push(
+                        at.key("ohm"),
+                        format!(
+                            "gives the same ADC count ({count}) as {other}, so the two directions cannot be told \
+                             apart; check the resistances or divider_ohm"
+                        ),
+                    );
+                } else {
+                    seen_count.insert(count, i);
+                }
+            }
+        }
+    }
+
+    fn claims(&self) -> Vec<Claim> {
+        vec![
+            Claim::SpiAdc {
+                spi_key: "spi",
+                spi: self.spi.clone(),
+                channel_key: "channel",
+                channel: self.channel,
+            },
+            Claim::OnePerStation { kind: "wind vane" },
+        ]
+    }
+
+    fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError> {
+        build(self, hw)
+    }
+}
+
 pub fn build(c: &WindVaneConfig, hw: &dyn Backend) -> Result<Driver, SensorError> {
     let adc = hw.adc_channel(&c.spi, c.channel)?;
     Ok(Driver::Polled {
@@ -167,12 +357,11 @@ fn join_counts(counts: &[u16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::defaults;
     use crate::hw::HwError;
     use std::collections::VecDeque;
 
     fn standard() -> VaneTable {
-        VaneTable::from_positions(&defaults::vane_table(), defaults::vane_divider_ohm())
+        VaneTable::from_positions(&defaults::table(), defaults::divider_ohm())
     }
 
     /// The reference table's (degrees, count) rows.
@@ -224,7 +413,7 @@ mod tests {
             reads_per_sample: 5,
             divider_ohm: 4700.0,
             supply_v: 3.3,
-            table: defaults::vane_table(),
+            table: defaults::table(),
         };
         let at_3v3 = VaneTable::from_config(&c);
         c.supply_v = 5.0;
