@@ -7,10 +7,10 @@ use embedded_hal_mock::eh1::delay::NoopDelay;
 use std::path::Path;
 use support::bh1750_chip::{Bh1750Chip, Power};
 use weatherd::config::{Config, SensorConfig, EXAMPLE_TOML};
-use weatherd::sensors::bh1750::{Bh1750Config, Bh1750Mode};
 use weatherd::hw::{AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole};
 use weatherd::observation::Quantity;
 use weatherd::sensors::bh1750::{Bh1750, Settings};
+use weatherd::sensors::bh1750::{Bh1750Config, Bh1750Mode};
 use weatherd::sensors::{self, Driver, PolledSensor};
 
 fn settings(address: u8, mode: Bh1750Mode) -> Settings {

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use weatherd::config::{defaults, Config, ConfigError, SensorConfig, EXAMPLE_TOML};
+use weatherd::sensors::Claim;
 
 const STATION: &str = "[station]\nname = \"Test\"\nlatitude = 52.0\nlongitude = 0.1\n";
 
@@ -702,4 +703,132 @@ fn unknown_upload_keys_and_types_are_errors() {
     ));
     assert_eq!(e.path, "upload[0].type");
     assert!(e.message.contains("http"), "{e}");
+}
+
+/// What a sensor takes that another may not: an I2C address on a bus, or a GPIO line
+/// (its own, or one of the bus lines its I2C or SPI device takes).
+#[derive(Clone, Debug, PartialEq)]
+enum Taken {
+    I2c { bus: String, address: u8 },
+    Pin { pin: u8, one_wire: bool },
+}
+
+/// The claims of a sensor of type `t` with every default, through the public API.
+fn default_claims(t: &str) -> Vec<Claim> {
+    let c = Config::from_toml(&format!("{STATION}[sensors.s]\ntype = \"{t}\"\n"))
+        .unwrap_or_else(|e| panic!("a default {t} is valid: {e}"));
+    c.sensors["s"].claims()
+}
+
+fn taken(claims: &[Claim]) -> Vec<Taken> {
+    let mut out = Vec::new();
+    for claim in claims {
+        match claim {
+            Claim::I2c { bus, address, .. } => out.push(Taken::I2c {
+                bus: bus.clone(),
+                address: *address,
+            }),
+            Claim::Gpio { pin, one_wire, .. } => out.push(Taken::Pin {
+                pin: *pin,
+                one_wire: *one_wire,
+            }),
+            _ => {}
+        }
+        for (pin, _) in claim.bus_pins().map(|(_, pins)| pins).unwrap_or_default() {
+            out.push(Taken::Pin {
+                pin,
+                one_wire: false,
+            });
+        }
+    }
+    out
+}
+
+/// The keys (and TOML values) that make a sensor whose default claims are `claims`
+/// take `want` instead, if it can claim that kind of thing at all.
+fn overrides_to_take(claims: &[Claim], want: &Taken) -> Option<(String, String)> {
+    claims.iter().find_map(|claim| match (claim, want) {
+        (
+            Claim::I2c {
+                bus_key,
+                address_key,
+                ..
+            },
+            Taken::I2c { bus, address },
+        ) => Some((
+            format!("{bus_key} = \"{bus}\"\n{address_key} = {address}\n"),
+            address_key.to_string(),
+        )),
+        // Two 1-Wire pins may share a line; anything else may not.
+        (
+            Claim::Gpio { key, one_wire, .. },
+            Taken::Pin {
+                pin,
+                one_wire: theirs,
+            },
+        ) if !(*one_wire && *theirs) => Some((format!("{key} = {pin}\n"), key.to_string())),
+        _ => None,
+    })
+}
+
+/// Issue 10: conflicts are found from what components claim, for every registered
+/// driver. For each type, each I2C address and GPIO line its default config takes is
+/// first claimed by another sensor (of every type able to claim it, its own type
+/// included), and the config must then be rejected with an error about exactly that
+/// address or line. Nothing here names a driver: it walks the registry.
+#[test]
+fn every_driver_is_refused_a_resource_another_sensor_claimed() {
+    assert!(!SensorConfig::TYPES.is_empty());
+    for &t in SensorConfig::TYPES {
+        let resources = taken(&default_claims(t));
+        assert!(
+            !resources.is_empty(),
+            "{t} claims no I2C address or GPIO line, so nothing stops two sensors sharing its hardware"
+        );
+        for want in &resources {
+            let mut rivals = 0;
+            for &u in SensorConfig::TYPES {
+                let Some((keys, key)) = overrides_to_take(&default_claims(u), want) else {
+                    continue;
+                };
+                let first = format!("[sensors.first]\ntype = \"{u}\"\n{keys}");
+                // Only rivals valid on their own, so the rejection is the conflict's.
+                if Config::from_toml(&format!("{STATION}{first}")).is_err() {
+                    continue;
+                }
+                rivals += 1;
+                let text = format!("{STATION}{first}[sensors.second]\ntype = \"{t}\"\n");
+                let errors = Config::from_toml_all(&text)
+                    .err()
+                    .unwrap_or_else(|| panic!("{t} after a {u} taking {want:?} was accepted"));
+                let about_it = errors.iter().any(|e| match want {
+                    Taken::I2c { address, .. } => {
+                        e.path.starts_with("sensors.second.")
+                            && e.message.contains(&format!("I2C address {address:#04x}"))
+                            && e.message.contains(&format!("`sensors.first.{key}`"))
+                    }
+                    // Reported on whichever claims the line as a plain GPIO, citing the other.
+                    Taken::Pin { pin, .. } => {
+                        let cites = if e.path.starts_with("sensors.second.") {
+                            "`sensors.first."
+                        } else if e.path == format!("sensors.first.{key}") {
+                            "`sensors.second."
+                        } else {
+                            return false;
+                        };
+                        e.message.starts_with(&format!("GPIO {pin} is "))
+                            && e.message.contains(cites)
+                    }
+                });
+                assert!(
+                    about_it,
+                    "{t} after a {u} taking {want:?}: no error about it in {errors:?}"
+                );
+            }
+            assert!(
+                rivals > 0,
+                "no registered sensor can take {want:?} from {t}"
+            );
+        }
+    }
 }

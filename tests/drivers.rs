@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use weatherd::sensors::bme280::Bme280Config;
-use weatherd::sensors::ds18b20::Ds18b20Config;
 use weatherd::hw::{
     AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole, RealHardware,
 };
 use weatherd::observation::{Quantity, Reading};
+use weatherd::sensors::bme280::Bme280Config;
 use weatherd::sensors::ds18b20::Ds18b20;
+use weatherd::sensors::ds18b20::Ds18b20Config;
 use weatherd::sensors::{bme280, ds18b20, Driver, PolledSensor, SensorError};
 use weatherd::sim::bme280_chip::{
     AirConditions, Bme280Chip, Calibration, ConversionTime, Variant, REG_CONFIG, REG_CTRL_HUM,
