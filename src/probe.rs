@@ -8,7 +8,7 @@
 //! Exit codes: 0 when everything the standard build needs is there, 1 when this is
 //! not a Raspberry Pi, 2 when something is missing or wrong.
 
-use crate::hw::{Backend, I2cError, RealHardware};
+use crate::hw::{Backend, RealHardware};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -353,60 +353,9 @@ impl Prober {
                 return;
             }
         };
-        let mut found_pressure_chip = false;
-        for address in [0x76u8, 0x77] {
-            let mut id = [0u8; 1];
-            match bus.write_read(address, &[0xd0], &mut id) {
-                Ok(()) => {
-                    found_pressure_chip = true;
-                    let (status, what) = match id[0] {
-                        0x60 => (Status::Ok, "a BME280".to_string()),
-                        0x58 => (
-                            Status::Info,
-                            "a BMP280 (temperature and pressure only: no humidity; often sold as a BME280)".to_string(),
-                        ),
-                        0x61 => (Status::Info, "a BME680 (not supported by the bme280 driver)".to_string()),
-                        other => (Status::Problem, format!("an unknown chip (id {other:#04x}, a BME280 says 0x60)")),
-                    };
-                    self.add(
-                        status,
-                        format!(
-                            "{what} answers at {address:#04x} on {bus_name} (chip id {:#04x})",
-                            id[0]
-                        ),
-                        None,
-                    );
-                }
-                Err(I2cError::NoAcknowledge) => {}
-                Err(e) => self.add(
-                    Status::Problem,
-                    format!("{bus_name} at {address:#04x}: {e}"),
-                    None,
-                ),
-            }
-        }
-        if !found_pressure_chip {
-            self.add(
-                Status::Missing,
-                format!("Nothing answers at 0x76 or 0x77 on {bus_name}: no BME280 found"),
-                Some(
-                    "check the BME280's wires: VIN to 3V3 (pin 1), GND (pin 6), SDA to GPIO2 (pin 3), SCL to GPIO3 \
-                     (pin 5); `i2cdetect -y 1` lists what answers"
-                        .into(),
-                ),
-            );
-        }
-        // A BH1750 has no id register; reading its 2-byte result is harmless.
-        for address in [0x23u8, 0x5c] {
-            let mut result = [0u8; 2];
-            if bus.read(address, &mut result).is_ok() {
-                self.add(
-                    Status::Info,
-                    format!("something answers at {address:#04x} (a BH1750 light sensor?)"),
-                    None,
-                );
-            }
-        }
+        // What answers where is each sensor module's knowledge (`probe_i2c`).
+        let findings = crate::sensors::probe_i2c(&mut bus, &bus_name);
+        self.findings.extend(findings);
     }
 
     fn spi(&mut self, root: &ProbeRoot, boot: &BootConfig) {

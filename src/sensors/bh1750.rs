@@ -24,6 +24,7 @@ use crate::config::validate::Validator;
 use crate::hw::i2c::DynI2c;
 use crate::hw::Backend;
 use crate::observation::{Quantity, Reading};
+use crate::probe::{Finding, Status};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{Error as _, ErrorKind, I2c};
 
@@ -119,6 +120,24 @@ impl SensorKind for Bh1750Config {
 
     fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError> {
         build(self, hw)
+    }
+
+    /// A BH1750 has no id register; reading its 2-byte result is harmless.
+    fn probe_i2c(bus: &mut crate::hw::I2cBus, _bus_name: &str) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for address in [0x23u8, 0x5c] {
+            let mut result = [0u8; 2];
+            if bus.read(address, &mut result).is_ok() {
+                findings.push(Finding {
+                    status: Status::Info,
+                    message: format!(
+                        "something answers at {address:#04x} (a BH1750 light sensor?)"
+                    ),
+                    fix: None,
+                });
+            }
+        }
+        findings
     }
 }
 

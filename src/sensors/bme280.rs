@@ -30,6 +30,7 @@ use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::hw::{Backend, I2cBus, I2cError};
 use crate::observation::{Quantity, Reading};
+use crate::probe::{Finding, Status};
 use embedded_hal::delay::DelayNs;
 
 const REG_CALIB_PT: u8 = 0x88;
@@ -167,6 +168,63 @@ impl SensorKind for Bme280Config {
     /// The simulated BME280 sits wherever the config says the real one is.
     fn simulate(&self, hw: &crate::sim::SimHardware) {
         hw.bme280().set_address(self.address);
+    }
+
+    /// Asks both addresses for the chip id, so a BMP280 or BME680 sold as a BME280
+    /// is named as what it is.
+    fn probe_i2c(bus: &mut I2cBus, bus_name: &str) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let mut add = |status, message: String, fix: Option<String>| {
+            findings.push(Finding {
+                status,
+                message,
+                fix,
+            })
+        };
+        let mut found_pressure_chip = false;
+        for address in [0x76u8, 0x77] {
+            let mut id = [0u8; 1];
+            match bus.write_read(address, &[0xd0], &mut id) {
+                Ok(()) => {
+                    found_pressure_chip = true;
+                    let (status, what) = match id[0] {
+                        0x60 => (Status::Ok, "a BME280".to_string()),
+                        0x58 => (
+                            Status::Info,
+                            "a BMP280 (temperature and pressure only: no humidity; often sold as a BME280)".to_string(),
+                        ),
+                        0x61 => (Status::Info, "a BME680 (not supported by the bme280 driver)".to_string()),
+                        other => (Status::Problem, format!("an unknown chip (id {other:#04x}, a BME280 says 0x60)")),
+                    };
+                    add(
+                        status,
+                        format!(
+                            "{what} answers at {address:#04x} on {bus_name} (chip id {:#04x})",
+                            id[0]
+                        ),
+                        None,
+                    );
+                }
+                Err(I2cError::NoAcknowledge) => {}
+                Err(e) => add(
+                    Status::Problem,
+                    format!("{bus_name} at {address:#04x}: {e}"),
+                    None,
+                ),
+            }
+        }
+        if !found_pressure_chip {
+            add(
+                Status::Missing,
+                format!("Nothing answers at 0x76 or 0x77 on {bus_name}: no BME280 found"),
+                Some(
+                    "check the BME280's wires: VIN to 3V3 (pin 1), GND (pin 6), SDA to GPIO2 (pin 3), SCL to GPIO3 \
+                     (pin 5); `i2cdetect -y 1` lists what answers"
+                        .into(),
+                ),
+            );
+        }
+        findings
     }
 }
 

@@ -26,8 +26,9 @@ pub mod wind_vane;
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::config::Config;
-use crate::hw::{Backend, EdgeSource};
+use crate::hw::{Backend, EdgeSource, I2cBus};
 use crate::observation::{Quantity, Reading};
+use crate::probe::Finding;
 use crate::pulse::Debouncer;
 use crate::sim::SimHardware;
 use std::sync::Arc;
@@ -52,6 +53,14 @@ pub(crate) trait SensorKind {
     /// Sets the simulated station up for this sensor (`run --simulate`): the default
     /// does nothing, for sensors the simulator serves whatever the config says.
     fn simulate(&self, _hw: &SimHardware) {}
+    /// What `weatherd probe` reports about this type on the header's I2C bus (asked
+    /// without a config, so at the addresses the chip can have); none by default.
+    fn probe_i2c(_bus: &mut I2cBus, _bus_name: &str) -> Vec<Finding>
+    where
+        Self: Sized,
+    {
+        Vec::new()
+    }
 }
 
 /// A piece of hardware a sensor takes. Keys are the config keys (inside the sensor's
@@ -162,6 +171,13 @@ macro_rules! sensor_registry {
                     ),)+
                     _ => None,
                 }
+            }
+
+            /// Every registered type's [`SensorKind::probe_i2c`] findings, in registry order.
+            pub(crate) fn probe_i2c_all(bus: &mut I2cBus, bus_name: &str) -> Vec<Finding> {
+                let mut findings = Vec::new();
+                $(findings.extend(<$module::$config as SensorKind>::probe_i2c(bus, bus_name));)+
+                findings
             }
 
             fn kind(&self) -> &dyn SensorKindObject {
@@ -330,6 +346,11 @@ impl PolledSensor for Broken {
     fn read(&mut self) -> Result<Vec<Reading>, SensorError> {
         Err(self.error.clone())
     }
+}
+
+/// What every sensor type finds on the I2C bus `bus_name`, for `weatherd probe`.
+pub(crate) fn probe_i2c(bus: &mut I2cBus, bus_name: &str) -> Vec<Finding> {
+    SensorConfig::probe_i2c_all(bus, bus_name)
 }
 
 /// The I2C bus an I2C sensor is on unless its `bus` says otherwise: the header's.
