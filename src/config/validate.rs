@@ -356,8 +356,8 @@ impl Validator<'_> {
                     singletons.insert(kind, at);
                 }
             }
-            for q in sensor.quantities() {
-                let at = path.key(sensor.quantity_key());
+            for (i, q) in sensor.quantities().into_iter().enumerate() {
+                let at = path.key(sensor.quantity_key(i));
                 if let Some(other) = quantities.get(&q) {
                     let other = self.cite(other);
                     self.push(

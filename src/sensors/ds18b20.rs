@@ -69,7 +69,7 @@ impl SensorKind for Ds18b20Config {
         vec![Quantity::from_name(&self.quantity)]
     }
 
-    const QUANTITY_KEY: &'static str = "quantity";
+    const QUANTITY_KEYS: &'static [&'static str] = &["quantity"];
 
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         let s = self;

@@ -21,6 +21,7 @@ pub mod bh1750;
 pub mod bme280;
 pub mod ds18b20;
 pub mod rain_gauge;
+pub mod sht31;
 pub mod wind_vane;
 
 use crate::config::path::KeyPath;
@@ -38,9 +39,10 @@ pub(crate) trait SensorKind {
     /// The quantities a sensor of this config reports (all of them become NULL on a
     /// failed read).
     fn quantities(&self) -> Vec<Quantity>;
-    /// The key a conflict message about a quantity points at: `type` when the type
-    /// implies the quantities, or the key that names them.
-    const QUANTITY_KEY: &'static str = "type";
+    /// The keys conflict messages about the quantities point at, one per quantity
+    /// in `quantities` order (the last serves the rest): `type` when the type
+    /// implies them, else the key that names each.
+    const QUANTITY_KEYS: &'static [&'static str] = &["type"];
     /// Checks this sensor's own values (ranges, addresses the chip can answer at),
     /// reporting every problem under `at` (`sensors.NAME`).
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
@@ -196,13 +198,14 @@ sensor_registry! {
     Anemometer("anemometer") => anemometer::AnemometerConfig,
     RainGauge("rain_gauge") => rain_gauge::RainGaugeConfig,
     Bh1750("bh1750") => bh1750::Bh1750Config,
+    Sht31("sht31") => sht31::Sht31Config,
 }
 
 /// [`SensorKind`] without its associated constant, so the registry can hand any
 /// sensor's config out as one trait object.
 trait SensorKindObject {
     fn quantities(&self) -> Vec<Quantity>;
-    fn quantity_key(&self) -> &'static str;
+    fn quantity_key(&self, index: usize) -> &'static str;
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
     fn claims(&self) -> Vec<Claim>;
     fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError>;
@@ -213,8 +216,9 @@ impl<T: SensorKind> SensorKindObject for T {
     fn quantities(&self) -> Vec<Quantity> {
         SensorKind::quantities(self)
     }
-    fn quantity_key(&self) -> &'static str {
-        T::QUANTITY_KEY
+    fn quantity_key(&self, index: usize) -> &'static str {
+        let keys = T::QUANTITY_KEYS;
+        keys.get(index).or(keys.last()).copied().unwrap_or("type")
     }
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>) {
         SensorKind::check(self, at, v)
@@ -235,9 +239,9 @@ impl SensorConfig {
     pub fn quantities(&self) -> Vec<Quantity> {
         self.kind().quantities()
     }
-    /// The key inside the sensor's table that decides its quantities.
-    pub fn quantity_key(&self) -> &'static str {
-        self.kind().quantity_key()
+    /// The key inside the sensor's table that decides its `index`th quantity.
+    pub fn quantity_key(&self, index: usize) -> &'static str {
+        self.kind().quantity_key(index)
     }
     /// The hardware this sensor takes.
     pub fn claims(&self) -> Vec<Claim> {

@@ -7,10 +7,11 @@ use super::edges::SimEdgeSource;
 use super::noise::hash;
 use super::weather::Weather;
 use super::SimTime;
-use crate::hw::{AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole};
+use crate::hw::{AdcChannel, Backend, EdgeSource, HwError, I2cBus, I2cError, OneWire, PinRole};
 use crate::time::Timestamp;
+use embedded_hal::i2c::{ErrorType, I2c, Operation};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The standard Argent/SparkFun vane: resistance at each of its 16 positions, from N
 /// clockwise in 22.5° steps (see the reference table).
@@ -39,11 +40,17 @@ impl embedded_hal::delay::DelayNs for NoDelay {
     fn delay_ns(&mut self, _ns: u32) {}
 }
 
+/// An emulated I2C device a sensor module puts on the simulated bus
+/// ([`SimHardware::attach_i2c`]), shared by every handle to the bus.
+pub type SimI2cDevice = Arc<Mutex<dyn I2c<Error = I2cError> + Send>>;
+
 /// Simulated hardware for one station.
 pub struct SimHardware {
     weather: Arc<Weather>,
     time: SimTime,
     bme280: Bme280Chip,
+    /// Devices sensor modules attached, by address; the BME280 answers the rest.
+    attached: Arc<Mutex<Vec<(u8, SimI2cDevice)>>>,
 }
 
 impl SimHardware {
@@ -70,7 +77,16 @@ impl SimHardware {
             weather,
             time,
             bme280,
+            attached: Arc::default(),
         }
+    }
+
+    /// Puts an emulated device at `address` on the simulated I2C bus (every bus path
+    /// reaches it, as they reach the BME280), for a sensor module's
+    /// `SensorKind::simulate`. A device attached later at the same address wins.
+    pub fn attach_i2c(&self, address: u8, device: SimI2cDevice) {
+        let mut attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        attached.insert(0, (address, device));
     }
 
     /// The emulated BME280 on the I2C bus (every bus path reaches the same chip):
@@ -116,7 +132,14 @@ impl Backend for SimHardware {
     }
 
     fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
-        Ok(Box::new(self.bme280.clone()))
+        let attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        if attached.is_empty() {
+            return Ok(Box::new(self.bme280.clone()));
+        }
+        Ok(Box::new(SimI2cBus {
+            bme280: self.bme280.clone(),
+            attached: attached.clone(),
+        }))
     }
 
     fn one_wire(&self, _sysfs_root: &Path) -> Result<Box<dyn OneWire>, HwError> {
@@ -130,6 +153,33 @@ impl Backend for SimHardware {
     /// conversion finishes, and returns at once, so a replay never sleeps.
     fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
         Box::new(self.bme280.delay())
+    }
+}
+
+/// The simulated bus with attached devices: a transfer goes to the device at its
+/// address, else to the BME280 (which does not answer at other addresses).
+struct SimI2cBus {
+    bme280: Bme280Chip,
+    attached: Vec<(u8, SimI2cDevice)>,
+}
+
+impl ErrorType for SimI2cBus {
+    type Error = I2cError;
+}
+
+impl I2c for SimI2cBus {
+    fn transaction(
+        &mut self,
+        address: u8,
+        operations: &mut [Operation<'_>],
+    ) -> Result<(), I2cError> {
+        match self.attached.iter().find(|(a, _)| *a == address) {
+            Some((_, device)) => device
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .transaction(address, operations),
+            None => self.bme280.transaction(address, operations),
+        }
     }
 }
 
