@@ -17,7 +17,7 @@
 //! kept in the database for `weatherd status` instead.
 
 use super::{Batch, DeliveryError, Destination};
-use crate::store::{Store, StoreError, UPLOAD_STATE_OK};
+use crate::store::{Outbox, StoreError, UPLOAD_STATE_OK};
 use crate::time::Timestamp;
 use rand::{Rng, SeedableRng};
 use std::future::Future;
@@ -133,22 +133,6 @@ impl Stall {
     }
 }
 
-/// A value in the record's row is not what weatherd writes (hand-edited, or damaged):
-/// retrying will not help until the row is fixed, unlike a busy or full database.
-fn is_data_error(e: &StoreError) -> bool {
-    use rusqlite::Error as E;
-    matches!(
-        e,
-        StoreError::Corrupt { .. }
-            | StoreError::Sqlite(
-                E::InvalidColumnType(..)
-                    | E::FromSqlConversionFailure(..)
-                    | E::IntegralValueOutOfRange(..)
-                    | E::Utf8Error(..)
-            )
-    )
-}
-
 /// What to do next.
 enum Plan {
     /// Deliver (or finish acknowledging) the pending batch.
@@ -161,7 +145,7 @@ enum Plan {
 struct Uploader {
     name: String,
     station_id: String,
-    store: Store,
+    store: Outbox,
     policy: Policy,
     summary: Summary,
     pending: Option<Pending>,
@@ -185,7 +169,7 @@ struct Uploader {
 pub async fn run_uploader<D: Destination>(
     name: String,
     station_id: String,
-    store: Store,
+    store: Outbox,
     destination: D,
     policy: Policy,
     wake: Option<watch::Receiver<i64>>,
@@ -211,7 +195,7 @@ pub async fn run_uploader<D: Destination>(
 pub async fn run_uploader_draining<D: Destination>(
     name: String,
     station_id: String,
-    store: Store,
+    store: Outbox,
     mut destination: D,
     policy: Policy,
     wake: Option<watch::Receiver<i64>>,
@@ -472,7 +456,7 @@ impl Uploader {
         let limit = self.policy.batch_size;
         let (mut records, readable_only) = match self.store.records_after(cursor, limit) {
             Ok(r) => (r, false),
-            Err(e) if is_data_error(&e) => {
+            Err(e) if e.is_bad_data() => {
                 let good = self.readable_prefix(cursor, limit);
                 if good.is_empty() {
                     let oldest = self

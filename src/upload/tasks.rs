@@ -5,7 +5,7 @@ use super::mqtt::MqttDestination;
 use super::outbox::{self, Policy, Summary};
 use super::{Destination, UploadConfig};
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Outbox, Store};
 use crate::time::Timestamp;
 use std::future::Future;
 use std::path::Path;
@@ -147,7 +147,7 @@ pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
         let name = upload.name().to_string();
         let mut policy = Policy::from_common(&upload.common());
         policy.shutdown_grace = grace;
-        let store = match Store::open(db_path, config.time_zone()) {
+        let store = match Store::open_outbox(db_path) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(destination = %name, "uploader cannot open the database: {e}");
@@ -176,7 +176,7 @@ impl Uploads {
         &self,
         name: &str,
         station_id: &str,
-        store: Store,
+        store: Outbox,
         destination: D,
         policy: Policy,
     ) -> Option<JoinHandle<Option<Summary>>> {
@@ -205,7 +205,11 @@ impl Uploads {
     }
 }
 
-fn setup_failed(mut store: Store, name: &str, reason: &str) -> Option<JoinHandle<Option<Summary>>> {
+fn setup_failed(
+    mut store: Outbox,
+    name: &str,
+    reason: &str,
+) -> Option<JoinHandle<Option<Summary>>> {
     tracing::error!(destination = %name, error = %reason, "upload disabled: cannot set up the destination");
     let state = format!("stopped: {reason}");
     if let Err(e) = store.set_upload_state(name, &state, Some((reason, Timestamp::now()))) {
