@@ -237,7 +237,20 @@ impl Db {
 }
 
 /// A read-only handle: what `query` and `status` use. Its connection is opened
-/// read-only, so nothing through it can change the database.
+/// read-only, so nothing through it can change the database, and it has no method
+/// that writes:
+///
+/// ```compile_fail
+/// # fn f(reader: &mut weatherd::store::Reader, rec: &weatherd::record::ArchiveRecord) {
+/// reader.insert(rec).unwrap();
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # fn f(reader: &mut weatherd::store::Reader, at: weatherd::time::Timestamp) {
+/// reader.ack_upload("school", 1, at).unwrap();
+/// # }
+/// ```
 pub struct Reader {
     db: Db,
 }
@@ -250,7 +263,27 @@ pub struct Store {
     last_rain_tip: Option<Timestamp>,
 }
 
-/// An uploader's handle (see the `outbox` room).
+/// An uploader's handle (see the `outbox` room): it reads batches after a cursor and
+/// records cursors, batches in flight and states, and nothing else. It cannot write a
+/// record (the station's [`Store`] can):
+///
+/// ```
+/// # fn f(store: &mut weatherd::store::Store, rec: &weatherd::record::ArchiveRecord) {
+/// store.insert(rec).unwrap();
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # fn f(outbox: &mut weatherd::store::Outbox, rec: &weatherd::record::ArchiveRecord) {
+/// outbox.insert(rec).unwrap();
+/// # }
+/// ```
+///
+/// ```
+/// # fn f(outbox: &mut weatherd::store::Outbox, at: weatherd::time::Timestamp) {
+/// outbox.ack_upload("school", 1, at).unwrap();
+/// # }
+/// ```
 pub struct Outbox {
     db: Db,
 }

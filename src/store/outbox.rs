@@ -131,13 +131,12 @@ impl Db {
         )?;
         let found: Vec<(i64, String, Stat)> = extras
             .query_map(params![first, last], |row| {
-                let stat = Stat {
-                    mean: row.get(2)?,
-                    min: row.get(3)?,
-                    max: row.get(4)?,
-                    n: row.get(5)?,
-                };
-                Ok((row.get(0)?, row.get(1)?, stat))
+                let mut cols = Columns::new(row);
+                Ok((
+                    cols.get("archive_id")?,
+                    cols.get("quantity")?,
+                    cols.extra()?,
+                ))
             })?
             .collect::<Result<_, _>>()?;
         for (id, quantity, stat) in found {
@@ -153,14 +152,15 @@ impl Db {
         type FaultRow = (i64, String, Option<String>, String, u32, Timestamp, String);
         let found: Vec<FaultRow> = faults
             .query_map(params![first, last], |row| {
+                let mut cols = Columns::new(row);
                 Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
+                    cols.get("archive_id")?,
+                    cols.get("sensor")?,
+                    cols.get("quantity")?,
+                    cols.get("kind")?,
+                    cols.get("count")?,
+                    cols.get("first_ts")?,
+                    cols.get("message")?,
                 ))
             })?
             .collect::<Result<_, _>>()?;

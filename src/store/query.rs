@@ -2,7 +2,7 @@
 //! the counts and times `weatherd status` shows.
 
 use super::hourly::{HourAcc, StatAcc};
-use super::row::{read_record, VALUE_COLUMNS};
+use super::row::{read_record, Columns, VALUE_COLUMNS};
 use super::{ceil_secs, daily::local_date, Db, Reader, StoreError};
 use crate::observation::Quantity;
 use crate::record::Stat;
@@ -12,6 +12,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::OptionalExtension;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Fault counts of one sensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SensorFaults {
     pub sensor: String,
@@ -39,15 +40,15 @@ pub enum Value {
     Text(String),
 }
 
-impl From<ValueRef<'_>> for Value {
-    fn from(v: ValueRef<'_>) -> Self {
-        match v {
-            ValueRef::Null => Value::Null,
-            ValueRef::Integer(i) => Value::Int(i),
-            ValueRef::Real(r) => Value::Real(r),
-            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(b) => Value::Text(format!("<{} bytes>", b.len())),
-        }
+/// A cell as SQLite returned it (a private function rather than a `From` impl, so
+/// that no SQLite type shows in the store's public API).
+fn cell(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Text(format!("<{} bytes>", b.len())),
     }
 }
 
@@ -153,7 +154,7 @@ impl Reader {
         };
         // Newest first by id: a working sensor is found in the first rows, without
         // scanning years of history.
-        let end: Option<i64> = match column {
+        let end: Option<Timestamp> = match column {
             Some(column) => self
                 .db
                 .conn
@@ -172,27 +173,28 @@ impl Reader {
                 .query_row([quantity.name()], |row| row.get(0))
                 .optional()?,
         };
-        Ok(end.map(Timestamp::from_secs))
+        Ok(end)
     }
 
     /// Fault counts per sensor: all time, and in intervals that started at or after
     /// `since` (e.g. the last 24 hours), with the newest fault's time and message.
     pub fn sensor_faults(&self, since: Timestamp) -> Result<Vec<SensorFaults>, StoreError> {
         let mut stmt = self.db.conn.prepare(
-            "SELECT f.sensor, sum(f.count), \
-                    sum(CASE WHEN a.start_ts >= ?1 THEN f.count ELSE 0 END), \
-                    max(f.first_ts), \
-                    (SELECT g.message FROM fault g WHERE g.sensor = f.sensor ORDER BY g.id DESC LIMIT 1) \
+            "SELECT f.sensor AS sensor, sum(f.count) AS total, \
+                    sum(CASE WHEN a.start_ts >= ?1 THEN f.count ELSE 0 END) AS recent, \
+                    max(f.first_ts) AS last_at, \
+                    (SELECT g.message FROM fault g WHERE g.sensor = f.sensor ORDER BY g.id DESC LIMIT 1) AS last_message \
              FROM fault f JOIN archive a ON a.id = f.archive_id \
              GROUP BY f.sensor ORDER BY f.sensor",
         )?;
         let rows = stmt.query_map([ceil_secs(since)], |row| {
+            let mut cols = Columns::new(row);
             Ok(SensorFaults {
-                sensor: row.get(0)?,
-                total: row.get(1)?,
-                recent: row.get(2)?,
-                last_at: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_secs),
-                last_message: row.get(4)?,
+                sensor: cols.get("sensor")?,
+                total: cols.get("total")?,
+                recent: cols.get("recent")?,
+                last_at: cols.get("last_at")?,
+                last_message: cols.get("last_message")?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -255,7 +257,7 @@ impl Reader {
             cells.push(Value::Text(utc_text(row.get(1)?)));
             cells.push(Value::Text(utc_text(row.get(2)?)));
             for i in 3..width {
-                cells.push(Value::from(row.get_ref(i)?));
+                cells.push(cell(row.get_ref(i)?));
             }
             ids.push(row.get::<_, i64>(0)?);
             table.rows.push(cells);
@@ -296,19 +298,15 @@ impl Reader {
         to_s: i64,
     ) -> Result<Vec<(i64, String, Stat)>, StoreError> {
         let sql = format!(
-            "SELECT {key}, e.quantity, e.mean, e.min, e.max, e.n \
+            "SELECT {key} AS key, e.quantity AS quantity, e.mean AS mean, e.min AS min, \
+                    e.max AS max, e.n AS n \
              FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
              WHERE a.start_ts >= ?1 AND a.start_ts < ?2 ORDER BY a.start_ts"
         );
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![from_s, to_s], |row| {
-            let stat = Stat {
-                mean: row.get(2)?,
-                min: row.get(3)?,
-                max: row.get(4)?,
-                n: row.get(5)?,
-            };
-            Ok((row.get(0)?, row.get(1)?, stat))
+            let mut cols = Columns::new(row);
+            Ok((cols.get("key")?, cols.get("quantity")?, cols.extra()?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -391,7 +389,7 @@ impl Reader {
         while let Some(row) = rows.next()? {
             table.rows.push(
                 (0..width)
-                    .map(|i| row.get_ref(i).map(Value::from))
+                    .map(|i| row.get_ref(i).map(cell))
                     .collect::<Result<_, _>>()?,
             );
         }

@@ -168,6 +168,16 @@ impl<'a, 's> Columns<'a, 's> {
         })
     }
 
+    /// An `archive_extra` statistic: `mean, min, max, n`.
+    pub(super) fn extra(&mut self) -> rusqlite::Result<Stat> {
+        Ok(Stat {
+            mean: self.get("mean")?,
+            min: self.get("min")?,
+            max: self.get("max")?,
+            n: self.get("n")?,
+        })
+    }
+
     /// Reads `start_ts, end_ts, VALUE_COLUMNS...` from the next column on.
     pub(super) fn record(&mut self) -> rusqlite::Result<ArchiveRecord> {
         Ok(ArchiveRecord {
