@@ -147,7 +147,7 @@ pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
         let name = upload.name().to_string();
         let mut policy = Policy::from_common(&upload.common());
         policy.shutdown_grace = grace;
-        let store = match Store::open_outbox(db_path) {
+        let outbox = match Store::open_outbox(db_path) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(destination = %name, "uploader cannot open the database: {e}");
@@ -156,12 +156,12 @@ pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
         };
         let task = match upload {
             UploadConfig::Http(c) => match HttpDestination::new(c, &station_id) {
-                Ok(d) => uploads.spawn(&name, &station_id, store, d, policy),
-                Err(e) => setup_failed(store, &name, &e.to_string()),
+                Ok(d) => uploads.spawn(&name, &station_id, outbox, d, policy),
+                Err(e) => setup_failed(outbox, &name, &e.to_string()),
             },
             UploadConfig::Mqtt(c) => match MqttDestination::new(c, &station_id) {
-                Ok(d) => uploads.spawn(&name, &station_id, store, d, policy),
-                Err(e) => setup_failed(store, &name, &e.to_string()),
+                Ok(d) => uploads.spawn(&name, &station_id, outbox, d, policy),
+                Err(e) => setup_failed(outbox, &name, &e.to_string()),
             },
         };
         if let Some(task) = task {
@@ -176,7 +176,7 @@ impl Uploads {
         &self,
         name: &str,
         station_id: &str,
-        store: Outbox,
+        outbox: Outbox,
         destination: D,
         policy: Policy,
     ) -> Option<JoinHandle<Option<Summary>>> {
@@ -192,7 +192,7 @@ impl Uploads {
                 outbox::run_uploader_draining(
                     name,
                     station_id,
-                    store,
+                    outbox,
                     destination,
                     policy,
                     Some(wake),
@@ -206,13 +206,13 @@ impl Uploads {
 }
 
 fn setup_failed(
-    mut store: Outbox,
+    mut outbox: Outbox,
     name: &str,
     reason: &str,
 ) -> Option<JoinHandle<Option<Summary>>> {
     tracing::error!(destination = %name, error = %reason, "upload disabled: cannot set up the destination");
     let state = format!("stopped: {reason}");
-    if let Err(e) = store.set_upload_state(name, &state, Some((reason, Timestamp::now()))) {
+    if let Err(e) = outbox.set_upload_state(name, &state, Some((reason, Timestamp::now()))) {
         tracing::error!(destination = %name, "cannot record the upload status: {e}");
     }
     None
