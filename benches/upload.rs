@@ -61,7 +61,7 @@ fn drain(days: i64, batch_size: u32) {
         .block_on(run_uploader(
             "bench".into(),
             "bench".into(),
-            common::open(&db),
+            common::outbox(&db),
             dest,
             policy,
             None,

@@ -10,7 +10,9 @@
 //! - [`sim`]: simulated weather played through simulated hardware.
 //! - [`clock`], [`sampler`]: wall-clock-aligned ticks; one [`observation::Sample`] per tick.
 //! - [`aggregate`], [`meteo`]: samples → [`record::ArchiveRecord`] per interval.
-//! - [`store`]: the SQLite database, its only owner; [`query`]: output formats.
+//! - [`store`]: the SQLite database, its only owner, one file per job; it hands out a
+//!   writer ([`store::Store`]), a read-only [`store::Reader`] and an uploader's
+//!   [`store::Outbox`]; [`query`]: output formats.
 //! - [`probe`]: `weatherd probe`, what the machine has and what to fix.
 //! - [`upload`]: the outbox uploaders (HTTP, MQTT), one cursor per destination.
 //! - [`station`]: wires it all together for `weatherd run`; [`status`]: `weatherd status`.

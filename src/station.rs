@@ -706,9 +706,6 @@ fn is_permanent(e: &crate::store::StoreError) -> bool {
     use crate::store::StoreError;
     match e {
         StoreError::Overlap { .. } | StoreError::Invalid { .. } => true,
-        StoreError::Sqlite(e) => {
-            e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-        }
-        _ => false,
+        _ => e.is_constraint_violation(),
     }
 }

@@ -2,7 +2,7 @@
 //! the database (read-only; safe while the daemon runs).
 
 use crate::config::Config;
-use crate::store::{SensorFaults, Store, StoreError, UploadStatus};
+use crate::store::{Reader, SensorFaults, StoreError, UploadStatus};
 use crate::time::Timestamp;
 use std::io::{self, Write};
 
@@ -61,7 +61,7 @@ pub struct SensorLine {
 /// Collects the report. With a config, destinations and sensors come from it (plus any
 /// the database knows that the config no longer has); without, from the database.
 pub fn gather(
-    store: &Store,
+    store: &Reader,
     config: Option<&Config>,
     now: Timestamp,
 ) -> Result<Report, StoreError> {
@@ -273,7 +273,7 @@ mod tests {
     fn report_shows_backlog_errors_readings_and_faults() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("w.db");
-        let mut store = Store::open(&db, chrono_tz::UTC).unwrap();
+        let mut store = crate::store::Store::open(&db, chrono_tz::UTC).unwrap();
         let now = Timestamp::from_secs(1_767_225_600 + 86_400 * 2);
         let rec = |i: i64, faults: Vec<FaultCount>| ArchiveRecord {
             start: Timestamp::from_secs(1_767_225_600 + 60 * i),
@@ -303,10 +303,11 @@ mod tests {
         let mut late = rec(2 * 1440 - 10, vec![fault(now.secs() - 600)]);
         late.temperature_c.n = 0;
         store.insert(&late).unwrap();
-        store
+        let mut outbox = crate::store::Store::open_outbox(&db).unwrap();
+        outbox
             .ack_upload("school", 1, Timestamp::from_secs(1_767_225_700))
             .unwrap();
-        store
+        outbox
             .set_upload_state(
                 "school",
                 "failing",
@@ -319,7 +320,8 @@ mod tests {
             crate::config::EXAMPLE_TOML
         ))
         .unwrap();
-        let report = gather(&store, Some(&config), now).unwrap();
+        let reader = crate::store::Store::open_read_only(&db).unwrap();
+        let report = gather(&reader, Some(&config), now).unwrap();
         let mut out = Vec::new();
         render(&report, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();

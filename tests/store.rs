@@ -529,7 +529,8 @@ fn query_raw_hour_and_day() {
 #[test]
 fn upload_cursors_persist() {
     let (_dir, path) = tmp();
-    let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
+    drop(Store::open(&path, chrono_tz::UTC).unwrap());
+    let mut store = Store::open_outbox(&path).unwrap();
     assert_eq!(store.upload_cursor("wow").unwrap(), 0);
     store.set_upload_cursor("wow", 42).unwrap();
     store.set_upload_cursor("wu", 7).unwrap();
@@ -917,7 +918,8 @@ fn each_mode_has_its_durability() {
 #[test]
 fn an_upload_cursor_never_goes_backwards() {
     let (_dir, path) = tmp();
-    let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
+    drop(Store::open(&path, chrono_tz::UTC).unwrap());
+    let mut store = Store::open_outbox(&path).unwrap();
     let at = t("2026-01-01T00:00:00Z");
     store.ack_upload("school", 40, at).unwrap();
     // A late acknowledgement of an older batch (e.g. a retry answered after a newer
@@ -971,4 +973,45 @@ fn the_pending_report_round_trips_in_a_fixed_size_file() {
     assert_eq!(std::fs::metadata(&file).unwrap().len(), len);
     let back = PendingReport::read(&path).unwrap();
     assert_eq!((back.waiting, back.since, back.last_error), (0, None, None));
+}
+
+#[test]
+fn an_outbox_opens_only_a_database_the_station_made() {
+    let (dir, path) = tmp();
+    // Missing: refused, and nothing is created (only the station's Store creates).
+    let err = Store::open_outbox(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Open { message, .. } if message.contains("no such database")),
+        "{err}"
+    );
+    assert!(!path.exists());
+
+    // A weatherd file at an older schema (here: marked, but never migrated): refused
+    // and left as it was, because only the station migrates.
+    let old = dir.path().join("old.db");
+    {
+        let conn = Connection::open(&old).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+    }
+    let before = std::fs::read(&old).unwrap();
+    let err = Store::open_outbox(&old).unwrap_err();
+    assert!(err.to_string().contains("run `weatherd run` once"), "{err}");
+    assert_eq!(std::fs::read(&old).unwrap(), before);
+
+    // Once the station opened it, the outbox records a cursor a reader sees.
+    let mut station = Store::open(&path, chrono_tz::UTC).unwrap();
+    let id = station
+        .insert(&full_record(t("2026-01-01T00:00:00Z")))
+        .unwrap();
+    let mut outbox = Store::open_outbox(&path).unwrap();
+    let batch = outbox.records_after(0, 10).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].0, id);
+    outbox
+        .ack_upload("school", id, t("2026-01-01T00:02:00Z"))
+        .unwrap();
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.upload_cursor("school").unwrap(), id);
+    assert_eq!(reader.backlog_after(id).unwrap(), (0, None));
 }

@@ -130,7 +130,7 @@ async fn a_retry_resends_the_same_batch_under_the_same_key() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "station".into(),
-        common::open(&db),
+        common::outbox(&db),
         dest,
         fast_policy(50),
         Some(wake_rx),
@@ -206,7 +206,7 @@ async fn after_a_restart_the_unacknowledged_batch_keeps_its_key() {
     let first = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::open(&db),
+        common::outbox(&db),
         keys.clone(),
         policy,
         None,
@@ -225,7 +225,7 @@ async fn after_a_restart_the_unacknowledged_batch_keeps_its_key() {
     let second = run_uploader(
         "school".into(),
         "s".into(),
-        common::open(&db),
+        common::outbox(&db),
         keys.clone(),
         fast_policy(50),
         None,
@@ -378,7 +378,7 @@ async fn a_transient_database_error_is_retried_not_fatal() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::open(&db),
+        common::outbox(&db),
         dest,
         fast_policy(50),
         None,
@@ -432,7 +432,7 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
     let db = dir.path().join("w.db");
     let mut station = common::open(&db);
     common::fill(&mut station, 0, 10);
-    station.set_upload_cursor("school", 50).unwrap();
+    common::outbox(&db).set_upload_cursor("school", 50).unwrap();
 
     // `status` sees it from the database alone.
     let text = status_text(&db);
@@ -450,7 +450,7 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::open(&db),
+        common::outbox(&db),
         dest,
         fast_policy(50),
         None,
@@ -487,7 +487,7 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(server.count(), 0, "nothing sent while the cursor is ahead");
     // The operator takes the fix (the server has nothing after 10).
-    station.set_upload_cursor("school", 10).unwrap();
+    common::outbox(&db).set_upload_cursor("school", 10).unwrap();
     let summary = tokio::time::timeout(Duration::from_secs(60), uploader)
         .await
         .expect("resumes")
@@ -526,7 +526,7 @@ async fn an_unreadable_row_is_reported_and_the_records_before_it_go_out() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::open(&db),
+        common::outbox(&db),
         dest,
         fast_policy(50),
         None,
@@ -620,7 +620,7 @@ async fn a_drain_sends_partial_batches_and_returns_when_done() {
     let uploader = tokio::spawn(run_uploader_draining(
         "school".into(),
         "s".into(),
-        common::open(&db),
+        common::outbox(&db),
         dest,
         policy,
         None,

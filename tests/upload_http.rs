@@ -105,7 +105,7 @@ async fn every_record_arrives_once_and_in_order_through_faults() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "test-station".into(),
-        common::open(&db),
+        common::outbox(&db),
         dest,
         fast_policy(50),
         Some(wake_rx),
@@ -183,7 +183,7 @@ async fn unauthorized_stops_the_destination_once_and_status_says_why() {
         run_uploader(
             "school".into(),
             "test".into(),
-            common::open(&db),
+            common::outbox(&db),
             dest,
             fast_policy(50),
             None,

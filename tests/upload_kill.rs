@@ -199,7 +199,7 @@ fn sigkill_at_fixed_points_loses_no_record() {
                 run_uploader(
                     "school".into(),
                     weatherd::upload::station_id("x"),
-                    common::open(&db),
+                    common::outbox(&db),
                     dest,
                     policy,
                     None,

@@ -102,7 +102,7 @@ async fn simulate(days: i64, offline_days: i64, batch_size: usize) -> Outcome {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "station".into(),
-        common::open(&db),
+        common::outbox(&db),
         dest,
         policy,
         Some(wake_rx),

@@ -17,7 +17,7 @@
 //! kept in the database for `weatherd status` instead.
 
 use super::{Batch, DeliveryError, Destination};
-use crate::store::{Store, StoreError, UPLOAD_STATE_OK};
+use crate::store::{Outbox, StoreError, UPLOAD_STATE_OK};
 use crate::time::Timestamp;
 use rand::{Rng, SeedableRng};
 use std::future::Future;
@@ -133,22 +133,6 @@ impl Stall {
     }
 }
 
-/// A value in the record's row is not what weatherd writes (hand-edited, or damaged):
-/// retrying will not help until the row is fixed, unlike a busy or full database.
-fn is_data_error(e: &StoreError) -> bool {
-    use rusqlite::Error as E;
-    matches!(
-        e,
-        StoreError::Corrupt { .. }
-            | StoreError::Sqlite(
-                E::InvalidColumnType(..)
-                    | E::FromSqlConversionFailure(..)
-                    | E::IntegralValueOutOfRange(..)
-                    | E::Utf8Error(..)
-            )
-    )
-}
-
 /// What to do next.
 enum Plan {
     /// Deliver (or finish acknowledging) the pending batch.
@@ -161,7 +145,7 @@ enum Plan {
 struct Uploader {
     name: String,
     station_id: String,
-    store: Store,
+    outbox: Outbox,
     policy: Policy,
     summary: Summary,
     pending: Option<Pending>,
@@ -185,7 +169,7 @@ struct Uploader {
 pub async fn run_uploader<D: Destination>(
     name: String,
     station_id: String,
-    store: Store,
+    outbox: Outbox,
     destination: D,
     policy: Policy,
     wake: Option<watch::Receiver<i64>>,
@@ -194,7 +178,7 @@ pub async fn run_uploader<D: Destination>(
     Ok(run_uploader_draining(
         name,
         station_id,
-        store,
+        outbox,
         destination,
         policy,
         wake,
@@ -211,7 +195,7 @@ pub async fn run_uploader<D: Destination>(
 pub async fn run_uploader_draining<D: Destination>(
     name: String,
     station_id: String,
-    store: Store,
+    outbox: Outbox,
     mut destination: D,
     policy: Policy,
     wake: Option<watch::Receiver<i64>>,
@@ -234,7 +218,7 @@ pub async fn run_uploader_draining<D: Destination>(
     let mut u = Uploader {
         name,
         station_id,
-        store,
+        outbox,
         policy,
         summary: Summary::default(),
         pending: None,
@@ -309,7 +293,7 @@ pub async fn run_uploader_draining<D: Destination>(
                             Health::Ok => "failing".to_string(),
                         };
                         if let Err(e) =
-                            u.store
+                            u.outbox
                                 .set_upload_state(&u.name, &state, Some((&message, now_wall)))
                         {
                             note_stall(&u.name, &mut stall, Stall::database(&e), now_wall);
@@ -332,7 +316,7 @@ pub async fn run_uploader_draining<D: Destination>(
                         let state = format!("stopped: {message}");
                         let now_wall = (u.policy.wall_clock)();
                         if let Err(e) =
-                            u.store
+                            u.outbox
                                 .set_upload_state(&u.name, &state, Some((&message, now_wall)))
                         {
                             tracing::error!(destination = %u.name, "cannot record the upload status: {e}");
@@ -350,7 +334,7 @@ pub async fn run_uploader_draining<D: Destination>(
                 if let Some((old, since, _)) = stall.take() {
                     // The stall text must not outlive the stall in `weatherd status`; a
                     // failing network shows again with the next attempt.
-                    let _ = u.store.set_upload_state(&u.name, UPLOAD_STATE_OK, None);
+                    let _ = u.outbox.set_upload_state(&u.name, UPLOAD_STATE_OK, None);
                     tracing::info!(
                         destination = %u.name,
                         was = %old.reason,
@@ -378,7 +362,7 @@ pub async fn run_uploader_draining<D: Destination>(
                     let state = format!("stalled since {}: {}", since.rfc3339(), s.reason);
                     // May fail too (the database is what stalls); the log has it then.
                     let _ = u
-                        .store
+                        .outbox
                         .set_upload_state(&u.name, &state, Some((&s.reason, now_wall)));
                 }
                 if !stopping {
@@ -437,11 +421,11 @@ fn redact(message: &str) -> String {
 
 impl Uploader {
     fn log_start(&mut self) {
-        let Ok(cursor) = self.store.upload_cursor(&self.name) else {
+        let Ok(cursor) = self.outbox.upload_cursor(&self.name) else {
             return;
         };
         self.summary.cursor = cursor;
-        if let Ok((backlog, oldest)) = self.store.backlog_after(cursor) {
+        if let Ok((backlog, oldest)) = self.outbox.backlog_after(cursor) {
             if backlog > 0 {
                 tracing::info!(
                     destination = %self.name,
@@ -459,24 +443,24 @@ impl Uploader {
             return Ok(Plan::Send);
         }
         let db = |e: StoreError| Stall::database(&e);
-        let cursor = self.store.upload_cursor(&self.name).map_err(db)?;
+        let cursor = self.outbox.upload_cursor(&self.name).map_err(db)?;
         self.summary.cursor = cursor;
         if let Some(stuck) = self.cursor_ahead {
             if stuck == cursor {
-                let newest = self.store.last_id().map_err(db)?;
+                let newest = self.outbox.last_id().map_err(db)?;
                 return Err(self.cursor_ahead_stall(cursor, newest));
             }
             // Someone set the cursor: start over from it.
             self.cursor_ahead = None;
         }
         let limit = self.policy.batch_size;
-        let (mut records, readable_only) = match self.store.records_after(cursor, limit) {
+        let (mut records, readable_only) = match self.outbox.records_after(cursor, limit) {
             Ok(r) => (r, false),
-            Err(e) if is_data_error(&e) => {
+            Err(e) if e.is_bad_data() => {
                 let good = self.readable_prefix(cursor, limit);
                 if good.is_empty() {
                     let oldest = self
-                        .store
+                        .outbox
                         .backlog_after(cursor)
                         .ok()
                         .and_then(|(_, t)| t)
@@ -497,7 +481,7 @@ impl Uploader {
         };
         // A batch sent before a restart and never acknowledged goes again exactly.
         let inflight = self
-            .store
+            .outbox
             .upload_inflight(&self.name)
             .map_err(db)?
             .filter(|last| *last > cursor);
@@ -505,7 +489,7 @@ impl Uploader {
             records.retain(|r| r.0 <= last);
         }
         let Some((first_id, first)) = records.first() else {
-            let newest = self.store.last_id().map_err(db)?;
+            let newest = self.outbox.last_id().map_err(db)?;
             if newest < cursor {
                 self.cursor_ahead = Some(cursor);
                 return Err(self.cursor_ahead_stall(cursor, newest));
@@ -548,7 +532,7 @@ impl Uploader {
         let last_id = records.last().map_or(cursor, |r| r.0);
         if inflight.is_none() {
             // Before the first send, so a restart re-sends this very batch.
-            self.store
+            self.outbox
                 .set_upload_inflight(&self.name, last_id)
                 .map_err(db)?;
         }
@@ -576,7 +560,7 @@ impl Uploader {
         let mut best = Vec::new();
         while good + 1 < bad {
             let mid = good + (bad - good) / 2;
-            match self.store.records_after(cursor, mid) {
+            match self.outbox.records_after(cursor, mid) {
                 Ok(r) => {
                     good = mid;
                     best = r;
@@ -597,7 +581,7 @@ impl Uploader {
                  reuse ids up to {cursor} and are held back. If the server does not have records \
                  after {newest}, set the cursor back with weatherd stopped: sqlite3 {} \"UPDATE state \
                  SET value = {newest} WHERE key = '{key}'\"",
-                self.store.path().display()
+                self.outbox.path().display()
             ),
         }
     }
@@ -609,7 +593,7 @@ impl Uploader {
         };
         let db = |e: StoreError| Stall::database(&e);
         let now_wall = (self.policy.wall_clock)();
-        self.store
+        self.outbox
             .ack_upload(&self.name, p.last_id, now_wall)
             .map_err(db)?;
         let Some(p) = self.pending.take() else {
@@ -624,7 +608,7 @@ impl Uploader {
             since, attempts, ..
         } = *health
         {
-            let waiting = self.store.backlog_after(p.last_id).map_or(0, |(n, _)| n);
+            let waiting = self.outbox.backlog_after(p.last_id).map_or(0, |(n, _)| n);
             tracing::info!(
                 destination = %self.name,
                 outage = %human(since.elapsed()),

@@ -5,7 +5,7 @@ use super::mqtt::MqttDestination;
 use super::outbox::{self, Policy, Summary};
 use super::{Destination, UploadConfig};
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Outbox, Store};
 use crate::time::Timestamp;
 use std::future::Future;
 use std::path::Path;
@@ -147,7 +147,7 @@ pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
         let name = upload.name().to_string();
         let mut policy = Policy::from_common(&upload.common());
         policy.shutdown_grace = grace;
-        let store = match Store::open(db_path, config.time_zone()) {
+        let outbox = match Store::open_outbox(db_path) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(destination = %name, "uploader cannot open the database: {e}");
@@ -156,12 +156,12 @@ pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
         };
         let task = match upload {
             UploadConfig::Http(c) => match HttpDestination::new(c, &station_id) {
-                Ok(d) => uploads.spawn(&name, &station_id, store, d, policy),
-                Err(e) => setup_failed(store, &name, &e.to_string()),
+                Ok(d) => uploads.spawn(&name, &station_id, outbox, d, policy),
+                Err(e) => setup_failed(outbox, &name, &e.to_string()),
             },
             UploadConfig::Mqtt(c) => match MqttDestination::new(c, &station_id) {
-                Ok(d) => uploads.spawn(&name, &station_id, store, d, policy),
-                Err(e) => setup_failed(store, &name, &e.to_string()),
+                Ok(d) => uploads.spawn(&name, &station_id, outbox, d, policy),
+                Err(e) => setup_failed(outbox, &name, &e.to_string()),
             },
         };
         if let Some(task) = task {
@@ -176,7 +176,7 @@ impl Uploads {
         &self,
         name: &str,
         station_id: &str,
-        store: Store,
+        outbox: Outbox,
         destination: D,
         policy: Policy,
     ) -> Option<JoinHandle<Option<Summary>>> {
@@ -192,7 +192,7 @@ impl Uploads {
                 outbox::run_uploader_draining(
                     name,
                     station_id,
-                    store,
+                    outbox,
                     destination,
                     policy,
                     Some(wake),
@@ -205,10 +205,14 @@ impl Uploads {
     }
 }
 
-fn setup_failed(mut store: Store, name: &str, reason: &str) -> Option<JoinHandle<Option<Summary>>> {
+fn setup_failed(
+    mut outbox: Outbox,
+    name: &str,
+    reason: &str,
+) -> Option<JoinHandle<Option<Summary>>> {
     tracing::error!(destination = %name, error = %reason, "upload disabled: cannot set up the destination");
     let state = format!("stopped: {reason}");
-    if let Err(e) = store.set_upload_state(name, &state, Some((reason, Timestamp::now()))) {
+    if let Err(e) = outbox.set_upload_state(name, &state, Some((reason, Timestamp::now()))) {
         tracing::error!(destination = %name, "cannot record the upload status: {e}");
     }
     None

@@ -3,7 +3,7 @@ pub mod http_server;
 
 use std::path::Path;
 use weatherd::record::{ArchiveRecord, Stat};
-use weatherd::store::Store;
+use weatherd::store::{Outbox, Store};
 use weatherd::time::Timestamp;
 
 /// 2025-01-01T00:00:00Z: safely in the past, so every record is "old" to the uploader.
@@ -36,6 +36,11 @@ pub fn record(i: i64) -> ArchiveRecord {
 
 pub fn open(path: &Path) -> Store {
     Store::open(path, chrono_tz::UTC).expect("open store")
+}
+
+/// An uploader's handle on a database `open` already created.
+pub fn outbox(path: &Path) -> Outbox {
+    Store::open_outbox(path).expect("open outbox")
 }
 
 /// Appends records `from..to` (indices as in `record`).
