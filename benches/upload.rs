@@ -16,7 +16,7 @@ use common::http_server::Server;
 use std::time::{Duration, Instant};
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
-use weatherd::upload::{run_uploader, HttpConfig, Policy};
+use weatherd::upload::{run_uploader, Common, HttpConfig, Policy};
 
 fn drain(days: i64, batch_size: u32) {
     let records = days * 1440;
@@ -35,11 +35,13 @@ fn drain(days: i64, batch_size: u32) {
         ca_file: None,
         proxy: None,
         allow_plain_http: false,
-        timeout_seconds: 30,
-        batch_size,
-        batch_max_age_seconds: 60,
-        backoff_initial_seconds: 1,
-        backoff_max_seconds: 1,
+        common: Common {
+            timeout_seconds: 30,
+            batch_size,
+            batch_max_age_seconds: 60,
+            backoff_initial_seconds: 1,
+            backoff_max_seconds: 1,
+        },
     };
     let dest = HttpDestination::new(&config, "bench").expect("destination");
     let policy = Policy {

@@ -79,7 +79,7 @@ fn main() {
     let total = days * 24 * 60;
     let records: Vec<(i64, ArchiveRecord)> = (1..=total).map(|id| (id, record(id))).collect();
     // The uploader's default MQTT batch size.
-    let batch_size = weatherd::upload::defaults::mqtt_batch_size() as usize;
+    let batch_size = weatherd::upload::mqtt::DEFAULT_BATCH_SIZE as usize;
     let batches: Vec<Batch> = records
         .chunks(batch_size)
         .map(|c| Batch {

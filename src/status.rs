@@ -75,15 +75,7 @@ pub fn gather(
     };
     if let Some(config) = config {
         for u in &config.upload {
-            let target = match u {
-                crate::upload::UploadConfig::Http(c) => format!("http → {}", c.url),
-                crate::upload::UploadConfig::Mqtt(c) => format!(
-                    "mqtt → {}:{}",
-                    c.host,
-                    c.port.unwrap_or(if c.tls { 8883 } else { 1883 })
-                ),
-            };
-            uploads.push(line(target, store.upload_status(u.name())?));
+            uploads.push(line(u.target(), store.upload_status(u.name())?));
             names_done.push(u.name().to_string());
         }
     }

@@ -160,17 +160,20 @@ fn commented_out_examples_parse_and_show_the_defaults() {
         weatherd::upload::UploadConfig::Http(h) => {
             assert_eq!(h.name, "school-server");
             assert_eq!(
-                h.timeout_seconds,
+                h.common.timeout_seconds,
                 weatherd::upload::defaults::timeout_seconds()
             );
-            assert_eq!(h.batch_size, weatherd::upload::defaults::http_batch_size());
+            assert_eq!(
+                h.common.batch_size,
+                weatherd::upload::http::DEFAULT_BATCH_SIZE
+            );
         }
         other => panic!("upload[0] is {other:?}"),
     }
     match &c.upload[1] {
         weatherd::upload::UploadConfig::Mqtt(m) => {
             assert_eq!(m.host, "mqtt.example.org");
-            assert_eq!(m.topic, weatherd::upload::defaults::mqtt_topic());
+            assert_eq!(m.topic, weatherd::upload::mqtt::defaults::topic());
         }
         other => panic!("upload[1] is {other:?}"),
     }
@@ -609,8 +612,8 @@ fn uploads_parse_with_defaults() {
     assert_eq!(c.upload.len(), 2);
     match &c.upload[0] {
         weatherd::upload::UploadConfig::Http(h) => {
-            assert_eq!(h.batch_size, 500);
-            assert_eq!(h.timeout_seconds, 30);
+            assert_eq!(h.common.batch_size, 500);
+            assert_eq!(h.common.timeout_seconds, 30);
             assert!(!h.allow_plain_http);
         }
         other => panic!("{other:?}"),
@@ -830,5 +833,91 @@ fn every_driver_is_refused_a_resource_another_sensor_claimed() {
                 "no registered sensor can take {want:?} from {t}"
             );
         }
+    }
+}
+
+/// Issue 10: the shared upload settings are defined and read once, for every
+/// registered destination. For each `type` in the registry (nothing here names one):
+/// its smallest table gets every shared key at the shared default (the batch size at
+/// the type's own); every shared key is accepted and read; an unknown key, or a
+/// shared key of the wrong type, is refused with its key path and line, and the
+/// unknown key's message lists the shared keys as allowed; the effective config
+/// round-trips them; and the shared range checks apply.
+#[test]
+fn every_destination_gets_the_shared_upload_settings() {
+    use weatherd::upload::{defaults, Common, UploadConfig};
+    assert!(!UploadConfig::TYPES.is_empty());
+    for &t in UploadConfig::TYPES {
+        let minimal = UploadConfig::minimal_table(t).expect("registered");
+        let batch = UploadConfig::default_batch_size(t).expect("registered");
+        let head = format!("{STATION}\n[[upload]]\ntype = \"{t}\"\nname = \"d\"\n{minimal}");
+
+        let c = Config::from_toml(&head).unwrap_or_else(|e| panic!("{t}: {e}"));
+        assert_eq!(c.upload[0].type_name(), t);
+        let common = c.upload[0].common();
+        assert_eq!(common.timeout_seconds, defaults::timeout_seconds(), "{t}");
+        assert_eq!(common.timeout_seconds, 30, "{t}");
+        assert_eq!(common.batch_max_age_seconds, 60, "{t}");
+        assert_eq!(common.backoff_initial_seconds, 5, "{t}");
+        assert_eq!(common.backoff_max_seconds, 1800, "{t}");
+        assert_eq!(common.batch_size, batch, "{t}");
+        assert_eq!(common, Common::defaults(batch), "{t}");
+
+        let set = "timeout_seconds = 7\nbatch_size = 11\nbatch_max_age_seconds = 13\n\
+                   backoff_initial_seconds = 17\nbackoff_max_seconds = 19\n";
+        let c = Config::from_toml(&format!("{head}{set}")).unwrap_or_else(|e| panic!("{t}: {e}"));
+        let want = Common {
+            timeout_seconds: 7,
+            batch_size: 11,
+            batch_max_age_seconds: 13,
+            backoff_initial_seconds: 17,
+            backoff_max_seconds: 19,
+        };
+        assert_eq!(c.upload[0].common(), want, "{t}");
+        let rendered = c.to_toml();
+        for key in Common::KEYS {
+            assert!(
+                rendered.contains(&format!("{key} = ")),
+                "{t}: {key} not in\n{rendered}"
+            );
+        }
+        assert_eq!(Config::from_toml(&rendered).expect("round trip"), c, "{t}");
+
+        let text = format!("{head}batch_size = 20\nbatch_sise = 20\n");
+        let e = err(&text);
+        let mut words = vec!["unknown key", "did you mean `batch_size`?"];
+        let listed: Vec<String> = Common::KEYS.iter().map(|k| format!("`{k}`")).collect();
+        words.extend(listed.iter().map(String::as_str));
+        assert_error(
+            &e,
+            "upload[0].batch_sise",
+            Some(line_of(&text, "batch_sise")),
+            &words,
+        );
+
+        let text = format!("{head}backoff_max_seconds = \"long\"\n");
+        assert_error(
+            &err(&text),
+            "upload[0].backoff_max_seconds",
+            Some(line_of(&text, "backoff_max_seconds")),
+            &["wrong type", "found string \"long\""],
+        );
+
+        // Of two mistakes, the one in the earlier key is reported, as when one serde
+        // struct read the whole table: here the unknown key, then the shared one.
+        let text = format!("{head}aaa = 1\nbatch_size = \"x\"\n");
+        assert_eq!(err(&text).path, "upload[0].aaa", "{t}");
+        let text = format!("{head}zzz = 1\nbatch_size = \"x\"\n");
+        assert_eq!(err(&text).path, "upload[0].batch_size", "{t}");
+
+        let text = format!("{head}batch_size = 0\n");
+        let all = Config::from_toml_all(&text).expect_err("batch_size 0");
+        assert_eq!(all.len(), 1, "{t}: {all:?}");
+        assert_error(
+            &all[0],
+            "upload[0].batch_size",
+            Some(line_of(&text, "batch_size")),
+            &["must be from 1 to 10000 records"],
+        );
     }
 }

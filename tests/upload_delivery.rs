@@ -15,7 +15,9 @@ use std::time::Duration;
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
 use weatherd::upload::outbox::run_uploader_draining;
-use weatherd::upload::{run_uploader, Batch, DeliveryError, Destination, HttpConfig, Policy};
+use weatherd::upload::{
+    run_uploader, Batch, Common, DeliveryError, Destination, HttpConfig, Policy,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
 const PROXY_VARIABLES: [&str; 6] = [
@@ -36,11 +38,13 @@ fn http_config(url: &str) -> HttpConfig {
         ca_file: None,
         proxy: None,
         allow_plain_http: false,
-        timeout_seconds: 5,
-        batch_size: 50,
-        batch_max_age_seconds: 60,
-        backoff_initial_seconds: 1,
-        backoff_max_seconds: 1,
+        common: Common {
+            timeout_seconds: 5,
+            batch_size: 50,
+            batch_max_age_seconds: 60,
+            backoff_initial_seconds: 1,
+            backoff_max_seconds: 1,
+        },
     }
 }
 

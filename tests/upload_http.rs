@@ -10,7 +10,7 @@ use std::time::Duration;
 use weatherd::config::Config;
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
-use weatherd::upload::{run_uploader, HttpConfig, Policy};
+use weatherd::upload::{run_uploader, Common, HttpConfig, Policy};
 
 fn http_config(url: &str, token_file: Option<&Path>) -> HttpConfig {
     HttpConfig {
@@ -21,11 +21,13 @@ fn http_config(url: &str, token_file: Option<&Path>) -> HttpConfig {
         ca_file: None,
         proxy: None,
         allow_plain_http: false,
-        timeout_seconds: 1,
-        batch_size: 50,
-        batch_max_age_seconds: 60,
-        backoff_initial_seconds: 1,
-        backoff_max_seconds: 1,
+        common: Common {
+            timeout_seconds: 1,
+            batch_size: 50,
+            batch_max_age_seconds: 60,
+            backoff_initial_seconds: 1,
+            backoff_max_seconds: 1,
+        },
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
-use weatherd::upload::{run_uploader, HttpConfig, Policy};
+use weatherd::upload::{run_uploader, Common, HttpConfig, Policy};
 
 const START: &str = "2025-01-01T00:00:00Z";
 const DAYS: i64 = 3;
@@ -175,11 +175,13 @@ fn sigkill_at_fixed_points_loses_no_record() {
         ca_file: None,
         proxy: None,
         allow_plain_http: false,
-        timeout_seconds: 5,
-        batch_size: 500,
-        batch_max_age_seconds: 0,
-        backoff_initial_seconds: 1,
-        backoff_max_seconds: 1,
+        common: Common {
+            timeout_seconds: 5,
+            batch_size: 500,
+            batch_max_age_seconds: 0,
+            backoff_initial_seconds: 1,
+            backoff_max_seconds: 1,
+        },
     };
     let dest = HttpDestination::new(&http, "x").unwrap();
     let policy = Policy {

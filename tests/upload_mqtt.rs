@@ -28,7 +28,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 fn config(port: u16, extra: &str) -> MqttConfig {
     let text = format!("name = \"broker\"\nhost = \"127.0.0.1\"\nport = {port}\n{extra}");
-    toml::from_str(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
+    MqttConfig::from_toml(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
 }
 
 fn destination(config: &MqttConfig) -> MqttDestination {
@@ -431,7 +431,7 @@ async fn tls_verifies_the_broker_with_ca_file_and_refuses_it_without() {
             "name = \"tls\"\nhost = \"localhost\"\nport = {tls_port}\ntls = true\n\
              timeout_seconds = 5\n{extra}"
         );
-        toml::from_str::<MqttConfig>(&text).expect("tls config")
+        MqttConfig::from_toml(&text).expect("tls config")
     };
 
     let mut sub = Subscriber::new(broker.port, ARCHIVE).await;

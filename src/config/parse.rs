@@ -94,7 +94,7 @@ fn parse_sensors(value: toml::Value) -> Result<BTreeMap<String, SensorConfig>, P
 fn parse_sensor(path: &KeyPath, value: toml::Value) -> Result<SensorConfig, Problem> {
     let (type_name, rest) = split_type(path, value, "sensor", SensorConfig::TYPES)?;
     // The registry in `sensors` knows which struct each `type` names.
-    SensorConfig::parse_as(&type_name, rest, path).unwrap_or_else(|| {
+    SensorConfig::parse_as(&type_name, toml::Value::Table(rest), path).unwrap_or_else(|| {
         Err(unknown_type(
             path,
             "sensor",
@@ -118,12 +118,18 @@ fn parse_uploads(value: toml::Value) -> Result<Vec<UploadConfig>, Problem> {
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let path = base.clone().index(i);
-        let (type_name, rest) = split_type(&path, item, "upload", &UploadConfig::TYPES)?;
-        out.push(match type_name.as_str() {
-            "http" => UploadConfig::Http(deserialize(rest, &path)?),
-            "mqtt" => UploadConfig::Mqtt(deserialize(rest, &path)?),
-            other => return Err(unknown_type(&path, "upload", other, &UploadConfig::TYPES)),
-        });
+        let (type_name, rest) = split_type(&path, item, "upload", UploadConfig::TYPES)?;
+        // The registry in `upload` knows which struct each `type` names.
+        out.push(
+            UploadConfig::parse_as(&type_name, rest, &path).unwrap_or_else(|| {
+                Err(unknown_type(
+                    &path,
+                    "upload",
+                    &type_name,
+                    UploadConfig::TYPES,
+                ))
+            })?,
+        );
     }
     Ok(out)
 }
@@ -143,7 +149,7 @@ fn split_type(
     value: toml::Value,
     what: &str,
     types: &[&str],
-) -> Result<(String, toml::Value), Problem> {
+) -> Result<(String, toml::Table), Problem> {
     let toml::Value::Table(mut fields) = value else {
         return Err(Problem::new(
             path.clone(),
@@ -156,7 +162,7 @@ fn split_type(
     };
     let type_path = path.key("type");
     match fields.remove("type") {
-        Some(toml::Value::String(s)) => Ok((s, toml::Value::Table(fields))),
+        Some(toml::Value::String(s)) => Ok((s, fields)),
         Some(other) => Err(Problem::new(
             type_path,
             format!(
@@ -191,6 +197,17 @@ pub(crate) fn deserialize<T: DeserializeOwned>(
     value: toml::Value,
     base: &KeyPath,
 ) -> Result<T, Problem> {
+    deserialize_with_keys(value, base, &[])
+}
+
+/// [`deserialize`] for a struct that shares its table with keys read elsewhere
+/// (an upload destination's and the shared `batch_size` & co.): an unknown key's
+/// message lists `also_allowed` after the struct's own keys.
+pub(crate) fn deserialize_with_keys<T: DeserializeOwned>(
+    value: toml::Value,
+    base: &KeyPath,
+    also_allowed: &[&str],
+) -> Result<T, Problem> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut path = base.clone();
         for seg in e.path().iter() {
@@ -203,13 +220,13 @@ pub(crate) fn deserialize<T: DeserializeOwned>(
                 serde_path_to_error::Segment::Unknown => {}
             }
         }
-        explain(path, e.inner().message())
+        explain(path, e.inner().message(), also_allowed)
     })
 }
 
 /// Turns serde's wording (which speaks Rust: `u8`, `struct Station`, "field") into
 /// the config's, and moves the key a message names into the path.
-fn explain(mut path: KeyPath, message: &str) -> Problem {
+fn explain(mut path: KeyPath, message: &str, also_allowed: &[&str]) -> Problem {
     if let Some(field) = between(message, "missing field `", "`") {
         if path.last_key() != Some(field) {
             path = path.key(field);
@@ -220,7 +237,7 @@ fn explain(mut path: KeyPath, message: &str) -> Problem {
         if path.last_key() != Some(field) {
             path = path.key(field);
         }
-        let expected: Vec<&str> = message
+        let mut expected: Vec<&str> = message
             .split_once(", expected ")
             .map(|(_, list)| {
                 list.split(", ")
@@ -228,6 +245,7 @@ fn explain(mut path: KeyPath, message: &str) -> Problem {
                     .collect()
             })
             .unwrap_or_default();
+        expected.extend_from_slice(also_allowed);
         let message = if expected.is_empty() {
             "unknown key; this table takes no keys".to_string()
         } else {

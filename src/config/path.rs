@@ -44,6 +44,16 @@ impl KeyPath {
         self.0.push(seg);
     }
 
+    /// The key right after `prefix` in this path (`upload[0].url` after `upload[0]`
+    /// is `url`), if this path continues `prefix` with a key.
+    pub(crate) fn key_after(&self, prefix: &KeyPath) -> Option<&str> {
+        let rest = self.0.strip_prefix(prefix.0.as_slice())?;
+        match rest.first()? {
+            Seg::Key(k) => Some(k),
+            Seg::Index(_) => None,
+        }
+    }
+
     pub(crate) fn last_key(&self) -> Option<&str> {
         match self.0.last() {
             Some(Seg::Key(k)) => Some(k),

@@ -16,11 +16,14 @@
 
 use super::payload;
 use super::secret::{self, Secret};
-use super::{Batch, DeliveryError, Destination, HttpConfig, SetupError};
+use super::{Batch, DeliveryError, Destination, SetupError};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
+
+mod config;
+pub use config::{HttpConfig, DEFAULT_BATCH_SIZE};
 
 /// Longest `Retry-After` honoured; a server asking for more is probably confused.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -64,7 +67,7 @@ impl HttpDestination {
             // a config change, reported as such.
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(u64::from(
-                config.timeout_seconds.max(1),
+                config.common.timeout_seconds.max(1),
             ))))
             .user_agent(concat!("weatherd/", env!("CARGO_PKG_VERSION")));
         if let Some(proxy) = &config.proxy {
@@ -491,11 +494,7 @@ mod tests {
             ca_file: None,
             proxy: proxy.map(str::to_string),
             allow_plain_http: allow,
-            timeout_seconds: 30,
-            batch_size: 500,
-            batch_max_age_seconds: 60,
-            backoff_initial_seconds: 5,
-            backoff_max_seconds: 1800,
+            common: crate::upload::Common::defaults(DEFAULT_BATCH_SIZE),
         };
         let none: Vec<(String, String)> = Vec::new();
         let env = vec![(

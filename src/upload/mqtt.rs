@@ -12,7 +12,7 @@
 //! payload carries the station and record id so they can drop repeats.
 
 use super::payload::{record_document, records_document};
-use super::{secret, Batch, DeliveryError, Destination, MqttConfig, MqttPer};
+use super::{secret, Batch, DeliveryError, Destination};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, Incoming, LastWill,
     MqttOptions, Outgoing, QoS, TlsConfiguration, Transport,
@@ -26,6 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+mod config;
+pub use config::{defaults, MqttConfig, MqttPer, DEFAULT_BATCH_SIZE};
 
 /// Payload of the retained status message while connected.
 pub const STATUS_ONLINE: &str = "online";
@@ -250,7 +253,7 @@ impl MqttDestination {
                 config.name
             )));
         }
-        if config.timeout_seconds == 0 {
+        if config.common.timeout_seconds == 0 {
             return Err(SetupError(format!(
                 "upload `{}`: timeout_seconds must be at least 1",
                 config.name
@@ -305,7 +308,7 @@ impl MqttDestination {
             status_topic: expand(&config.status_topic, station_id, "status_topic")?,
             per: config.per,
             keep_alive: Duration::from_secs(u64::from(config.keep_alive_seconds)),
-            timeout: Duration::from_secs(u64::from(config.timeout_seconds)),
+            timeout: Duration::from_secs(u64::from(config.common.timeout_seconds)),
         };
         Ok(MqttDestination {
             settings,

@@ -3,6 +3,8 @@
 //! world-readable and gets pasted into forum posts.
 
 use super::SetupError;
+use crate::config::path::KeyPath;
+use crate::config::validate::Validator;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -176,6 +178,59 @@ pub enum Finding {
     Problem(String),
     /// It could not be checked from here (no permission, no systemd credentials).
     Note(String),
+}
+
+/// `check-config`'s look at a destination's secret, given as a file key and a
+/// systemd credential key (`(value, key name)` each), loaded with `load`, the
+/// destination's own loader that `run` uses: the key and the finding, if any. A
+/// credential can only be read under systemd; outside, it is a note.
+pub(crate) fn check_secret<T>(
+    (file, file_key): (Option<&Path>, &'static str),
+    (credential, credential_key): (Option<&str>, &'static str),
+    load: impl FnOnce(&Path) -> Result<T, SetupError>,
+) -> Option<(&'static str, Finding)> {
+    let (key, finding) = match (file, credential) {
+        (Some(path), _) => (file_key, check_file(path, load)),
+        (None, Some(name)) => match credential_path(name) {
+            Ok(path) => (credential_key, check_file(&path, load)),
+            Err(e) => (
+                credential_key,
+                Some(Finding::Note(format!("not checked: {e}"))),
+            ),
+        },
+        (None, None) => return None,
+    };
+    finding.map(|f| (key, f))
+}
+
+/// Config check: a secret is given by file or by systemd credential, not both.
+pub(crate) fn check_one_secret(
+    v: &mut Validator<'_>,
+    path: &KeyPath,
+    file_key: &str,
+    cred_key: &str,
+    both: bool,
+) {
+    if both {
+        v.push(
+            path.key(cred_key),
+            format!("give either `{file_key}` or `{cred_key}`, not both"),
+        );
+    }
+}
+
+/// Config check of a systemd credential name: what follows `LoadCredential=` up to
+/// the `:`.
+pub(crate) fn check_credential_name(v: &mut Validator<'_>, path: KeyPath, name: &str) {
+    if name.is_empty() || name.contains('/') || name.contains(':') || name == "." || name == ".." {
+        v.push(
+            path,
+            format!(
+                "must be a systemd credential name (as in `LoadCredential=NAME:/path`), without `/` or `:`, \
+                 found \"{name}\""
+            ),
+        );
+    }
 }
 
 /// `check-config`'s check of a secret file: `load`, the very function `run` uses. A

@@ -1,9 +1,7 @@
 //! Starting and stopping the uploaders of a running station.
 
-use super::http::HttpDestination;
-use super::mqtt::MqttDestination;
 use super::outbox::{self, Policy, Summary};
-use super::{Destination, UploadConfig};
+use super::Destination;
 use crate::config::Config;
 use crate::store::{Outbox, Store};
 use crate::time::Timestamp;
@@ -154,16 +152,8 @@ pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
                 continue;
             }
         };
-        let task = match upload {
-            UploadConfig::Http(c) => match HttpDestination::new(c, &station_id) {
-                Ok(d) => uploads.spawn(&name, &station_id, outbox, d, policy),
-                Err(e) => setup_failed(outbox, &name, &e.to_string()),
-            },
-            UploadConfig::Mqtt(c) => match MqttDestination::new(c, &station_id) {
-                Ok(d) => uploads.spawn(&name, &station_id, outbox, d, policy),
-                Err(e) => setup_failed(outbox, &name, &e.to_string()),
-            },
-        };
+        // The registry builds the destination its `type` names.
+        let task = upload.start(&uploads, &station_id, outbox, policy);
         if let Some(task) = task {
             uploads.tasks.push((name, task));
         }
@@ -172,7 +162,7 @@ pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
 }
 
 impl Uploads {
-    fn spawn<D: Destination>(
+    pub(super) fn spawn<D: Destination>(
         &self,
         name: &str,
         station_id: &str,
@@ -205,7 +195,7 @@ impl Uploads {
     }
 }
 
-fn setup_failed(
+pub(super) fn setup_failed(
     mut outbox: Outbox,
     name: &str,
     reason: &str,
