@@ -129,8 +129,11 @@ pub enum Statistic {
     Count,
     /// Computed from other means (dew point, sea-level pressure).
     Derived,
-    /// Speed-weighted vector mean of a direction.
-    VectorMean,
+    /// Vector mean of a direction, each sample weighted by the speed in the column
+    /// named here (so calm samples carry no direction).
+    VectorMean {
+        speed: &'static str,
+    },
     /// Total over the interval (rain).
     Sum,
 }
@@ -308,13 +311,18 @@ pub const COLUMNS: [Column; 27] = [
     ),
     real!("wind_speed_kmh", "wind", Mean, KMH, wind_speed_kmh),
     real!("wind_gust_kmh", "wind", Max, KMH, wind_gust_kmh),
-    real!(
-        "wind_dir_deg",
-        "wind_dir",
-        VectorMean,
-        DEGREE_TRUE,
-        wind_dir_deg
-    ),
+    Column {
+        name: "wind_dir_deg",
+        quantity: "wind_dir",
+        statistic: Statistic::VectorMean {
+            speed: "wind_speed_kmh",
+        },
+        unit: Some(DEGREE_TRUE),
+        access: Access::Real {
+            get: |r| r.wind_dir_deg,
+            set: |r, v| r.wind_dir_deg = v,
+        },
+    },
     count!("wind_n", "wind", Count, wind_n),
     count!("wind_dir_n", "wind_dir", Count, wind_dir_n),
     real!("rain_mm", "rain", Sum, MILLIMETRE, rain_mm),
@@ -338,6 +346,37 @@ pub const COLUMN_NAMES: [&str; COLUMNS.len()] = {
     }
     names
 };
+
+/// The column named `name`.
+pub fn column(name: &str) -> Option<&'static Column> {
+    COLUMNS.iter().find(|c| c.name == name)
+}
+
+/// The count of valid samples behind `quantity`'s statistics (`temperature_n`,
+/// `wind_n`): the weight of its mean.
+pub fn count_of(quantity: &str) -> Option<&'static Column> {
+    COLUMNS
+        .iter()
+        .find(|c| c.quantity == quantity && c.statistic == Statistic::Count)
+}
+
+impl Column {
+    /// A measurement's value; `None` for a count.
+    pub fn real(&self, r: &ArchiveRecord) -> Option<f64> {
+        match self.access {
+            Access::Real { get, .. } => get(r),
+            Access::Count { .. } => None,
+        }
+    }
+
+    /// A count's value; 0 for a measurement.
+    pub fn count(&self, r: &ArchiveRecord) -> u32 {
+        match self.access {
+            Access::Count { get, .. } => get(r),
+            Access::Real { .. } => 0,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -409,6 +448,20 @@ mod tests {
                 Access::Count { .. } => "#/$defs/count",
             };
             assert_eq!(record["properties"][c.name]["$ref"], want, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn every_mean_has_its_weight_in_the_table() {
+        for c in COLUMNS {
+            match c.statistic {
+                Statistic::Mean => assert!(count_of(c.quantity).is_some(), "{}", c.name),
+                Statistic::VectorMean { speed } => {
+                    assert!(count_of(c.quantity).is_some(), "{}", c.name);
+                    assert_eq!(column(speed).map(|s| s.statistic), Some(Statistic::Mean));
+                }
+                _ => {}
+            }
         }
     }
 

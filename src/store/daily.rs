@@ -2,11 +2,11 @@
 //! written, recomputed when the station's time zone changes, and computed from the
 //! records for a day a query's bounds cut.
 
-use super::hourly::{opt_max, StatAcc};
+use super::hourly::HourAcc;
 use super::query::Value;
 use super::row::{read_record, real, weighted, STATS, VALUE_COLUMNS};
-use super::{finite, Db, Reader, Store, StoreError};
-use crate::record::{ArchiveRecord, Stat};
+use super::{Db, Reader, Store, StoreError};
+use crate::record::ArchiveRecord;
 use crate::time::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -150,50 +150,23 @@ impl Reader {
         );
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![lo, hi])?;
-        let mut records = 0i64;
-        let mut stats: [StatAcc; 4] = Default::default();
-        let mut wind = StatAcc::default();
-        let mut gust: Option<f64> = None;
-        let mut rain: Option<f64> = None;
+        // A cut day folds its records as an hour does; the daily summary's columns are
+        // a subset of an hour's (means, extremes, gust, rain).
+        let mut acc = HourAcc::default();
         while let Some(row) = rows.next()? {
             let r = read_record(row)?;
             if local_date(r.start, self.db.tz) != date {
                 continue;
             }
-            records += 1;
-            for (acc, s) in stats.iter_mut().zip([
-                &r.temperature_c,
-                &r.humidity_pct,
-                &r.pressure_hpa,
-                &r.ground_temperature_c,
-            ]) {
-                acc.add(s);
-            }
-            wind.add(&Stat {
-                mean: r.wind_speed_kmh,
-                min: None,
-                max: None,
-                n: r.wind_n,
-            });
-            gust = opt_max(gust, finite(r.wind_gust_kmh));
-            if let Some(mm) = finite(r.rain_mm) {
-                rain = Some(rain.unwrap_or(0.0) + mm);
-            }
+            acc.add(&r);
         }
-        if records == 0 {
+        if acc.records() == 0 {
             return Ok(None);
         }
         let mut cells: BTreeMap<String, Value> = BTreeMap::new();
         cells.insert("date".into(), Value::Text(date.to_string()));
-        cells.insert("records".into(), Value::Int(records));
-        for ((q, unit), acc) in STATS.iter().zip(&stats) {
-            cells.insert(format!("{q}_{unit}"), acc.mean().into());
-            cells.insert(format!("{q}_min_{unit}"), acc.min.into());
-            cells.insert(format!("{q}_max_{unit}"), acc.max.into());
-        }
-        cells.insert("wind_speed_kmh".into(), wind.mean().into());
-        cells.insert("wind_gust_kmh".into(), gust.into());
-        cells.insert("rain_mm".into(), rain.into());
+        cells.insert("records".into(), Value::Int(acc.records()));
+        cells.extend(acc.cells().map(|(name, v)| (name.to_string(), v)));
         columns
             .iter()
             .map(|c| {
