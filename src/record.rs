@@ -163,6 +163,10 @@ pub struct Column {
     /// `None` for counts.
     pub unit: Option<Unit>,
     pub access: Access,
+    /// Kept per station-local day in the `daily` table (a mean as its weighted sum
+    /// `{quantity}_sum_{unit}`, an extreme, a sum or a count, each folded in as a
+    /// record is written).
+    pub daily: bool,
 }
 
 impl std::fmt::Debug for Column {
@@ -172,12 +176,19 @@ impl std::fmt::Debug for Column {
 }
 
 macro_rules! real {
+    (daily $($t:tt)*) => {
+        Column {
+            daily: true,
+            ..real!($($t)*)
+        }
+    };
     ($name:literal, $q:literal, $stat:ident, $unit:expr, $($f:ident).+) => {
         Column {
             name: $name,
             quantity: $q,
             statistic: Statistic::$stat,
             unit: Some($unit),
+            daily: false,
             access: Access::Real {
                 get: |r| r.$($f).+,
                 set: |r, v| r.$($f).+ = v,
@@ -187,12 +198,19 @@ macro_rules! real {
 }
 
 macro_rules! count {
+    (daily $($t:tt)*) => {
+        Column {
+            daily: true,
+            ..count!($($t)*)
+        }
+    };
     ($name:literal, $q:literal, $stat:ident, $($f:ident).+) => {
         Column {
             name: $name,
             quantity: $q,
             statistic: Statistic::$stat,
             unit: None,
+            daily: false,
             access: Access::Count {
                 get: |r| r.$($f).+,
                 set: |r, v| r.$($f).+ = v,
@@ -209,94 +227,94 @@ macro_rules! count {
 pub const COLUMNS: [Column; 27] = [
     count!("samples", "samples", Samples, samples),
     real!(
-        "temperature_c",
+        daily "temperature_c",
         "temperature",
         Mean,
         CELSIUS,
         temperature_c.mean
     ),
     real!(
-        "temperature_min_c",
+        daily "temperature_min_c",
         "temperature",
         Min,
         CELSIUS,
         temperature_c.min
     ),
     real!(
-        "temperature_max_c",
+        daily "temperature_max_c",
         "temperature",
         Max,
         CELSIUS,
         temperature_c.max
     ),
-    count!("temperature_n", "temperature", Count, temperature_c.n),
+    count!(daily "temperature_n", "temperature", Count, temperature_c.n),
     real!(
-        "humidity_pct",
+        daily "humidity_pct",
         "humidity",
         Mean,
         PERCENT_RH,
         humidity_pct.mean
     ),
     real!(
-        "humidity_min_pct",
+        daily "humidity_min_pct",
         "humidity",
         Min,
         PERCENT_RH,
         humidity_pct.min
     ),
     real!(
-        "humidity_max_pct",
+        daily "humidity_max_pct",
         "humidity",
         Max,
         PERCENT_RH,
         humidity_pct.max
     ),
-    count!("humidity_n", "humidity", Count, humidity_pct.n),
+    count!(daily "humidity_n", "humidity", Count, humidity_pct.n),
     real!(
-        "pressure_hpa",
+        daily "pressure_hpa",
         "pressure",
         Mean,
         HECTOPASCAL,
         pressure_hpa.mean
     ),
     real!(
-        "pressure_min_hpa",
+        daily "pressure_min_hpa",
         "pressure",
         Min,
         HECTOPASCAL,
         pressure_hpa.min
     ),
     real!(
-        "pressure_max_hpa",
+        daily "pressure_max_hpa",
         "pressure",
         Max,
         HECTOPASCAL,
         pressure_hpa.max
     ),
-    count!("pressure_n", "pressure", Count, pressure_hpa.n),
+    count!(daily "pressure_n", "pressure", Count, pressure_hpa.n),
     real!(
-        "ground_temperature_c",
+        daily "ground_temperature_c",
         "ground_temperature",
         Mean,
         CELSIUS,
         ground_temperature_c.mean
     ),
     real!(
-        "ground_temperature_min_c",
+        daily "ground_temperature_min_c",
         "ground_temperature",
         Min,
         CELSIUS,
         ground_temperature_c.min
     ),
     real!(
-        "ground_temperature_max_c",
+        daily "ground_temperature_max_c",
         "ground_temperature",
         Max,
         CELSIUS,
         ground_temperature_c.max
     ),
     count!(
-        "ground_temperature_n",
+        daily "ground_temperature_n",
         "ground_temperature",
         Count,
         ground_temperature_c.n
@@ -309,8 +327,8 @@ pub const COLUMNS: [Column; 27] = [
         HECTOPASCAL,
         sea_level_pressure_hpa
     ),
-    real!("wind_speed_kmh", "wind", Mean, KMH, wind_speed_kmh),
-    real!("wind_gust_kmh", "wind", Max, KMH, wind_gust_kmh),
+    real!(daily "wind_speed_kmh", "wind", Mean, KMH, wind_speed_kmh),
+    real!(daily "wind_gust_kmh", "wind", Max, KMH, wind_gust_kmh),
     Column {
         name: "wind_dir_deg",
         quantity: "wind_dir",
@@ -318,14 +336,15 @@ pub const COLUMNS: [Column; 27] = [
             speed: "wind_speed_kmh",
         },
         unit: Some(DEGREE_TRUE),
+        daily: false,
         access: Access::Real {
             get: |r| r.wind_dir_deg,
             set: |r, v| r.wind_dir_deg = v,
         },
     },
-    count!("wind_n", "wind", Count, wind_n),
+    count!(daily "wind_n", "wind", Count, wind_n),
     count!("wind_dir_n", "wind_dir", Count, wind_dir_n),
-    real!("rain_mm", "rain", Sum, MILLIMETRE, rain_mm),
+    real!(daily "rain_mm", "rain", Sum, MILLIMETRE, rain_mm),
     real!(
         "rain_rate_mm_per_h",
         "rain",
@@ -333,7 +352,7 @@ pub const COLUMNS: [Column; 27] = [
         MM_PER_HOUR,
         rain_rate_mm_per_h
     ),
-    count!("rain_n", "rain", Count, rain_n),
+    count!(daily "rain_n", "rain", Count, rain_n),
 ];
 
 /// The names of [`COLUMNS`], in order (for SQL column lists).

@@ -7,15 +7,6 @@ use crate::time::Timestamp;
 use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Row, ToSql};
 
-/// The four quantities stored as mean/min/max/n, with their unit suffix, in column
-/// order.
-pub(super) const STATS: [(&str, &str); 4] = [
-    ("temperature", "c"),
-    ("humidity", "pct"),
-    ("pressure", "hpa"),
-    ("ground_temperature", "c"),
-];
-
 /// The value columns of `archive` after `start_ts, end_ts`, in schema order: the
 /// record's columns as `record::COLUMNS` defines them. The insert, the raw query and
 /// reading records back all use this one list.
