@@ -230,4 +230,41 @@ mod tests {
         };
         assert!(d.min(360.0 - d) < 1e-6, "{d}");
     }
+
+    /// An hour's direction is the aggregator's vector mean of its records, each at
+    /// its mean speed times the samples with a direction: the same rounding and the
+    /// same calm rule, including vectors that nearly cancel.
+    #[test]
+    fn hour_direction_follows_the_aggregators_vector_mean_and_calm_rule() {
+        let cases: [&[(f64, f64, u32)]; 4] = [
+            &[(350.0, 10.0, 12), (10.0, 10.0, 12)],
+            &[(90.0, 5.0, 12), (180.0, 15.0, 6), (200.0, 1.0, 1)],
+            // Opposed within a billionth: calm for the aggregator, so for the hour.
+            &[(0.0, 10.0, 12), (180.0, 10.0 + 1e-9, 12)],
+            &[(0.0, 10.0, 12), (180.0, 10.0, 12)],
+        ];
+        for records in cases {
+            let mut h = HourAcc::default();
+            let mut pairs = Vec::new();
+            for &(dir, speed, n) in records {
+                h.add(&ArchiveRecord {
+                    wind_speed_kmh: Some(speed),
+                    wind_dir_deg: Some(dir),
+                    wind_n: n,
+                    wind_dir_n: n,
+                    ..Default::default()
+                });
+                pairs.push((dir, speed * f64::from(n)));
+            }
+            let col = HourAcc::columns()
+                .iter()
+                .position(|c| c == "wind_dir_deg")
+                .unwrap();
+            let dir = h.row(0).get(col).cloned();
+            let want: Value = crate::meteo::vector_mean_deg(&pairs).into();
+            assert_eq!(dir, Some(want.clone()), "{records:?}");
+            // Written as the aggregator writes it (`0`, not `360` or `-0`).
+            assert_eq!(format!("{dir:?}"), format!("{:?}", Some(want)));
+        }
+    }
 }
