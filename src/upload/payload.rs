@@ -6,7 +6,10 @@
 //! `null`, never 0.
 
 use super::Batch;
-use crate::record::{Access, ArchiveRecord, FaultCount, Stat, COLUMNS};
+use crate::record::{
+    Access, ArchiveRecord, FaultCount, Stat, CELSIUS, COLUMNS, DEGREE_TRUE, HECTOPASCAL, KMH,
+    MILLIMETRE, MM_PER_HOUR, PERCENT_RH,
+};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
@@ -15,15 +18,25 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Units of the fields that carry one; `_n` counts and `samples` are plain counts.
 /// Extra quantities carry their unit as the suffix of their name (`illuminance_lux`).
-pub const UNITS: [(&str, &str); 7] = [
-    ("_c", "degree Celsius"),
-    ("_pct", "percent relative humidity"),
-    ("_hpa", "hectopascal"),
-    ("_kmh", "kilometre per hour"),
-    ("_deg", "degree clockwise from true north"),
-    ("_mm", "millimetre"),
-    ("_mm_per_h", "millimetre per hour"),
-];
+pub const UNITS: [(&str, &str); 7] = {
+    // The record table's units, so a unit is spelled in one place.
+    let units = [
+        CELSIUS,
+        PERCENT_RH,
+        HECTOPASCAL,
+        KMH,
+        DEGREE_TRUE,
+        MILLIMETRE,
+        MM_PER_HOUR,
+    ];
+    let mut pairs = [("", ""); 7];
+    let mut i = 0;
+    while i < units.len() {
+        pairs[i] = (units[i].suffix, units[i].name);
+        i += 1;
+    }
+    pairs
+};
 
 /// One batch as sent over HTTP (and by MQTT in `per = "batch"` mode).
 #[derive(Serialize)]
