@@ -241,7 +241,8 @@ impl VectorSum {
         // Rounding to 1e-9° removes atan2's last-bit noise, so symmetric inputs such as
         // 350° and 10° give exactly 0 rather than 359.99999999999997.
         let deg = ((deg * 1e9).round() / 1e9).rem_euclid(360.0);
-        Some(if deg >= 360.0 { 0.0 } else { deg })
+        // `+ 0.0` turns a rounded -0 into 0: north is written `0`, never `-0`.
+        Some(if deg >= 360.0 { 0.0 } else { deg + 0.0 })
     }
 }
 
@@ -541,6 +542,8 @@ mod tests {
     #[test]
     fn vector_mean_wraps_through_north() {
         assert_eq!(vector_mean_deg(&[(350.0, 5.0), (10.0, 5.0)]), Some(0.0));
+        let north = vector_mean_deg(&[(350.0, 120.0), (10.0, 120.0)]).unwrap();
+        assert!(north == 0.0 && north.is_sign_positive(), "{north}");
         let m = vector_mean_deg(&[(340.0, 1.0), (30.0, 1.0)]).unwrap();
         assert!(close(m, 5.0, 1e-9), "{m}");
         // Speed weighting pulls towards the stronger wind.

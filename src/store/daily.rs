@@ -2,18 +2,61 @@
 //! written, recomputed when the station's time zone changes, and computed from the
 //! records for a day a query's bounds cut.
 
-use super::hourly::{opt_max, StatAcc};
+use super::hourly::HourAcc;
 use super::query::Value;
-use super::row::{read_record, real, weighted, STATS, VALUE_COLUMNS};
-use super::{finite, Db, Reader, Store, StoreError};
-use crate::record::{ArchiveRecord, Stat};
+use super::row::{read_record, real, weighted, VALUE_COLUMNS};
+use super::{Db, Reader, Store, StoreError};
+use crate::record::{count_of, ArchiveRecord, Column, Statistic, COLUMNS};
 use crate::time::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 const STATE_TIME_ZONE: &str = "time_zone";
+
+/// How a record column is kept in the `daily` table.
+#[derive(Clone, Copy)]
+enum Merge {
+    /// A mean, kept as its sample-weighted sum (`temperature_sum_c`).
+    WeightedSum,
+    /// The samples behind a kept mean (its weight), or a plain count.
+    Count,
+    Min,
+    Max,
+    Sum,
+}
+
+/// The `daily` table's value columns, in record order: every column of
+/// `record::COLUMNS` marked `daily`, with its name there and how it is folded in.
+fn daily_columns() -> impl Iterator<Item = (&'static Column, Cow<'static, str>, Merge)> {
+    COLUMNS
+        .iter()
+        .filter(|c| c.daily)
+        .map(|c| match c.statistic {
+            Statistic::Mean => {
+                let suffix = c.unit.map_or("", |u| u.suffix);
+                let stem = c.name.strip_suffix(suffix).unwrap_or(c.name);
+                (
+                    c,
+                    Cow::Owned(format!("{stem}_sum{suffix}")),
+                    Merge::WeightedSum,
+                )
+            }
+            Statistic::Min => (c, Cow::Borrowed(c.name), Merge::Min),
+            Statistic::Max => (c, Cow::Borrowed(c.name), Merge::Max),
+            Statistic::Sum => (c, Cow::Borrowed(c.name), Merge::Sum),
+            _ => (c, Cow::Borrowed(c.name), Merge::Count),
+        })
+}
+
+/// The mean a count is the weight of, when the day keeps it.
+fn kept_mean_of(count: &Column) -> Option<&'static Column> {
+    COLUMNS
+        .iter()
+        .find(|c| c.daily && c.quantity == count.quantity && c.statistic == Statistic::Mean)
+}
 
 /// The daily upsert. SQLite's scalar `min(NULL, x)` is NULL, so every extreme and sum
 /// falls back with `coalesce` to whichever side is not NULL.
@@ -28,28 +71,15 @@ pub(super) fn upsert_daily_sql() -> &'static str {
                 op = op.replace('#', c)
             )
         };
-        for (q, unit) in STATS {
-            let (sum, n) = (format!("{q}_sum_{unit}"), format!("{q}_n"));
-            let (min, max) = (format!("{q}_min_{unit}"), format!("{q}_max_{unit}"));
-            sets.push(keep("# + excluded.#", &sum));
-            sets.push(format!("{n} = {n} + excluded.{n}"));
-            sets.push(keep("min(#, excluded.#)", &min));
-            sets.push(keep("max(#, excluded.#)", &max));
-            cols.extend([sum, n, min, max]);
-        }
-        sets.push(keep("# + excluded.#", "wind_speed_sum_kmh"));
-        sets.push("wind_n = wind_n + excluded.wind_n".to_string());
-        sets.push(keep("max(#, excluded.#)", "wind_gust_kmh"));
-        sets.push(keep("# + excluded.#", "rain_mm"));
-        sets.push("rain_n = rain_n + excluded.rain_n".to_string());
-        for c in [
-            "wind_speed_sum_kmh",
-            "wind_n",
-            "wind_gust_kmh",
-            "rain_mm",
-            "rain_n",
-        ] {
-            cols.push(c.to_string());
+        for (_, name, merge) in daily_columns() {
+            sets.push(match merge {
+                Merge::WeightedSum | Merge::Sum => keep("# + excluded.#", &name),
+                Merge::Min => keep("min(#, excluded.#)", &name),
+                Merge::Max => keep("max(#, excluded.#)", &name),
+                // Counts are NOT NULL.
+                Merge::Count => format!("{name} = {name} + excluded.{name}"),
+            });
+            cols.push(name.into_owned());
         }
         // `records` starts at 1; every other column is a parameter.
         let mut params = vec!["?1".to_string(), "1".to_string()];
@@ -78,23 +108,21 @@ pub(super) fn upsert_daily(
 ) -> rusqlite::Result<()> {
     let mut v: Vec<SqlValue> = Vec::with_capacity(22);
     v.push(SqlValue::Text(local_date(r.start, tz)));
-    for s in [
-        &r.temperature_c,
-        &r.humidity_pct,
-        &r.pressure_hpa,
-        &r.ground_temperature_c,
-    ] {
-        let (sum, n) = weighted(s.mean, s.n);
-        v.extend([real(sum), SqlValue::Integer(n), real(s.min), real(s.max)]);
+    for (c, _, merge) in daily_columns() {
+        v.push(match merge {
+            Merge::WeightedSum => {
+                let n = count_of(c.quantity).map_or(0, |n| n.count(r));
+                real(weighted(c.real(r), n).0)
+            }
+            // A mean's weight counts only the samples of a mean that was kept, so the
+            // sum divided by it is the day's mean.
+            Merge::Count => SqlValue::Integer(match kept_mean_of(c) {
+                Some(mean) => weighted(mean.real(r), c.count(r)).1,
+                None => i64::from(c.count(r)),
+            }),
+            Merge::Min | Merge::Max | Merge::Sum => real(c.real(r)),
+        });
     }
-    let (wind_sum, wind_n) = weighted(r.wind_speed_kmh, r.wind_n);
-    v.extend([
-        real(wind_sum),
-        SqlValue::Integer(wind_n),
-        real(r.wind_gust_kmh),
-        real(r.rain_mm),
-        SqlValue::Integer(i64::from(r.rain_n)),
-    ]);
     conn.prepare_cached(upsert_daily_sql())?
         .execute(rusqlite::params_from_iter(v))?;
     Ok(())
@@ -150,50 +178,23 @@ impl Reader {
         );
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![lo, hi])?;
-        let mut records = 0i64;
-        let mut stats: [StatAcc; 4] = Default::default();
-        let mut wind = StatAcc::default();
-        let mut gust: Option<f64> = None;
-        let mut rain: Option<f64> = None;
+        // A cut day folds its records as an hour does; the daily summary's columns are
+        // a subset of an hour's (means, extremes, gust, rain).
+        let mut acc = HourAcc::default();
         while let Some(row) = rows.next()? {
             let r = read_record(row)?;
             if local_date(r.start, self.db.tz) != date {
                 continue;
             }
-            records += 1;
-            for (acc, s) in stats.iter_mut().zip([
-                &r.temperature_c,
-                &r.humidity_pct,
-                &r.pressure_hpa,
-                &r.ground_temperature_c,
-            ]) {
-                acc.add(s);
-            }
-            wind.add(&Stat {
-                mean: r.wind_speed_kmh,
-                min: None,
-                max: None,
-                n: r.wind_n,
-            });
-            gust = opt_max(gust, finite(r.wind_gust_kmh));
-            if let Some(mm) = finite(r.rain_mm) {
-                rain = Some(rain.unwrap_or(0.0) + mm);
-            }
+            acc.add(&r);
         }
-        if records == 0 {
+        if acc.records() == 0 {
             return Ok(None);
         }
         let mut cells: BTreeMap<String, Value> = BTreeMap::new();
         cells.insert("date".into(), Value::Text(date.to_string()));
-        cells.insert("records".into(), Value::Int(records));
-        for ((q, unit), acc) in STATS.iter().zip(&stats) {
-            cells.insert(format!("{q}_{unit}"), acc.mean().into());
-            cells.insert(format!("{q}_min_{unit}"), acc.min.into());
-            cells.insert(format!("{q}_max_{unit}"), acc.max.into());
-        }
-        cells.insert("wind_speed_kmh".into(), wind.mean().into());
-        cells.insert("wind_gust_kmh".into(), gust.into());
-        cells.insert("rain_mm".into(), rain.into());
+        cells.insert("records".into(), Value::Int(acc.records()));
+        cells.extend(acc.cells().map(|(name, v)| (name.to_string(), v)));
         columns
             .iter()
             .map(|c| {
@@ -275,5 +276,26 @@ mod tests {
         conn.execute_batch(SCHEMA_SQL).unwrap();
         conn.prepare(sql).unwrap();
         conn.prepare(insert_archive_sql()).unwrap();
+    }
+
+    #[test]
+    fn the_daily_table_keeps_exactly_the_record_columns_marked_daily() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA_SQL).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('daily')")
+            .unwrap();
+        let mut in_schema = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let mut from_table: Vec<String> = ["date".to_string(), "records".to_string()]
+            .into_iter()
+            .chain(daily_columns().map(|(_, name, _)| name.into_owned()))
+            .collect();
+        in_schema.sort_unstable();
+        from_table.sort_unstable();
+        assert_eq!(in_schema, from_table);
     }
 }

@@ -1,8 +1,9 @@
 //! Accumulators that fold archive records into hourly (and partial daily) rows.
 
 use super::query::Value;
-use super::row::{weighted, STATS};
-use crate::record::{ArchiveRecord, Stat};
+use super::row::weighted;
+use crate::meteo::VectorSum;
+use crate::record::{column, count_of, ArchiveRecord, Column, Stat, Statistic, COLUMNS};
 use crate::time::Timestamp;
 
 /// Sample-weighted mean, min and max of one quantity over several records.
@@ -50,125 +51,153 @@ impl StatAcc {
     }
 }
 
-/// A plain mean over the records that have a value.
-#[derive(Default)]
-struct MeanAcc {
-    sum: f64,
-    n: i64,
+/// How several records fold into one value of a column, by the column's statistic.
+enum Fold {
+    /// Records' sample counts, added.
+    Samples(i64),
+    /// A mean weighted by the samples behind each record's mean (the quantity's count).
+    Weighted {
+        acc: StatAcc,
+        count: &'static Column,
+    },
+    Min(Option<f64>),
+    Max(Option<f64>),
+    /// A plain mean over the records that have a value (dew point, sea-level pressure
+    /// are computed per record from its means).
+    Mean {
+        sum: f64,
+        n: i64,
+    },
+    /// Each record's direction weighted by its mean speed and the samples that had a
+    /// direction (the closest to a sample-level vector mean the archive allows), with
+    /// the aggregator's calm rule.
+    Vector {
+        sum: VectorSum,
+        speed: &'static Column,
+        count: &'static Column,
+    },
+    Sum(Option<f64>),
 }
 
-impl MeanAcc {
-    pub(super) fn add(&mut self, v: Option<f64>) {
-        if let Some(x) = v {
-            self.sum += x;
-            self.n += 1;
+impl Fold {
+    /// The fold of a column listed in hourly rows; `None` for the per-quantity counts,
+    /// which an hour does not list.
+    fn of(c: &Column) -> Option<Fold> {
+        let count = || count_of(c.quantity).expect("a mean has its count (record tests)");
+        Some(match c.statistic {
+            Statistic::Samples => Fold::Samples(0),
+            Statistic::Count => return None,
+            Statistic::Mean => Fold::Weighted {
+                acc: StatAcc::default(),
+                count: count(),
+            },
+            Statistic::Min => Fold::Min(None),
+            Statistic::Max => Fold::Max(None),
+            Statistic::Derived => Fold::Mean { sum: 0.0, n: 0 },
+            Statistic::VectorMean { speed } => Fold::Vector {
+                sum: VectorSum::default(),
+                speed: column(speed).expect("the speed is a column (record tests)"),
+                count: count(),
+            },
+            Statistic::Sum => Fold::Sum(None),
+        })
+    }
+
+    fn add(&mut self, c: &Column, r: &ArchiveRecord) {
+        let v = c.real(r);
+        match self {
+            Fold::Samples(n) => *n += i64::from(c.count(r)),
+            Fold::Weighted { acc, count } => acc.add(&Stat {
+                mean: v,
+                min: None,
+                max: None,
+                n: count.count(r),
+            }),
+            Fold::Min(m) => *m = opt_min(*m, v),
+            Fold::Max(m) => *m = opt_max(*m, v),
+            Fold::Mean { sum, n } => {
+                if let Some(x) = v {
+                    *sum += x;
+                    *n += 1;
+                }
+            }
+            Fold::Vector { sum, speed, count } => {
+                if let (Some(dir), Some(speed)) = (v, speed.real(r)) {
+                    sum.add(dir, speed * f64::from(count.count(r)));
+                }
+            }
+            Fold::Sum(total) => {
+                if let Some(x) = v {
+                    *total = Some(total.unwrap_or(0.0) + x);
+                }
+            }
         }
     }
-    pub(super) fn mean(&self) -> Option<f64> {
-        (self.n > 0).then(|| self.sum / self.n as f64)
+
+    fn value(&self) -> Value {
+        match self {
+            Fold::Samples(n) => Value::Int(*n),
+            Fold::Weighted { acc, .. } => acc.mean().into(),
+            Fold::Min(m) | Fold::Max(m) | Fold::Sum(m) => (*m).into(),
+            Fold::Mean { sum, n } => (*n > 0).then(|| sum / *n as f64).into(),
+            Fold::Vector { sum, .. } => sum.mean_deg().into(),
+        }
     }
 }
 
-/// One UTC hour of records.
-#[derive(Default)]
+/// Records folded together (one UTC hour, or what a query keeps of a day): every
+/// column of `record::COLUMNS` except the per-quantity counts, each by its statistic.
 pub(super) struct HourAcc {
     records: i64,
-    samples: i64,
-    stats: [StatAcc; 4],
-    dew_point: MeanAcc,
-    sea_level_pressure: MeanAcc,
-    wind: StatAcc,
-    gust: Option<f64>,
-    /// Wind direction as a vector sum, each record weighted by its mean speed and the
-    /// samples that had a direction (the closest to a sample-level vector mean the
-    /// archive allows).
-    dir_x: f64,
-    dir_y: f64,
-    rain: Option<f64>,
-    rain_rate: Option<f64>,
+    folds: Vec<(&'static Column, Fold)>,
+}
+
+impl Default for HourAcc {
+    fn default() -> Self {
+        HourAcc {
+            records: 0,
+            folds: COLUMNS
+                .iter()
+                .filter_map(|c| Some((c, Fold::of(c)?)))
+                .collect(),
+        }
+    }
 }
 
 impl HourAcc {
     pub(super) fn columns() -> Vec<String> {
-        let mut c = vec![
-            "start_utc".to_string(),
-            "records".to_string(),
-            "samples".to_string(),
-        ];
-        for (q, unit) in STATS {
-            c.extend([
-                format!("{q}_{unit}"),
-                format!("{q}_min_{unit}"),
-                format!("{q}_max_{unit}"),
-            ]);
-        }
-        for name in [
-            "dew_point_c",
-            "sea_level_pressure_hpa",
-            "wind_speed_kmh",
-            "wind_gust_kmh",
-            "wind_dir_deg",
-            "rain_mm",
-            "rain_rate_mm_per_h",
-        ] {
-            c.push(name.to_string());
-        }
+        let mut c = vec!["start_utc".to_string(), "records".to_string()];
+        c.extend(
+            COLUMNS
+                .iter()
+                .filter(|c| Fold::of(c).is_some())
+                .map(|c| c.name.to_string()),
+        );
         c
     }
 
     pub(super) fn add(&mut self, r: &ArchiveRecord) {
         self.records += 1;
-        self.samples += i64::from(r.samples);
-        for (acc, s) in self.stats.iter_mut().zip([
-            &r.temperature_c,
-            &r.humidity_pct,
-            &r.pressure_hpa,
-            &r.ground_temperature_c,
-        ]) {
-            acc.add(s);
+        for (c, fold) in &mut self.folds {
+            fold.add(c, r);
         }
-        self.dew_point.add(r.dew_point_c);
-        self.sea_level_pressure.add(r.sea_level_pressure_hpa);
-        self.wind.add(&Stat {
-            mean: r.wind_speed_kmh,
-            min: None,
-            max: None,
-            n: r.wind_n,
-        });
-        self.gust = opt_max(self.gust, r.wind_gust_kmh);
-        if let (Some(dir), Some(speed)) = (r.wind_dir_deg, r.wind_speed_kmh) {
-            let w = speed * f64::from(r.wind_dir_n);
-            self.dir_x += w * dir.to_radians().sin();
-            self.dir_y += w * dir.to_radians().cos();
-        }
-        if let Some(mm) = r.rain_mm {
-            self.rain = Some(self.rain.unwrap_or(0.0) + mm);
-        }
-        self.rain_rate = opt_max(self.rain_rate, r.rain_rate_mm_per_h);
+    }
+
+    pub(super) fn records(&self) -> i64 {
+        self.records
+    }
+
+    /// Each folded column's name and value, in record order.
+    pub(super) fn cells(&self) -> impl Iterator<Item = (&'static str, Value)> + '_ {
+        self.folds.iter().map(|(c, f)| (c.name, f.value()))
     }
 
     pub(super) fn row(&self, hour: i64) -> Vec<Value> {
         let mut v = vec![
             Value::Text(Timestamp::from_secs(hour).rfc3339()),
             Value::Int(self.records),
-            Value::Int(self.samples),
         ];
-        for s in &self.stats {
-            v.extend([s.mean().into(), s.min.into(), s.max.into()]);
-        }
-        // A vector sum this close to zero is calm (or perfectly opposed winds): no
-        // direction, as for a single record.
-        let dir = (self.dir_x.hypot(self.dir_y) > 1e-9)
-            .then(|| self.dir_x.atan2(self.dir_y).to_degrees().rem_euclid(360.0));
-        v.extend([
-            self.dew_point.mean().into(),
-            self.sea_level_pressure.mean().into(),
-            self.wind.mean().into(),
-            self.gust.into(),
-            dir.into(),
-            self.rain.into(),
-            self.rain_rate.into(),
-        ]);
+        v.extend(self.cells().map(|(_, value)| value));
         v
     }
 }
@@ -200,5 +229,42 @@ mod tests {
             panic!("no direction: {:?}", row[col])
         };
         assert!(d.min(360.0 - d) < 1e-6, "{d}");
+    }
+
+    /// An hour's direction is the aggregator's vector mean of its records, each at
+    /// its mean speed times the samples with a direction: the same rounding and the
+    /// same calm rule, including vectors that nearly cancel.
+    #[test]
+    fn hour_direction_follows_the_aggregators_vector_mean_and_calm_rule() {
+        let cases: [&[(f64, f64, u32)]; 4] = [
+            &[(350.0, 10.0, 12), (10.0, 10.0, 12)],
+            &[(90.0, 5.0, 12), (180.0, 15.0, 6), (200.0, 1.0, 1)],
+            // Opposed within a billionth: calm for the aggregator, so for the hour.
+            &[(0.0, 10.0, 12), (180.0, 10.0 + 1e-9, 12)],
+            &[(0.0, 10.0, 12), (180.0, 10.0, 12)],
+        ];
+        for records in cases {
+            let mut h = HourAcc::default();
+            let mut pairs = Vec::new();
+            for &(dir, speed, n) in records {
+                h.add(&ArchiveRecord {
+                    wind_speed_kmh: Some(speed),
+                    wind_dir_deg: Some(dir),
+                    wind_n: n,
+                    wind_dir_n: n,
+                    ..Default::default()
+                });
+                pairs.push((dir, speed * f64::from(n)));
+            }
+            let col = HourAcc::columns()
+                .iter()
+                .position(|c| c == "wind_dir_deg")
+                .unwrap();
+            let dir = h.row(0).get(col).cloned();
+            let want: Value = crate::meteo::vector_mean_deg(&pairs).into();
+            assert_eq!(dir, Some(want.clone()), "{records:?}");
+            // Written as the aggregator writes it (`0`, not `360` or `-0`).
+            assert_eq!(format!("{dir:?}"), format!("{:?}", Some(want)));
+        }
     }
 }

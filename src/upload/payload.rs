@@ -6,7 +6,10 @@
 //! `null`, never 0.
 
 use super::Batch;
-use crate::record::{ArchiveRecord, FaultCount, Stat};
+use crate::record::{
+    Access, ArchiveRecord, FaultCount, Stat, CELSIUS, COLUMNS, DEGREE_TRUE, HECTOPASCAL, KMH,
+    MILLIMETRE, MM_PER_HOUR, PERCENT_RH,
+};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
@@ -15,15 +18,25 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Units of the fields that carry one; `_n` counts and `samples` are plain counts.
 /// Extra quantities carry their unit as the suffix of their name (`illuminance_lux`).
-pub const UNITS: [(&str, &str); 7] = [
-    ("_c", "degree Celsius"),
-    ("_pct", "percent relative humidity"),
-    ("_hpa", "hectopascal"),
-    ("_kmh", "kilometre per hour"),
-    ("_deg", "degree clockwise from true north"),
-    ("_mm", "millimetre"),
-    ("_mm_per_h", "millimetre per hour"),
-];
+pub const UNITS: [(&str, &str); 7] = {
+    // The record table's units, so a unit is spelled in one place.
+    let units = [
+        CELSIUS,
+        PERCENT_RH,
+        HECTOPASCAL,
+        KMH,
+        DEGREE_TRUE,
+        MILLIMETRE,
+        MM_PER_HOUR,
+    ];
+    let mut pairs = [("", ""); 7];
+    let mut i = 0;
+    while i < units.len() {
+        pairs[i] = (units[i].suffix, units[i].name);
+        i += 1;
+    }
+    pairs
+};
 
 /// One batch as sent over HTTP (and by MQTT in `per = "batch"` mode).
 #[derive(Serialize)]
@@ -53,28 +66,6 @@ impl<'a> Document<'a> {
 /// The standard fields with units, as a JSON object `{"temperature_c": "degree Celsius", ...}`.
 pub struct Units;
 
-/// Every standard field that carries a unit.
-pub const FIELDS_WITH_UNITS: [&str; 18] = [
-    "temperature_c",
-    "temperature_min_c",
-    "temperature_max_c",
-    "humidity_pct",
-    "humidity_min_pct",
-    "humidity_max_pct",
-    "pressure_hpa",
-    "pressure_min_hpa",
-    "pressure_max_hpa",
-    "ground_temperature_c",
-    "ground_temperature_min_c",
-    "ground_temperature_max_c",
-    "dew_point_c",
-    "sea_level_pressure_hpa",
-    "wind_speed_kmh",
-    "wind_gust_kmh",
-    "wind_dir_deg",
-    "rain_mm",
-];
-
 /// The unit of a field name, from its suffix.
 pub fn unit_of(field: &str) -> Option<&'static str> {
     // Longest suffix first: `_mm_per_h` before `_h`-less `_mm`.
@@ -88,53 +79,26 @@ pub fn unit_of(field: &str) -> Option<&'static str> {
 
 impl Serialize for Units {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(FIELDS_WITH_UNITS.len() + 1))?;
-        for field in FIELDS_WITH_UNITS {
-            map.serialize_entry(field, &unit_of(field))?;
+        let mut map = s.serialize_map(Some(fields_with_units().count()))?;
+        for c in COLUMNS {
+            if let Some(unit) = c.unit {
+                map.serialize_entry(c.name, unit.name)?;
+            }
         }
-        map.serialize_entry("rain_rate_mm_per_h", &unit_of("rain_rate_mm_per_h"))?;
         map.end()
     }
 }
 
+/// Every standard field that carries a unit, in record order.
+pub fn fields_with_units() -> impl Iterator<Item = &'static str> {
+    COLUMNS.iter().filter(|c| c.unit.is_some()).map(|c| c.name)
+}
+
 /// One record: its id (the station's record number, increasing), its interval in UTC,
-/// every value, extras and faults.
-#[derive(Serialize)]
+/// every value of `record::COLUMNS` by its column name, extras and faults.
 pub struct RecordJson<'a> {
     pub id: i64,
-    /// `[start, end)`, RFC 3339 UTC.
-    pub start: String,
-    pub end: String,
-    pub samples: u32,
-    pub temperature_c: Option<f64>,
-    pub temperature_min_c: Option<f64>,
-    pub temperature_max_c: Option<f64>,
-    pub temperature_n: u32,
-    pub humidity_pct: Option<f64>,
-    pub humidity_min_pct: Option<f64>,
-    pub humidity_max_pct: Option<f64>,
-    pub humidity_n: u32,
-    pub pressure_hpa: Option<f64>,
-    pub pressure_min_hpa: Option<f64>,
-    pub pressure_max_hpa: Option<f64>,
-    pub pressure_n: u32,
-    pub ground_temperature_c: Option<f64>,
-    pub ground_temperature_min_c: Option<f64>,
-    pub ground_temperature_max_c: Option<f64>,
-    pub ground_temperature_n: u32,
-    pub dew_point_c: Option<f64>,
-    pub sea_level_pressure_hpa: Option<f64>,
-    pub wind_speed_kmh: Option<f64>,
-    pub wind_gust_kmh: Option<f64>,
-    pub wind_dir_deg: Option<f64>,
-    pub wind_n: u32,
-    pub wind_dir_n: u32,
-    pub rain_mm: Option<f64>,
-    pub rain_rate_mm_per_h: Option<f64>,
-    pub rain_n: u32,
-    /// Quantities outside the standard set, by name.
-    pub extras: Extras<'a>,
-    pub faults: Vec<FaultJson<'a>>,
+    pub record: &'a ArchiveRecord,
 }
 
 /// Non-finite numbers are not measurements; serde_json would write them as `null`
@@ -144,48 +108,30 @@ fn finite(v: Option<f64>) -> Option<f64> {
 }
 
 impl<'a> RecordJson<'a> {
-    pub fn new(id: i64, r: &'a ArchiveRecord) -> Self {
-        let [t, h, p, g] = [
-            &r.temperature_c,
-            &r.humidity_pct,
-            &r.pressure_hpa,
-            &r.ground_temperature_c,
-        ]
-        .map(|s| (finite(s.mean), finite(s.min), finite(s.max), s.n));
-        RecordJson {
-            id,
-            start: r.start.rfc3339(),
-            end: r.end.rfc3339(),
-            samples: r.samples,
-            temperature_c: t.0,
-            temperature_min_c: t.1,
-            temperature_max_c: t.2,
-            temperature_n: t.3,
-            humidity_pct: h.0,
-            humidity_min_pct: h.1,
-            humidity_max_pct: h.2,
-            humidity_n: h.3,
-            pressure_hpa: p.0,
-            pressure_min_hpa: p.1,
-            pressure_max_hpa: p.2,
-            pressure_n: p.3,
-            ground_temperature_c: g.0,
-            ground_temperature_min_c: g.1,
-            ground_temperature_max_c: g.2,
-            ground_temperature_n: g.3,
-            dew_point_c: finite(r.dew_point_c),
-            sea_level_pressure_hpa: finite(r.sea_level_pressure_hpa),
-            wind_speed_kmh: finite(r.wind_speed_kmh),
-            wind_gust_kmh: finite(r.wind_gust_kmh),
-            wind_dir_deg: finite(r.wind_dir_deg),
-            wind_n: r.wind_n,
-            wind_dir_n: r.wind_dir_n,
-            rain_mm: finite(r.rain_mm),
-            rain_rate_mm_per_h: finite(r.rain_rate_mm_per_h),
-            rain_n: r.rain_n,
-            extras: Extras(&r.extras),
-            faults: r.faults.iter().map(FaultJson::new).collect(),
+    pub fn new(id: i64, record: &'a ArchiveRecord) -> Self {
+        RecordJson { id, record }
+    }
+}
+
+impl Serialize for RecordJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.record;
+        let mut map = s.serialize_map(Some(COLUMNS.len() + 5))?;
+        map.serialize_entry("id", &self.id)?;
+        // `[start, end)`, RFC 3339 UTC.
+        map.serialize_entry("start", &r.start.rfc3339())?;
+        map.serialize_entry("end", &r.end.rfc3339())?;
+        for c in COLUMNS {
+            match c.access {
+                Access::Real { get, .. } => map.serialize_entry(c.name, &finite(get(r)))?,
+                Access::Count { get, .. } => map.serialize_entry(c.name, &get(r))?,
+            }
         }
+        // Quantities outside the standard set, by name.
+        map.serialize_entry("extras", &Extras(&r.extras))?;
+        let faults: Vec<FaultJson<'_>> = r.faults.iter().map(FaultJson::new).collect();
+        map.serialize_entry("faults", &faults)?;
+        map.end()
     }
 }
 
@@ -384,8 +330,8 @@ mod tests {
 
     #[test]
     fn every_documented_field_has_a_unit() {
-        for f in FIELDS_WITH_UNITS {
-            assert!(unit_of(f).is_some(), "{f}");
+        for c in COLUMNS {
+            assert_eq!(c.unit.map(|u| u.name), unit_of(c.name), "{}", c.name);
         }
         assert_eq!(
             unit_of("wind_dir_deg"),
