@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::logs::Captured;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -42,19 +44,6 @@ impl Destination for Flaky {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 struct Outcome {
     ids: Vec<i64>,
     batches: Vec<usize>,
@@ -68,13 +57,7 @@ struct Outcome {
 /// test can) for `days`, with the destination offline for the first `offline_days`.
 async fn simulate(days: i64, offline_days: i64, batch_size: usize) -> Outcome {
     let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = logs.install();
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
@@ -133,7 +116,7 @@ async fn simulate(days: i64, offline_days: i64, batch_size: usize) -> Outcome {
     assert_eq!(status.state.as_deref(), Some("ok"));
 
     let log = log.lock().unwrap();
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     Outcome {
         ids: log.ids.clone(),
         batches: log.batches.clone(),

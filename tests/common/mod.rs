@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 pub mod http_server;
+pub mod logs;
 
 use std::path::Path;
 use weatherd::record::{ArchiveRecord, Stat};
