@@ -1015,3 +1015,99 @@ fn an_outbox_opens_only_a_database_the_station_made() {
     assert_eq!(reader.upload_cursor("school").unwrap(), id);
     assert_eq!(reader.backlog_after(id).unwrap(), (0, None));
 }
+
+/// Sample-weighted mean, min, max and n of `quantity` over the raw rows whose start
+/// lies on the station-local `date`: what a daily row must show for it.
+fn extra_of_day(
+    raw: &Table,
+    tz: chrono_tz::Tz,
+    date: &str,
+    quantity: &str,
+) -> (f64, f64, f64, i64) {
+    let (stem, unit) = quantity.rsplit_once('_').unwrap();
+    let (mut sum, mut n, mut min, mut max) = (0.0, 0i64, f64::INFINITY, f64::NEG_INFINITY);
+    for r in 0..raw.rows.len() {
+        let Value::Text(start) = cell(raw, r, "start_utc") else {
+            panic!("start_utc is text")
+        };
+        if weatherd::store::local_date(t(start), tz) != date {
+            continue;
+        }
+        let Value::Int(k) = *cell(raw, r, &format!("{stem}_n")) else {
+            continue;
+        };
+        sum += real(cell(raw, r, quantity)) * k as f64;
+        n += k;
+        min = min.min(real(cell(raw, r, &format!("{stem}_min_{unit}"))));
+        max = max.max(real(cell(raw, r, &format!("{stem}_max_{unit}"))));
+    }
+    assert!(n > 0, "no {quantity} on {date}");
+    (sum / n as f64, min, max, n)
+}
+
+#[test]
+fn daily_rows_show_extra_quantities_for_whole_and_cut_days() {
+    let (_dir, path) = tmp();
+    // Berlin, across the spring DST change (2026-03-29), so that local days are not
+    // UTC days and one of them is 23 hours long.
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let mut store = Store::open(&path, tz).unwrap();
+    let start = t("2026-03-27T12:00:00Z");
+    let recs: Vec<ArchiveRecord> = (0..4 * 24 * 4)
+        .map(|i| {
+            let s = start.add_secs(i * 900);
+            let mut r = empty_record(s);
+            r.end = s.add_secs(900);
+            let x = (i % 37) as f64 * 0.5;
+            // Not every record has it, and the weights differ.
+            if i % 3 != 0 {
+                r.extras.push((
+                    Arc::from("soil_temperature_c"),
+                    stat(x, x - 1.0, x + 2.0, 1 + (i % 5) as u32),
+                ));
+            }
+            r
+        })
+        .collect();
+    store.insert_batch(&recs).unwrap();
+
+    let cases = [
+        // Whole days from the daily table.
+        (None, None, vec!["2026-03-28", "2026-03-29", "2026-03-30"]),
+        // Days cut by --from / --to: only the records inside count.
+        (
+            Some("2026-03-28T09:30:00Z"),
+            Some("2026-03-29T15:00:00Z"),
+            vec!["2026-03-28", "2026-03-29"],
+        ),
+    ];
+    for (from, to, dates) in cases {
+        let (from, to) = (from.map(t), to.map(t));
+        let raw = store.query(from, to, Every::Raw).unwrap();
+        let day = store.query(from, to, Every::Day).unwrap();
+        for date in dates {
+            let r = day
+                .rows
+                .iter()
+                .position(|row| row[0] == Value::Text(date.into()))
+                .unwrap_or_else(|| panic!("no row for {date}"));
+            let (mean, min, max, n) = extra_of_day(&raw, tz, date, "soil_temperature_c");
+            assert_close(cell(&day, r, "soil_temperature_c"), mean);
+            assert_close(cell(&day, r, "soil_temperature_min_c"), min);
+            assert_close(cell(&day, r, "soil_temperature_max_c"), max);
+            assert_eq!(
+                cell(&day, r, "soil_temperature_n"),
+                &Value::Int(n),
+                "{date}"
+            );
+        }
+    }
+    // The cut day really is cut: fewer samples than the whole day.
+    let whole = store.query(None, None, Every::Day).unwrap();
+    let cut = store
+        .query(Some(t("2026-03-28T09:30:00Z")), None, Every::Day)
+        .unwrap();
+    assert!(
+        real(cell(&cut, 0, "soil_temperature_n")) < real(cell(&whole, 1, "soil_temperature_n"))
+    );
+}

@@ -212,7 +212,9 @@ impl Reader {
     ///   rain rate; extras as in `Raw`, aggregated the same way.
     /// - `Day`: one row per station-local date that has records in `[from, to)`. Whole
     ///   days come from the daily summary; a day cut by `from` or `to` is computed from
-    ///   the records inside the range (same columns, same arithmetic).
+    ///   the records inside the range (same columns, same arithmetic). Extras follow as
+    ///   in `Hour`, folded per station-local date from the records in the range (the
+    ///   daily table has no columns for them).
     ///
     /// Means keep the archive's column names (`temperature_c` is the mean at every
     /// resolution), so a plot works the same on any of them.
@@ -437,7 +439,107 @@ impl Reader {
                 (None, None) => {}
             }
         }
+        self.add_day_extras(&mut table, from_s, to_s)?;
         Ok(table)
+    }
+
+    /// Extra quantities of a daily table, folded as `--every hour` folds them, from the
+    /// records in `[from_s, to_s)` grouped by station-local date. The `daily` table has
+    /// no room for quantities that add-on drivers define, so they are read from
+    /// `archive_extra` at query time; a day cut by the bounds thus holds only the
+    /// records inside them, like its other columns.
+    fn add_day_extras(&self, table: &mut Table, from_s: i64, to_s: i64) -> Result<(), StoreError> {
+        // Stations without add-on drivers (most) skip the archive scan entirely, so
+        // ten years of daily rows still come from the daily table alone.
+        let any: bool = self
+            .db
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM archive_extra)")?
+            .query_row([], |row| row.get(0))?;
+        if !any || table.rows.is_empty() {
+            return Ok(());
+        }
+        let extras = self.extras_query("a.start_ts", from_s, to_s)?;
+        let mut days = LocalDays::new(self.db.tz);
+        let mut acc: BTreeMap<(String, &str), StatAcc> = BTreeMap::new();
+        for (start, quantity, stat) in &extras {
+            acc.entry((days.date_of(*start).to_string(), quantity.as_str()))
+                .or_default()
+                .add(stat);
+        }
+        let names: BTreeSet<&str> = extras.iter().map(|e| e.1.as_str()).collect();
+        let names: Vec<&str> = names.into_iter().collect();
+        let width = table.columns.len();
+        add_extra_columns(table, &names);
+        let rows: BTreeMap<String, usize> = table
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match &r[0] {
+                Value::Text(d) => Some((d.clone(), i)),
+                _ => None,
+            })
+            .collect();
+        for ((date, quantity), a) in &acc {
+            let (Some(&r), Ok(q)) = (rows.get(date), names.binary_search(quantity)) else {
+                continue;
+            };
+            let at = width + 4 * q;
+            table.rows[r].splice(at..at + 4, a.cells());
+        }
+        Ok(())
+    }
+}
+
+/// Station-local dates of Unix seconds given in ascending order, remembering the UTC
+/// span of the last date found, so that a scan of years of records formats one date
+/// per day rather than one per record.
+struct LocalDays {
+    tz: chrono_tz::Tz,
+    /// `[lo, hi)` in Unix seconds, all on `date`.
+    lo: i64,
+    hi: i64,
+    date: String,
+}
+
+impl LocalDays {
+    fn new(tz: chrono_tz::Tz) -> Self {
+        LocalDays {
+            tz,
+            lo: 0,
+            hi: 0,
+            date: String::new(),
+        }
+    }
+
+    fn date_of(&mut self, secs: i64) -> &str {
+        if !(self.lo..self.hi).contains(&secs) {
+            let at = Timestamp::from_secs(secs);
+            self.date = local_date(at, self.tz);
+            // The span of this local date, when its midnights exist; otherwise (a
+            // time-zone change at midnight) only this second is remembered, which is
+            // slower but still right.
+            let (lo, hi) = self.day_span(at).unwrap_or((secs, secs + 1));
+            (self.lo, self.hi) = (lo, hi);
+        }
+        &self.date
+    }
+
+    fn day_span(&self, at: Timestamp) -> Option<(i64, i64)> {
+        use chrono::TimeZone;
+        let day = at.to_chrono().with_timezone(&self.tz).date_naive();
+        let midnight = |d: chrono::NaiveDate| {
+            self.tz
+                .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .earliest()
+                .map(|t| t.timestamp())
+        };
+        let (lo, hi) = (midnight(day)?, midnight(day.succ_opt()?)?);
+        // Checked rather than trusted: a span is used only if both ends really lie on
+        // the date.
+        let on_day = |s: i64| local_date(Timestamp::from_secs(s), self.tz) == self.date;
+        (lo < hi && lo <= at.secs() && at.secs() < hi && on_day(lo) && on_day(hi - 1))
+            .then_some((lo, hi))
     }
 }
 
