@@ -459,15 +459,43 @@ impl Reader {
         if !any || table.rows.is_empty() {
             return Ok(());
         }
-        let extras = self.extras_query("a.start_ts", from_s, to_s)?;
+        // One pass over the records in the range, in start order, without allocating
+        // per row (years of records make millions of rows): a day is an index into
+        // `dates`, a quantity an index into `names`.
+        let mut stmt = self.db.conn.prepare_cached(
+            "SELECT a.start_ts, e.quantity, e.mean, e.min, e.max, e.n \
+             FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
+             WHERE a.start_ts >= ?1 AND a.start_ts < ?2 ORDER BY a.start_ts",
+        )?;
+        let mut rows = stmt.query(params![from_s, to_s])?;
         let mut days = LocalDays::new(self.db.tz);
-        let mut acc: BTreeMap<(String, &str), StatAcc> = BTreeMap::new();
-        for (start, quantity, stat) in &extras {
-            acc.entry((days.date_of(*start).to_string(), quantity.as_str()))
-                .or_default()
-                .add(stat);
+        let mut dates: Vec<String> = Vec::new();
+        let mut quantities: Vec<String> = Vec::new();
+        let mut acc: BTreeMap<(usize, usize), StatAcc> = BTreeMap::new();
+        while let Some(row) = rows.next()? {
+            let date = days.date_of(row.get(0)?);
+            if dates.last().is_none_or(|d| d != date) {
+                dates.push(date.to_string());
+            }
+            let quantity = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            let q = match quantities.iter().position(|n| n == quantity) {
+                Some(q) => q,
+                None => {
+                    quantities.push(quantity.to_string());
+                    quantities.len() - 1
+                }
+            };
+            let stat = Stat {
+                mean: row.get(2)?,
+                min: row.get(3)?,
+                max: row.get(4)?,
+                n: row.get(5)?,
+            };
+            acc.entry((dates.len() - 1, q)).or_default().add(&stat);
         }
-        let names: BTreeSet<&str> = extras.iter().map(|e| e.1.as_str()).collect();
+        drop(rows);
+        drop(stmt);
+        let names: BTreeSet<&str> = quantities.iter().map(String::as_str).collect();
         let names: Vec<&str> = names.into_iter().collect();
         let width = table.columns.len();
         add_extra_columns(table, &names);
@@ -481,7 +509,10 @@ impl Reader {
             })
             .collect();
         for ((date, quantity), a) in &acc {
-            let (Some(&r), Ok(q)) = (rows.get(date), names.binary_search(quantity)) else {
+            let (Some(&r), Ok(q)) = (
+                rows.get(&dates[*date]),
+                names.binary_search(&quantities[*quantity].as_str()),
+            ) else {
                 continue;
             };
             let at = width + 4 * q;
