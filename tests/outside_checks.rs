@@ -21,14 +21,6 @@ fn count_rows(db: &Path) -> usize {
         .map_or(0, |n| n as usize)
 }
 
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
-}
-
-const SIGINT: i32 = 2;
-const SIGTERM: i32 = 15;
-
 /// Items 8 and 15: `--speed` takes any finite factor, and one the machine cannot keep
 /// up with (`1e12`: a simulated century per real hour is not the limit) left the clock
 /// always behind, so the station never slept, never gave the runtime back, and ignored
@@ -36,7 +28,7 @@ const SIGTERM: i32 = 15;
 #[test]
 fn a_speed_the_machine_cannot_keep_up_with_still_stops_on_a_signal() {
     let dir = tmp();
-    for (sig, name) in [(SIGTERM, "term"), (SIGINT, "int")] {
+    for (sig, name) in [(libc::SIGTERM, "term"), (libc::SIGINT, "int")] {
         let db = dir.path().join(format!("{name}.db"));
         let mut child = Command::new(BIN)
             .args(["run", "--simulate", "--speed", "1e12", "--start"])
@@ -54,7 +46,7 @@ fn a_speed_the_machine_cannot_keep_up_with_still_stops_on_a_signal() {
             std::thread::sleep(Duration::from_millis(20));
         }
         // SAFETY: kill(2) on a child we own.
-        assert_eq!(unsafe { libc_kill(child.id() as i32, sig) }, 0);
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
         // Not a timing assertion: a generous bound on "it exits at all", after which the
         // child is killed so the test cannot hang.
         let give_up = Instant::now() + Duration::from_secs(60);

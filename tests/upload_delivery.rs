@@ -382,6 +382,25 @@ async fn a_transient_database_error_is_retried_not_fatal() {
     assert_eq!(status.state.as_deref(), Some("ok"));
 }
 
+/// Waits (up to a minute) until the destination's recorded state is a stall.
+async fn wait_for_stall(station: &weatherd::store::Reader, destination: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = station.upload_status(destination).unwrap().state;
+        if state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("stalled since "))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stall recorded: {state:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn status_text(db: &Path) -> String {
     let out = weatherd()
         .args(["status", "--db"])
@@ -442,21 +461,7 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
         },
     ));
     // The uploader stalls and says so in the state `status` prints.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let state = station.upload_status("school").unwrap().state;
-        if state
-            .as_deref()
-            .is_some_and(|s| s.starts_with("stalled since "))
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no stall recorded: {state:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_stall(&station, "school").await;
     let text = status_text(&db);
     assert!(text.contains("state:        stalled since "), "{text}");
     // Records stored now reuse ids 11..15, which the server already had: held back.
@@ -511,21 +516,7 @@ async fn an_unreadable_row_is_reported_and_the_records_before_it_go_out() {
             let _ = stop_rx.wait_for(|s| *s).await;
         },
     ));
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let state = station.upload_status("school").unwrap().state;
-        if state
-            .as_deref()
-            .is_some_and(|s| s.starts_with("stalled since "))
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no stall recorded: {state:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_stall(&station, "school").await;
     server.with(|r| assert_eq!(r.ids, (1..=5).collect::<Vec<i64>>()));
     let text = status_text(&db);
     assert!(text.contains("the record after id 5"), "{text}");
