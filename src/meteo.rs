@@ -47,6 +47,21 @@ pub fn sea_level_pressure_hpa(station_hpa: f64, temperature_c: f64, elevation_m:
     station_hpa * (1.0 - lapse_k / (temperature_c + lapse_k + 273.15)).powf(-BAROMETRIC_EXPONENT)
 }
 
+/// Altimeter setting (hPa) from station pressure and elevation: the ASOS/NWS formula
+/// `A = (P^0.190284 + 8.4228807e-5 · h)^(1/0.190284)`, P in hPa, h in metres.
+///
+/// This is what CWOP and aviation want (not sea-level pressure): it assumes the
+/// standard atmosphere, so it needs no temperature. `None` for a non-finite or
+/// non-positive pressure.
+pub fn altimeter_setting_hpa(station_hpa: f64, elevation_m: f64) -> Option<f64> {
+    const N: f64 = 0.190284;
+    if !station_hpa.is_finite() || station_hpa <= 0.0 || !elevation_m.is_finite() {
+        return None;
+    }
+    let a = (station_hpa.powf(N) + 8.422_880_7e-5 * elevation_m).powf(1.0 / N);
+    a.is_finite().then_some(a)
+}
+
 /// Highest 3-second running mean of wind speed (km/h) over the 3-s windows lying inside
 /// `[start, end)`, from the debounced closure timestamps. `None` when the span is
 /// shorter than the window. The same as [`gust_kmh_ending_after`] with the data span
@@ -297,6 +312,19 @@ pub fn peak_rain_rate_mm_per_h(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn altimeter_setting_of_the_standard_atmosphere_is_standard_pressure() {
+        // ICAO standard atmosphere: 898.746 hPa at 1000 m, 1013.25 hPa at sea level.
+        let a = altimeter_setting_hpa(898.746, 1000.0).unwrap();
+        assert!((a - 1013.25).abs() < 0.1, "{a}");
+        assert_eq!(
+            altimeter_setting_hpa(1000.0, 0.0).map(|a| (a * 1e6).round()),
+            Some(1e9)
+        );
+        assert_eq!(altimeter_setting_hpa(0.0, 100.0), None);
+        assert_eq!(altimeter_setting_hpa(f64::NAN, 100.0), None);
+    }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol

@@ -1,0 +1,1 @@
+/* placeholder: the web page (issue 11) replaces this */
