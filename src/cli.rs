@@ -36,6 +36,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print stored records.
     Query(QueryArgs),
+    /// Climate reports without SQL: a NOAA-style monthly (--month 2026-11) or yearly
+    /// (--year 2026) summary, or the station's records (--records).
+    Report(ReportArgs),
     /// Look at this machine: Pi model, enabled buses, sensors that answer, permissions.
     /// Exit code 0: ready; 1: not a Raspberry Pi; 2: a Pi with something to fix.
     Probe,
@@ -120,6 +123,43 @@ pub struct QueryArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("period").required(true).args(["month", "year", "records"])))]
+pub struct ReportArgs {
+    /// Database file [default: the --config's database.path, else that of
+    /// /etc/weatherd/weatherd.toml if present, else weather.db].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Take the database path and the [report] settings (degree-day bases,
+    /// thresholds) from this config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The month to summarise, one line per day: YYYY-MM (station-local days).
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::report::parse_month)]
+    pub month: Option<(i32, u32)>,
+    /// The year to summarise, one line per month: YYYY.
+    #[arg(long, value_name = "YYYY", value_parser = crate::report::parse_year)]
+    pub year: Option<i32>,
+    /// The station's records: highest and lowest temperature, wettest day and month,
+    /// strongest gust, highest rain rate, with dates and times.
+    #[arg(long)]
+    pub records: bool,
+    /// text (NOAA-style, 80 columns), csv or json (the web API's /api/v1/climate).
+    #[arg(long, value_parser = parse_report_format, default_value = "text")]
+    pub format: Format,
+}
+
+fn parse_report_format(s: &str) -> Result<Format, String> {
+    match s {
+        "text" | "table" => Ok(Format::Table),
+        "csv" => Ok(Format::Csv),
+        "json" => Ok(Format::Json),
+        _ => Err(format!(
+            "`{s}` is not a report format: use text, csv or json"
+        )),
+    }
+}
+
+#[derive(clap::Args, Debug)]
 pub struct StatusArgs {
     /// Database file [default: the --config's database.path, else that of
     /// /etc/weatherd/weatherd.toml if present, else weather.db].
@@ -172,6 +212,7 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
             }),
         },
         Command::Status(args) => status_cmd(args),
+        Command::Report(args) => report_cmd(args),
         Command::CheckConfig { file } => {
             // Every problem at once, so a teacher fixes the file in one pass.
             let config = Config::load_all(&file).map_err(|errors| Failure {
@@ -389,6 +430,52 @@ fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
             code: EXIT_FAILURE,
             message: format!("cannot write the output: {e}"),
         }),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// The [report] settings a reading command uses: from --config, else from the system
+/// config when the database comes from it too, else the defaults.
+fn report_settings(
+    db: &Option<PathBuf>,
+    config: &Option<PathBuf>,
+) -> Result<crate::report::ReportSettings, Failure> {
+    Ok(match config {
+        Some(path) => Config::load(path)?.report,
+        None if db.is_none()
+            && !Path::new("weather.db").exists()
+            && Path::new(SYSTEM_CONFIG).exists() =>
+        {
+            Config::load(Path::new(SYSTEM_CONFIG))?.report
+        }
+        None => crate::report::ReportSettings::default(),
+    })
+}
+
+fn report_cmd(args: ReportArgs) -> Result<(), Failure> {
+    let db = resolve_db(&args.db, &args.config)?;
+    let settings = report_settings(&args.db, &args.config)?;
+    let failure = |message: String| Failure {
+        code: EXIT_FAILURE,
+        message,
+    };
+    let store = Store::open_read_only(&db).map_err(|e| failure(e.to_string()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = if let Some((year, month)) = args.month {
+        let r = crate::report::month(&store, year, month, &settings)
+            .map_err(|e| failure(e.to_string()))?;
+        crate::report::render_month(&r, args.format, &mut out)
+    } else if let Some(year) = args.year {
+        let r = crate::report::year(&store, year, &settings).map_err(|e| failure(e.to_string()))?;
+        crate::report::render_year(&r, args.format, &mut out)
+    } else {
+        let r = crate::report::records(&store, &settings).map_err(|e| failure(e.to_string()))?;
+        crate::report::render_records(&r, args.format, &mut out)
+    };
+    match written.and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(failure(format!("cannot write the output: {e}"))),
         Ok(()) => Ok(()),
     }
 }

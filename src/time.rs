@@ -99,6 +99,15 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// `2026-11-30T09:15:00+01:00`: an instant in the station's time zone, with its
+/// offset, the form every `*_local` field and column uses.
+pub fn local_rfc3339(t: Timestamp, tz: chrono_tz::Tz) -> String {
+    t.to_chrono()
+        .with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
 /// Parses a time given on the command line: `2026-01-01T00:00:00Z`, any RFC 3339
 /// offset, `2026-01-01 12:00[:00]` (UTC) or a bare date `2026-01-01` (UTC midnight),
 /// between 1970-01-01 and 2200-01-01 ([`EARLIEST`], [`LATEST`]).
