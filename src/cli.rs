@@ -109,12 +109,27 @@ pub struct QueryArgs {
     /// Take the database path from this config file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// First time to include (UTC unless an offset is given); 1970-01-01 to 2200-01-01.
+    /// First time to include: `today`, `yesterday` (from local midnight of that
+    /// station day), `-24h`, `-7d`, `-30m`, `-1y` (before now), `now`, or a time
+    /// (RFC 3339; `2026-01-01 12:00` and `2026-01-01` are UTC); 1970-01-01 to 2200-01-01.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// Time to stop before (exclusive), in the same forms as --from.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// What `now` is for relative times [default: the current time]; e.g. to ask
+    /// about "yesterday" in a simulated database.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub from: Option<Timestamp>,
-    /// Time to stop before (exclusive); 1970-01-01 to 2200-01-01.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub to: Option<Timestamp>,
+    pub now: Option<Timestamp>,
+    /// The table shows UTC times (`start_utc`) instead of station-local ones
+    /// (`start_local`). CSV and JSON always carry both.
+    #[arg(long)]
+    pub utc: bool,
+    /// Only these columns, in this order, comma-separated (e.g.
+    /// `start_local,temperature_c,rain_mm`) [default: the key columns in the table,
+    /// every column in CSV and JSON].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
     /// One row per record, per UTC hour, or per station-local day.
     #[arg(long, value_enum, default_value_t = EveryArg::Raw)]
     pub every: EveryArg,
@@ -392,34 +407,73 @@ fn status_cmd(args: StatusArgs) -> Result<(), Failure> {
 
 fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
     let db = resolve_db(&args.db, &args.config)?;
-    if let (Some(from), Some(to)) = (args.from, args.to) {
-        if to <= from {
-            return Err(Failure {
-                code: EXIT_USAGE,
-                message: format!("--to ({to}) must be later than --from ({from})"),
-            });
+    let usage = |message: String| Failure {
+        code: EXIT_USAGE,
+        message,
+    };
+    // Absolute times are checked before the database is opened, as before; relative
+    // ones need the station's zone, from the database.
+    let tz_free = |s: &Option<String>, flag: &str| -> Result<(), Failure> {
+        if let Some(s) = s {
+            let relative =
+                matches!(s.trim(), "now" | "today" | "yesterday") || s.trim().starts_with('-');
+            if !relative {
+                parse_time(s).map_err(|e| {
+                    usage(format!(
+                        "{flag}: {e}; or now, today, yesterday, -24h, -7d (station-local days)"
+                    ))
+                })?;
+            }
         }
-    }
+        Ok(())
+    };
+    tz_free(&args.from, "--from")?;
+    tz_free(&args.to, "--to")?;
     let store = Store::open_read_only(&db).map_err(|e| Failure {
         code: EXIT_FAILURE,
         message: e.to_string(),
     })?;
+    let tz = store.time_zone();
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let when = |s: &Option<String>, flag: &str| -> Result<Option<Timestamp>, Failure> {
+        s.as_deref()
+            .map(|s| crate::time::parse_when(s, now, tz).map_err(|e| usage(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let (from, to) = (when(&args.from, "--from")?, when(&args.to, "--to")?);
+    if let (Some(from), Some(to)) = (from, to) {
+        if to <= from {
+            return Err(usage(format!(
+                "--to ({to}) must be later than --from ({from})"
+            )));
+        }
+    }
     let every = match args.every {
         EveryArg::Raw => Every::Raw,
         EveryArg::Hour => Every::Hour,
         EveryArg::Day => Every::Day,
     };
-    let table = store
-        .query(args.from, args.to, every)
-        .map_err(|e| Failure {
-            code: EXIT_FAILURE,
-            message: e.to_string(),
-        })?;
+    let mut table = store.query(from, to, every).map_err(|e| Failure {
+        code: EXIT_FAILURE,
+        message: e.to_string(),
+    })?;
     let format = match args.format {
         FormatArg::Table => Format::Table,
         FormatArg::Csv => Format::Csv,
         FormatArg::Json => Format::Json,
     };
+    query::add_local_columns(&mut table, tz);
+    match (&args.columns, format) {
+        (Some(names), _) => {
+            let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
+            query::select_columns(&mut table, &names, false).map_err(usage)?;
+        }
+        (None, Format::Table) => {
+            query::select_columns(&mut table, &query::default_columns(every, args.utc), true)
+                .map_err(usage)?;
+        }
+        (None, _) => {}
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = query::render(&table, format, &mut out).and_then(|_| out.flush());
