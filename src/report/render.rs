@@ -117,6 +117,18 @@ fn summary_text(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "Days with data: {}", s.days_with_data)
 }
 
+/// The zone of the times and the degree-day bases, on lines of their own (a zone's
+/// name can be 30 characters).
+fn basis_text(b: &super::Basis, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "Times: station-local, {}", b.time_zone)?;
+    writeln!(
+        out,
+        "Degree days: heating below {} °C, cooling above {} °C (daily mean)",
+        d1(Some(b.heating_base_c)),
+        d1(Some(b.cooling_base_c))
+    )
+}
+
 const MONTH_HEAD: [&str; 3] = [
     "                 TEMPERATURE (°C)                   RAIN      WIND (km/h)",
     "DAY  MEAN  HIGH  TIME   LOW  TIME   HDD   CDD     mm  MEAN  GUST  TIME DIR",
@@ -159,13 +171,7 @@ fn month_row(r: MonthRow<'_>) -> String {
 
 fn month_text(r: &MonthReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "MONTHLY CLIMATOLOGICAL SUMMARY for {}", r.month)?;
-    writeln!(
-        out,
-        "Times: {} (local). Degree days: base {} °C heating, {} °C cooling.",
-        r.basis.time_zone,
-        d1(Some(r.basis.heating_base_c)),
-        d1(Some(r.basis.cooling_base_c))
-    )?;
+    basis_text(&r.basis, out)?;
     writeln!(out)?;
     for h in MONTH_HEAD {
         writeln!(out, "{h}")?;
@@ -243,13 +249,7 @@ fn year_text(r: &YearReport, out: &mut impl Write) -> io::Result<()> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     writeln!(out, "YEARLY CLIMATOLOGICAL SUMMARY for {}", r.year)?;
-    writeln!(
-        out,
-        "Times: {} (local). Degree days: base {} °C heating, {} °C cooling.",
-        r.basis.time_zone,
-        d1(Some(r.basis.heating_base_c)),
-        d1(Some(r.basis.cooling_base_c))
-    )?;
+    basis_text(&r.basis, out)?;
     writeln!(
         out,
         "HIGH/LOW: mean daily high/low; MAX/MIN, GUST: extremes and their day (DY)."

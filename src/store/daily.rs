@@ -360,6 +360,7 @@ impl Store {
                 upsert_daily(&tx, self.reader.db.tz, &read_record(row)?)?;
             }
         }
+        super::daily_extra::refill_extras(&tx, self.reader.db.tz)?;
         tx.execute(
             "INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)",
             params![STATE_TIME_ZONE, self.reader.db.tz.name()],

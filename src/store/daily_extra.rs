@@ -66,37 +66,84 @@ const UPSERT: &str =
      min = coalesce(min(min, excluded.min), min, excluded.min), \
      max = coalesce(max(max, excluded.max), max, excluded.max)";
 
+/// Folds one value of one quantity into its day's row.
+#[allow(clippy::too_many_arguments)]
+fn put(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    date: &str,
+    at: i64,
+    quantity: &str,
+    mean: Option<f64>,
+    n: u32,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> rusqlite::Result<()> {
+    let (sum, n) = weighted(mean, n);
+    let (min, max) = (finite(min), finite(max));
+    if sum.is_none() && min.is_none() && max.is_none() {
+        // Nothing measured: no row, so a day without the sensor stays absent.
+        return Ok(());
+    }
+    let ts = |v: Option<f64>| v.map(|_| at);
+    stmt.execute(params![
+        date,
+        quantity,
+        real(sum),
+        n,
+        real(min),
+        ts(min.or(max)),
+        real(max)
+    ])
+    .map(|_| ())
+}
+
 /// Folds one record into its day's `daily_extra` rows (in the record's transaction).
 pub(super) fn upsert(conn: &Connection, date: &str, r: &ArchiveRecord) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(UPSERT)?;
     let at = r.start.secs();
-    let mut put =
-        |quantity: &str, mean: Option<f64>, n: u32, min: Option<f64>, max: Option<f64>| {
-            let (sum, n) = weighted(mean, n);
-            let (min, max) = (finite(min), finite(max));
-            if sum.is_none() && min.is_none() && max.is_none() {
-                // Nothing measured: no row, so a day without the sensor stays absent.
-                return Ok(());
-            }
-            let ts = |v: Option<f64>| v.map(|_| at);
-            stmt.execute(params![
-                date,
-                quantity,
-                real(sum),
-                n,
-                real(min),
-                ts(min.or(max)),
-                real(max)
-            ])
-            .map(|_| ())
-        };
     for c in extra_columns() {
         let v = c.real(r);
         // A computed column is one value per record, weighted by its samples.
-        put(c.name, v, r.samples.max(1), v, v)?;
+        put(&mut stmt, date, at, c.name, v, r.samples.max(1), v, v)?;
     }
     for (quantity, s) in &r.extras {
-        put(quantity, s.mean, s.n, s.min, s.max)?;
+        put(&mut stmt, date, at, quantity, s.mean, s.n, s.min, s.max)?;
+    }
+    Ok(())
+}
+
+/// Folds every stored extra (`archive_extra`) into `daily_extra`, in record order
+/// as they were written: the second half of recomputing the daily tables (the
+/// first, `upsert` per record read back, sees no extras).
+pub(super) fn refill_extras(conn: &Connection, tz: chrono_tz::Tz) -> rusqlite::Result<()> {
+    // Quantities of one record go to different rows, so their order among
+    // themselves does not matter; the records' order does (sums, first extremes).
+    let mut rows_stmt = conn.prepare(
+        "SELECT a.start_ts, e.quantity, e.mean, e.min, e.max, e.n \
+         FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
+         ORDER BY a.start_ts, e.quantity",
+    )?;
+    let mut stmt = conn.prepare_cached(UPSERT)?;
+    let mut rows = rows_stmt.query([])?;
+    let (mut last, mut date) = (i64::MIN, String::new());
+    while let Some(row) = rows.next()? {
+        let at: i64 = row.get(0)?;
+        // A record's extras come together: format its date once.
+        if at != last {
+            last = at;
+            date = super::local_date(crate::time::Timestamp::from_secs(at), tz);
+        }
+        let quantity: String = row.get(1)?;
+        put(
+            &mut stmt,
+            &date,
+            at,
+            &quantity,
+            row.get(2)?,
+            row.get(5)?,
+            row.get(3)?,
+            row.get(4)?,
+        )?;
     }
     Ok(())
 }
