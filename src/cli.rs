@@ -413,22 +413,27 @@ fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
     };
     // Absolute times are checked before the database is opened, as before; relative
     // ones need the station's zone, from the database.
-    let tz_free = |s: &Option<String>, flag: &str| -> Result<(), Failure> {
-        if let Some(s) = s {
-            let relative =
-                matches!(s.trim(), "now" | "today" | "yesterday") || s.trim().starts_with('-');
-            if !relative {
-                parse_time(s).map_err(|e| {
-                    usage(format!(
-                        "{flag}: {e}; or now, today, yesterday, -24h, -7d (station-local days)"
-                    ))
-                })?;
-            }
+    let absolute = |s: &Option<String>, flag: &str| -> Result<Option<Timestamp>, Failure> {
+        let Some(s) = s else { return Ok(None) };
+        let relative =
+            matches!(s.trim(), "now" | "today" | "yesterday") || s.trim().starts_with('-');
+        if relative {
+            return Ok(None);
         }
-        Ok(())
+        parse_time(s).map(Some).map_err(|e| {
+            usage(format!(
+                "{flag}: {e}; or now, today, yesterday, -24h, -7d (station-local days)"
+            ))
+        })
     };
-    tz_free(&args.from, "--from")?;
-    tz_free(&args.to, "--to")?;
+    let (from_abs, to_abs) = (absolute(&args.from, "--from")?, absolute(&args.to, "--to")?);
+    if let (Some(from), Some(to)) = (from_abs, to_abs) {
+        if to <= from {
+            return Err(usage(format!(
+                "--to ({to}) must be later than --from ({from})"
+            )));
+        }
+    }
     let store = Store::open_read_only(&db).map_err(|e| Failure {
         code: EXIT_FAILURE,
         message: e.to_string(),
