@@ -4,10 +4,10 @@
 mod support;
 
 use embedded_hal_mock::eh1::delay::NoopDelay;
-use std::path::Path;
+use support::backend::TestBackend;
 use support::bh1750_chip::{Bh1750Chip, Power};
 use weatherd::config::{Config, SensorConfig, EXAMPLE_TOML};
-use weatherd::hw::{AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole};
+
 use weatherd::observation::Quantity;
 use weatherd::sensors::bh1750::{Bh1750, Settings};
 use weatherd::sensors::bh1750::{Bh1750Config, Bh1750Mode};
@@ -131,25 +131,11 @@ fn wrong_address_and_saturation_are_faults() {
     assert!(e.0.contains("saturated"), "{e}");
 }
 
-/// A Pi with only a BH1750 on `/dev/i2c-1`.
-struct LightOnly(Bh1750Chip);
-
-impl Backend for LightOnly {
-    fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-        Err(HwError(format!("no GPIO{pin} here")))
-    }
-    fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-        Err(HwError(format!("no {spi} here")))
-    }
-    fn i2c(&self, bus: &str) -> Result<I2cBus, HwError> {
-        match bus {
-            "/dev/i2c-1" => Ok(Box::new(self.0.clone())),
-            other => Err(HwError(format!("{other} does not exist"))),
-        }
-    }
-    fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
-        Err(HwError(format!("no {} here", root.display())))
-    }
+/// A Pi with only a BH1750 on `/dev/i2c-1` (a real bus: I/O blocks).
+fn light_only(chip: &Bh1750Chip) -> TestBackend {
+    TestBackend::new()
+        .with_chip("/dev/i2c-1", chip.clone())
+        .blocking(true)
 }
 
 fn config(sensor_toml: &str) -> Config {
@@ -161,7 +147,7 @@ fn config(sensor_toml: &str) -> Config {
 fn registered_from_config_through_the_one_match() {
     let chip = Bh1750Chip::new(0x23).on_real_clock();
     chip.set_lux(50.0);
-    let hw = LightOnly(chip.clone());
+    let hw = light_only(&chip);
     let c = config("[sensors.light]\ntype = \"bh1750\"\nmode = \"continuous\"\n");
     let sc = &c.sensors["light"];
     assert_eq!(sc.quantities(), [Quantity::from_name("illuminance_lux")]);
