@@ -78,15 +78,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The rain rate the default `rain_mm` QC limit allows over one sample period.
-pub const DEFAULT_RAIN_LIMIT_MM_PER_H: f64 = 500.0;
+pub(crate) const DEFAULT_RAIN_LIMIT_MM_PER_H: f64 = 500.0;
 
 /// The temperature assumed for the sea-level reduction when none was measured.
-pub const STANDARD_TEMPERATURE_C: f64 = 15.0;
+pub(crate) const STANDARD_TEMPERATURE_C: f64 = 15.0;
 
 /// How much of a record's anemometer closures the next record needs: the windows
 /// ending early in it begin up to 3 s before it, and the speed at such a window's start
 /// comes from the closure before that.
-pub const GUST_CARRY_S: i64 = 2 * meteo::GUST_WINDOW_S;
+pub(crate) const GUST_CARRY_S: i64 = 2 * meteo::GUST_WINDOW_S;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregatorConfig {
@@ -155,7 +155,7 @@ impl AggregatorConfig {
 /// 300..1100 hPa, 0..300 km/h, 0..360°, and for rain per sample period 0 up to
 /// 500 mm/h over the period, but never less than two tips (so a short sample interval
 /// cannot reject a single real tip).
-pub fn default_qc_limits(
+pub(crate) fn default_qc_limits(
     sample_interval_s: i64,
     mm_per_tip: Option<f64>,
 ) -> HashMap<Quantity, QcLimits> {

@@ -484,11 +484,11 @@ fn notify(state: &[sd_notify::NotifyState]) {
 /// How long uploaders may finish a batch already in flight at shutdown (the unit's
 /// `TimeoutStopSec=` is 30 s; the unsent rest waits in the database). Requests still
 /// running after it are abandoned, never waited for.
-pub const UPLOAD_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const UPLOAD_GRACE: Duration = Duration::from_secs(5);
 
 /// How long, by default, uploaders may send what is stored when a run's `--duration`
 /// ends (`run --drain-timeout`).
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What to do about a record dated in the future (said in the log and by `status`).
 pub const FUTURE_FIX: &str = "Set the clock right, then wait until that time, or stop weatherd \
@@ -497,7 +497,7 @@ pub const FUTURE_FIX: &str = "Set the clock right, then wait until that time, or
 /// How long records still in memory may take to reach the database at the end of a
 /// run, and how long a replay waits for a refusing database before it gives up.
 /// systemd's stop timeout (30 s in the unit) leaves room for this and the uploaders'.
-pub const STORE_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const STORE_GRACE: Duration = Duration::from_secs(10);
 
 /// The first wait before writing again after the database refused a write; doubled
 /// after each further refusal up to [`RETRY_MAX`].
@@ -517,7 +517,7 @@ const RETRY_MAX: Duration = Duration::from_secs(60);
 /// The log says when writing starts failing and when it recovers, not once per record.
 /// The daemon reports the queue in a small file next to the database (see
 /// [`crate::store::PendingReport`]) that `weatherd status` reads.
-pub struct Pending {
+pub(crate) struct Pending {
     db: PathBuf,
     queue: VecDeque<ArchiveRecord>,
     capacity: usize,

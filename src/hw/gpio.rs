@@ -37,7 +37,7 @@ const QUEUE_CAPACITY: usize = 65_536;
 /// again for every batch of edges instead of once at start-up: edges are then placed
 /// on the same UTC time line as the sample ticks that collect them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClockOffset {
+pub(crate) struct ClockOffset {
     pub realtime_minus_monotonic_ns: i64,
 }
 
@@ -56,7 +56,7 @@ impl ClockOffset {
     }
 
     /// The UTC time of a CLOCK_MONOTONIC stamp.
-    pub fn to_utc(self, monotonic: Duration) -> Timestamp {
+    pub(crate) fn to_utc(self, monotonic: Duration) -> Timestamp {
         let mono_ns = i64::try_from(monotonic.as_nanos()).unwrap_or(i64::MAX);
         Timestamp(mono_ns.saturating_add(self.realtime_minus_monotonic_ns))
     }
@@ -83,7 +83,7 @@ fn clock_ns(clock: libc::clockid_t) -> Result<i64, HwError> {
 
 /// The interrupt side of an edge queue: lives in rppal's callback.
 #[derive(Clone, Debug)]
-pub struct EdgeSender {
+pub(crate) struct EdgeSender {
     tx: SyncSender<Duration>,
     dropped: Arc<AtomicU64>,
 }
@@ -106,7 +106,7 @@ impl EdgeSender {
 
 /// Why an inbox could not hand out a complete period.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InboxError {
+pub(crate) enum InboxError {
     /// Every sender is gone: the interrupt thread ended (it only does on an error).
     Disconnected,
     /// The queue was full and this many edges were lost.
@@ -116,7 +116,7 @@ pub enum InboxError {
 }
 
 /// The collecting side: kernel timestamps in, UTC edges per sample period out.
-pub struct EdgeInbox {
+pub(crate) struct EdgeInbox {
     rx: Receiver<Duration>,
     dropped: Arc<AtomicU64>,
     /// Converted edges not yet handed out, in time order.
@@ -125,7 +125,7 @@ pub struct EdgeInbox {
 }
 
 /// A connected sender/inbox pair with room for `capacity` queued edges.
-pub fn edge_queue(capacity: usize) -> (EdgeSender, EdgeInbox) {
+pub(crate) fn edge_queue(capacity: usize) -> (EdgeSender, EdgeInbox) {
     let (tx, rx) = mpsc::sync_channel(capacity);
     let dropped = Arc::new(AtomicU64::new(0));
     (
@@ -196,7 +196,7 @@ impl EdgeInbox {
     }
 
     /// Replaces the channel after the interrupt was re-armed, keeping pending edges.
-    pub fn reconnect(&mut self, other: EdgeInbox) {
+    pub(crate) fn reconnect(&mut self, other: EdgeInbox) {
         self.rx = other.rx;
         self.dropped = other.dropped;
     }
@@ -224,7 +224,7 @@ impl EdgeInbox {
 }
 
 /// A GPIO pin delivering falling edges with the kernel's timestamps.
-pub struct GpioEdgeSource {
+pub(crate) struct GpioEdgeSource {
     bcm: u8,
     /// Owned for the daemon's life: dropping it stops the interrupt thread and frees
     /// the line.
@@ -294,7 +294,7 @@ impl EdgeSource for GpioEdgeSource {
 }
 
 /// Turns rppal's errors into what the operator should do.
-pub fn describe_gpio_error(bcm: u8, e: &rppal::gpio::Error) -> HwError {
+pub(crate) fn describe_gpio_error(bcm: u8, e: &rppal::gpio::Error) -> HwError {
     use rppal::gpio::Error;
     HwError(match e {
         Error::PermissionDenied(path) => format!(

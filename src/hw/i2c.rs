@@ -11,7 +11,7 @@ use linux_embedded_hal::i2cdev::linux::LinuxI2CError;
 use linux_embedded_hal::I2cdev;
 
 /// An open `/dev/i2c-N`.
-pub struct LinuxI2c {
+pub(crate) struct LinuxI2c {
     dev: I2cdev,
     path: String,
 }
@@ -71,7 +71,7 @@ fn errno_of(e: &LinuxI2CError) -> Option<i32> {
 
 /// ENXIO and EREMOTEIO (and whatever linux-embedded-hal already calls a NACK) mean
 /// nobody answered; everything else is a bus failure.
-pub fn classify(errno: Option<i32>, kind: ErrorKind) -> I2cError {
+pub(crate) fn classify(errno: Option<i32>, kind: ErrorKind) -> I2cError {
     match (errno, kind) {
         (Some(libc::ENXIO | libc::EREMOTEIO), _) | (_, ErrorKind::NoAcknowledge(_)) => {
             I2cError::NoAcknowledge
@@ -81,7 +81,7 @@ pub fn classify(errno: Option<i32>, kind: ErrorKind) -> I2cError {
 }
 
 /// What to do when the bus device cannot be opened.
-pub fn open_error(path: &str, errno: Option<i32>, text: &str) -> HwError {
+pub(crate) fn open_error(path: &str, errno: Option<i32>, text: &str) -> HwError {
     HwError(match errno {
         Some(libc::EACCES | libc::EPERM) => format!(
             "{path}: permission denied: add the weatherd user to the i2c group \

@@ -19,7 +19,7 @@ use linux_embedded_hal::SpidevDevice;
 
 /// The MCP3008's maximum clock is 1.35 MHz at 2.7 V and 3.6 MHz at 5 V; 1 MHz keeps
 /// a margin at the Pi's 3.3 V, and a read still takes only ~30 µs.
-pub const CLOCK_HZ: u32 = 1_000_000;
+pub(crate) const CLOCK_HZ: u32 = 1_000_000;
 
 /// One channel of an MCP3008.
 pub struct Mcp3008<S> {
@@ -53,7 +53,7 @@ impl<S: SpiDevice> Mcp3008<S> {
     /// The 10-bit result of a reply, or why it is not one. While the MCP3008 samples,
     /// MISO floats; it then drives a null bit low before the result. A high null bit
     /// means nothing drove the line: no chip, or MISO not connected.
-    pub fn decode(rx: [u8; 3]) -> Option<u16> {
+    pub(crate) fn decode(rx: [u8; 3]) -> Option<u16> {
         if rx[1] & 0x04 != 0 {
             return None;
         }
@@ -95,7 +95,7 @@ pub fn open(path: &str, channel: u8) -> Result<Mcp3008<SpidevDevice>, HwError> {
 }
 
 /// What to do when the SPI device cannot be opened.
-pub fn open_error(path: &str, e: &std::io::Error) -> HwError {
+pub(crate) fn open_error(path: &str, e: &std::io::Error) -> HwError {
     HwError(match e.kind() {
         std::io::ErrorKind::PermissionDenied => format!(
             "{path}: permission denied: add the weatherd user to the spi group \

@@ -28,20 +28,20 @@ use crate::probe::{Finding, Status};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{Error as _, ErrorKind, I2c};
 
-pub const POWER_DOWN: u8 = 0x00;
+pub(crate) const POWER_DOWN: u8 = 0x00;
 pub const POWER_ON: u8 = 0x01;
-pub const RESET: u8 = 0x07;
-pub const CONTINUOUS_H_RES: u8 = 0x10;
-pub const ONE_TIME_H_RES: u8 = 0x20;
+pub(crate) const RESET: u8 = 0x07;
+pub(crate) const CONTINUOUS_H_RES: u8 = 0x10;
+pub(crate) const ONE_TIME_H_RES: u8 = 0x20;
 
 /// The datasheet's maximum high-resolution measurement time.
-pub const MEASUREMENT_MS: u32 = 180;
+pub(crate) const MEASUREMENT_MS: u32 = 180;
 /// The count a saturated sensor returns.
 const SATURATED: u16 = u16::MAX;
 
 /// Illuminance of a raw count at the default measurement time (MTreg = 69): the
 /// datasheet's "1.2 counts per lx" (its example: 0x83 0x90 = 33680 → 28067 lx).
-pub fn lux_from_count(count: u16) -> f64 {
+pub(crate) fn lux_from_count(count: u16) -> f64 {
     f64::from(count) / 1.2
 }
 

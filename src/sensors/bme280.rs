@@ -301,7 +301,7 @@ impl Settings {
             | (osrs_bits(self.oversampling_pressure).unwrap_or(1) << 2)
     }
 
-    pub fn ctrl_hum(&self) -> u8 {
+    pub(crate) fn ctrl_hum(&self) -> u8 {
         osrs_bits(self.oversampling_humidity).unwrap_or(1)
     }
 
@@ -313,7 +313,7 @@ impl Settings {
     /// The datasheet's maximum measurement time (section 9.1), in µs, rounded up:
     /// 1.25 + 2.3·osrs_t + (2.3·osrs_p + 0.575) + (2.3·osrs_h + 0.575) ms, the
     /// humidity term only when humidity is measured (not on a BMP280).
-    pub fn max_measurement_us(&self, humidity: bool) -> u32 {
+    pub(crate) fn max_measurement_us(&self, humidity: bool) -> u32 {
         // In ns-free integer µs: 2.3 ms = 2300 µs, 0.575 ms = 575 µs.
         let t = 1_250 + 2_300 * u32::from(self.oversampling_temperature);
         let p = 2_300 * u32::from(self.oversampling_pressure) + 575;
@@ -327,7 +327,7 @@ impl Settings {
 }
 
 /// Register bits for an oversampling factor (datasheet tables 20, 22, 23).
-pub fn osrs_bits(factor: u8) -> Option<u8> {
+pub(crate) fn osrs_bits(factor: u8) -> Option<u8> {
     match factor {
         1 => Some(1),
         2 => Some(2),
@@ -339,7 +339,7 @@ pub fn osrs_bits(factor: u8) -> Option<u8> {
 }
 
 /// Register bits for an IIR filter coefficient (datasheet table 28).
-pub fn filter_bits(coefficient: u8) -> Option<u8> {
+pub(crate) fn filter_bits(coefficient: u8) -> Option<u8> {
     match coefficient {
         0 => Some(0),
         2 => Some(1),
@@ -376,7 +376,7 @@ pub struct Calibration {
 impl Calibration {
     /// From the 26 bytes at 0x88..=0xA1 and the 7 at 0xE1..=0xE7 (zeros for a BMP280,
     /// which has no humidity calibration).
-    pub fn from_registers(pt: &[u8; 26], h: &[u8; 7]) -> Calibration {
+    pub(crate) fn from_registers(pt: &[u8; 26], h: &[u8; 7]) -> Calibration {
         let u = |i: usize| u16::from_le_bytes([pt[i], pt[i + 1]]);
         let s = |i: usize| i16::from_le_bytes([pt[i], pt[i + 1]]);
         Calibration {

@@ -182,7 +182,7 @@ impl PolledSensor for Ds18b20 {
 
 /// Why a `w1_slave` text is not a temperature.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum W1Error {
+pub(crate) enum W1Error {
     #[error("CRC check failed (crc=.. NO): noise on the 1-Wire line")]
     Crc,
     #[error("85 °C power-on value: the probe has not converted since it was powered")]
@@ -194,7 +194,7 @@ pub enum W1Error {
 }
 
 /// The temperature in °C from a `w1_slave` text.
-pub fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
+pub(crate) fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
     let mut lines = text.lines();
     let (Some(crc_line), Some(t_line)) = (lines.next(), lines.next()) else {
         return Err(W1Error::Garbage(format!(

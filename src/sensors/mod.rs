@@ -240,7 +240,7 @@ impl SensorConfig {
         self.kind().quantities()
     }
     /// The key inside the sensor's table that decides its `index`th quantity.
-    pub fn quantity_key(&self, index: usize) -> &'static str {
+    pub(crate) fn quantity_key(&self, index: usize) -> &'static str {
         self.kind().quantity_key(index)
     }
     /// The hardware this sensor takes.
@@ -302,7 +302,7 @@ pub enum Driver {
 }
 
 /// A configured sensor, ready to sample.
-pub struct Registered {
+pub(crate) struct Registered {
     pub name: Arc<str>,
     pub driver: Driver,
 }
@@ -310,7 +310,7 @@ pub struct Registered {
 /// Builds every sensor in the config. A sensor whose hardware cannot be opened is
 /// still registered, as a driver that reports that error as a fault on every read, so
 /// a broken sensor degrades that sensor only.
-pub fn build_all(config: &Config, hw: &dyn Backend) -> Vec<Registered> {
+pub(crate) fn build_all(config: &Config, hw: &dyn Backend) -> Vec<Registered> {
     config
         .sensors
         .iter()

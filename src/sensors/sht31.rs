@@ -166,14 +166,14 @@ pub fn humidity_pct(raw: u16) -> f64 {
 
 /// The raw words a chip reports for these conditions (the inverse of the
 /// conversions, clamped to the word's range), for emulators.
-pub fn raw_words(temperature_c: f64, humidity_pct: f64) -> (u16, u16) {
+pub(crate) fn raw_words(temperature_c: f64, humidity_pct: f64) -> (u16, u16) {
     let t = ((temperature_c + 45.0) * 65535.0 / 175.0).round();
     let rh = (humidity_pct * 65535.0 / 100.0).round();
     (t.clamp(0.0, 65535.0) as u16, rh.clamp(0.0, 65535.0) as u16)
 }
 
 /// The 6 result bytes for two raw words, each followed by its CRC.
-pub fn result_bytes(t: u16, rh: u16) -> [u8; 6] {
+pub(crate) fn result_bytes(t: u16, rh: u16) -> [u8; 6] {
     let [t0, t1] = t.to_be_bytes();
     let [h0, h1] = rh.to_be_bytes();
     [t0, t1, crc8(&[t0, t1]), h0, h1, crc8(&[h0, h1])]

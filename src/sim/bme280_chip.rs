@@ -39,21 +39,21 @@ use embedded_hal::i2c::{ErrorType, I2c, Operation, SevenBitAddress};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub const REG_CALIB_PT: u8 = 0x88;
-pub const REG_CHIP_ID: u8 = 0xD0;
-pub const REG_RESET: u8 = 0xE0;
-pub const REG_CALIB_H: u8 = 0xE1;
+pub(crate) const REG_CALIB_PT: u8 = 0x88;
+pub(crate) const REG_CHIP_ID: u8 = 0xD0;
+pub(crate) const REG_RESET: u8 = 0xE0;
+pub(crate) const REG_CALIB_H: u8 = 0xE1;
 pub const REG_CTRL_HUM: u8 = 0xF2;
-pub const REG_STATUS: u8 = 0xF3;
+pub(crate) const REG_STATUS: u8 = 0xF3;
 pub const REG_CTRL_MEAS: u8 = 0xF4;
 pub const REG_CONFIG: u8 = 0xF5;
-pub const REG_DATA: u8 = 0xF7;
-pub const SOFT_RESET: u8 = 0xB6;
+pub(crate) const REG_DATA: u8 = 0xF7;
+pub(crate) const SOFT_RESET: u8 = 0xB6;
 /// Status bit 3: a conversion is running.
-pub const STATUS_MEASURING: u8 = 0x08;
+pub(crate) const STATUS_MEASURING: u8 = 0x08;
 
-pub const CHIP_ID_BME280: u8 = 0x60;
-pub const CHIP_ID_BMP280: u8 = 0x58;
+pub(crate) const CHIP_ID_BME280: u8 = 0x60;
+pub(crate) const CHIP_ID_BMP280: u8 = 0x58;
 
 /// Which part is soldered on the breakout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub fn chip_id(self) -> u8 {
+    pub(crate) fn chip_id(self) -> u8 {
         match self {
             Variant::Bme280 => CHIP_ID_BME280,
             Variant::Bmp280 => CHIP_ID_BMP280,
@@ -106,7 +106,7 @@ impl Calibration {
     };
 
     /// The 26 bytes at 0x88..=0xA1 (0xA0 is unused; 0xA1 holds dig_H1).
-    pub fn pt_bytes(&self) -> [u8; 26] {
+    pub(crate) fn pt_bytes(&self) -> [u8; 26] {
         let mut b = [0u8; 26];
         let words: [u16; 12] = [
             self.t1,
@@ -130,7 +130,7 @@ impl Calibration {
     }
 
     /// The 7 bytes at 0xE1..=0xE7; dig_H4 and dig_H5 are 12-bit values sharing 0xE5.
-    pub fn h_bytes(&self) -> [u8; 7] {
+    pub(crate) fn h_bytes(&self) -> [u8; 7] {
         let h2 = (self.h2 as u16).to_le_bytes();
         let h4 = self.h4 as u16;
         let h5 = self.h5 as u16;
@@ -186,14 +186,15 @@ impl Calibration {
     }
 
     /// The raw ADC values the chip would report for these conditions.
-    pub fn raw_for(&self, air: AirConditions) -> RawSample {
+    #[cfg(test)]
+    fn raw_for(&self, air: AirConditions) -> RawSample {
         self.raw_near(air, None)
     }
 
-    /// The same as [`Calibration::raw_for`], searching outwards from `previous` first:
+    /// The raw ADC values the chip would report for these conditions, searching outwards from `previous` first:
     /// the air changes little between two measurements, so a few steps bracket the
     /// answer instead of twenty halvings of the whole range. The answer is the same.
-    pub fn raw_near(&self, air: AirConditions, previous: Option<RawSample>) -> RawSample {
+    pub(crate) fn raw_near(&self, air: AirConditions, previous: Option<RawSample>) -> RawSample {
         let temperature_c = air.temperature_c.clamp(-40.0, 85.0);
         let adc_t = search(
             (0, (1 << 20) - 1),
@@ -311,7 +312,7 @@ pub struct RawSample {
 }
 
 /// Where the chip gets its air from when it measures.
-pub type AirSource = Arc<dyn Fn() -> AirConditions + Send + Sync>;
+pub(crate) type AirSource = Arc<dyn Fn() -> AirConditions + Send + Sync>;
 
 /// How long this part takes to convert (datasheet 9.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

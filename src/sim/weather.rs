@@ -51,23 +51,23 @@ const WIND_GRID_S: f64 = 60.0;
 
 /// Noise streams: one per phenomenon so they are independent.
 mod stream {
-    pub const CLOUD: u64 = 1;
-    pub const T_SYNOPTIC: u64 = 2;
-    pub const T_MESO: u64 = 3;
-    pub const T_SHORT: u64 = 4;
-    pub const DRYNESS: u64 = 5;
-    pub const P_SYNOPTIC: u64 = 6;
-    pub const P_MESO: u64 = 7;
-    pub const WIND_SYNOPTIC: u64 = 8;
-    pub const STORM: u64 = 9;
-    pub const TURB_SLOW: u64 = 10;
-    pub const TURB_FAST: u64 = 11;
-    pub const GUST: u64 = 12;
-    pub const DIR_SYNOPTIC: u64 = 13;
-    pub const DIR_MESO: u64 = 14;
-    pub const DIR_TURB: u64 = 15;
-    pub const RAIN: u64 = 16;
-    pub const DIR_SEASONAL: u64 = 17;
+    pub(crate) const CLOUD: u64 = 1;
+    pub(crate) const T_SYNOPTIC: u64 = 2;
+    pub(crate) const T_MESO: u64 = 3;
+    pub(crate) const T_SHORT: u64 = 4;
+    pub(crate) const DRYNESS: u64 = 5;
+    pub(crate) const P_SYNOPTIC: u64 = 6;
+    pub(crate) const P_MESO: u64 = 7;
+    pub(crate) const WIND_SYNOPTIC: u64 = 8;
+    pub(crate) const STORM: u64 = 9;
+    pub(crate) const TURB_SLOW: u64 = 10;
+    pub(crate) const TURB_FAST: u64 = 11;
+    pub(crate) const GUST: u64 = 12;
+    pub(crate) const DIR_SYNOPTIC: u64 = 13;
+    pub(crate) const DIR_MESO: u64 = 14;
+    pub(crate) const DIR_TURB: u64 = 15;
+    pub(crate) const RAIN: u64 = 16;
+    pub(crate) const DIR_SEASONAL: u64 = 17;
 }
 
 /// The wind's random nodes last used: the two grid nodes of the slow wind, both
@@ -162,7 +162,7 @@ impl Shower {
 /// function of seed and cell), so the rain gauge, which asks about the same few cells
 /// every simulated second, does not redo their noise and random draws.
 #[derive(Clone, Debug, Default)]
-pub struct RainMemo {
+pub(crate) struct RainMemo {
     cells: Vec<(i64, Option<Shower>)>,
     next: usize,
 }
@@ -172,7 +172,7 @@ const RAIN_MEMO_CELLS: usize = 8;
 
 /// A dry spell at least this long empties the rain gauge's bucket (it evaporates): the
 /// next rain starts from a new seeded fill level.
-pub const BUCKET_DRIES_AFTER_S: f64 = SECS_PER_HOUR;
+pub(crate) const BUCKET_DRIES_AFTER_S: f64 = SECS_PER_HOUR;
 /// How far back (hour cells) a wet spell is followed to its start; a longer unbroken
 /// chain of showers (days of rain) starts its bucket level afresh there.
 const SPELL_LOOKBACK_CELLS: i64 = 72;
@@ -333,7 +333,7 @@ impl Weather {
     }
 
     /// [`Weather::rain_mm_between`] with a memo of the showers (same values).
-    pub fn rain_mm_between_memo(
+    pub(crate) fn rain_mm_between_memo(
         &self,
         from: Timestamp,
         until: Timestamp,
@@ -382,7 +382,7 @@ impl Weather {
     }
 
     /// [`Weather::rain_spell`] with a memo of the showers (same values).
-    pub fn rain_spell_memo(&self, t: Timestamp, memo: &mut RainMemo) -> Option<RainSpell> {
+    pub(crate) fn rain_spell_memo(&self, t: Timestamp, memo: &mut RainMemo) -> Option<RainSpell> {
         let s = t.as_secs_f64();
         let now_cell = (s / SHOWER_CELL_S).floor() as i64;
         let mut spell: Option<RainSpell> = None;
@@ -415,13 +415,14 @@ impl Weather {
         spell
     }
 
-    /// Rain (mm) fallen since the start of `spell` up to `t`.
-    pub fn spell_rain_mm(&self, spell: RainSpell, t: Timestamp) -> f64 {
-        self.spell_rain_mm_memo(spell, t, &mut RainMemo::default())
-    }
-
-    /// [`Weather::spell_rain_mm`] with a memo of the showers (same values).
-    pub fn spell_rain_mm_memo(&self, spell: RainSpell, t: Timestamp, memo: &mut RainMemo) -> f64 {
+    /// Rain (mm) fallen since the start of `spell` up to `t`, with a memo of the
+    /// showers.
+    pub(crate) fn spell_rain_mm_memo(
+        &self,
+        spell: RainSpell,
+        t: Timestamp,
+        memo: &mut RainMemo,
+    ) -> f64 {
         let s = t.as_secs_f64();
         if s <= spell.start_s {
             return 0.0;
@@ -726,7 +727,7 @@ impl Weather {
 }
 
 /// Magnus formula over water (a = 17.62, b = 243.12 °C), clamped to 5..=100 %.
-pub fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64 {
+pub(crate) fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64 {
     const A: f64 = 17.62;
     const B: f64 = 243.12;
     let rh = 100.0
