@@ -35,6 +35,10 @@ use crate::time::Timestamp;
 use rand::Rng;
 use std::f64::consts::PI;
 
+mod memo;
+pub use memo::MeanWindCache;
+use memo::*;
+
 const SECS_PER_DAY: f64 = 86_400.0;
 const SECS_PER_HOUR: f64 = 3_600.0;
 const DAYS_PER_YEAR: f64 = 365.2422;
@@ -48,79 +52,6 @@ const STORM_CELL_S: f64 = 4.0 * SECS_PER_DAY;
 const GUST_CELL_S: f64 = 20.0;
 /// Grid of the slow wind terms.
 const WIND_GRID_S: f64 = 60.0;
-
-/// Noise streams: one per phenomenon so they are independent.
-mod stream {
-    pub(crate) const CLOUD: u64 = 1;
-    pub(crate) const T_SYNOPTIC: u64 = 2;
-    pub(crate) const T_MESO: u64 = 3;
-    pub(crate) const T_SHORT: u64 = 4;
-    pub(crate) const DRYNESS: u64 = 5;
-    pub(crate) const P_SYNOPTIC: u64 = 6;
-    pub(crate) const P_MESO: u64 = 7;
-    pub(crate) const WIND_SYNOPTIC: u64 = 8;
-    pub(crate) const STORM: u64 = 9;
-    pub(crate) const TURB_SLOW: u64 = 10;
-    pub(crate) const TURB_FAST: u64 = 11;
-    pub(crate) const GUST: u64 = 12;
-    pub(crate) const DIR_SYNOPTIC: u64 = 13;
-    pub(crate) const DIR_MESO: u64 = 14;
-    pub(crate) const DIR_TURB: u64 = 15;
-    pub(crate) const RAIN: u64 = 16;
-    pub(crate) const DIR_SEASONAL: u64 = 17;
-}
-
-/// The wind's random nodes last used: the two grid nodes of the slow wind, both
-/// turbulence noises' and the gust cell's. A memo only: the values are the same with or
-/// without it (the same arithmetic on the same numbers), so it cannot make a resumed
-/// run differ. It makes an evaluation a few multiplications, which the anemometer's
-/// four evaluations per simulated second need.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct MeanWindCache {
-    node: Option<i64>,
-    a: f64,
-    b: f64,
-    turb_slow: NoiseNodes,
-    turb_fast: NoiseNodes,
-    gust_cell: Option<i64>,
-    gust: Option<GustBurst>,
-}
-
-/// The two random values around one cell of [`value_noise`].
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct NoiseNodes {
-    cell: Option<i64>,
-    a: f64,
-    b: f64,
-}
-
-/// `x.floor()`, skipping the call (a libm call on baseline x86-64) when `x` lies in the
-/// cell remembered: the same value either way.
-#[inline]
-fn floor_near(x: f64, cell: Option<i64>) -> f64 {
-    match cell {
-        Some(c) if (c as f64) <= x && x < (c + 1) as f64 => c as f64,
-        _ => x.floor(),
-    }
-}
-
-/// [`value_noise`] with its nodes memoised: bit-identical results.
-#[inline]
-fn value_noise_memo(seed: u64, stream: u64, t_s: f64, scale_s: f64, memo: &mut NoiseNodes) -> f64 {
-    let x = t_s / scale_s;
-    let i = floor_near(x, memo.cell);
-    let f = x - i;
-    let i = i as i64;
-    if memo.cell != Some(i) {
-        *memo = NoiseNodes {
-            cell: Some(i),
-            a: unit(hash(seed, stream, i)) * 2.0 - 1.0,
-            b: unit(hash(seed, stream, i + 1)) * 2.0 - 1.0,
-        };
-    }
-    let w = f * f * f * (f * (f * 6.0 - 15.0) + 10.0);
-    memo.a + (memo.b - memo.a) * w
-}
 
 /// One gust burst: where it starts (s), how long it lasts (s), its strength.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -736,48 +667,4 @@ pub(crate) fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn diurnal_shape_is_continuous_with_extremes_at_dawn_and_afternoon() {
-        let w = Weather::new(1, 52.0, 0.0);
-        let day0 = 180.0 * SECS_PER_DAY;
-        let mut prev = w.diurnal_shape(day0);
-        let (mut min, mut max) = ((f64::MAX, 0.0), (f64::MIN, 0.0));
-        for k in 1..(2 * 24 * 60) {
-            let s = day0 + k as f64 * 60.0;
-            let v = w.diurnal_shape(s);
-            assert!((v - prev).abs() < 0.05, "jump at minute {k}: {prev} -> {v}");
-            prev = v;
-            let h = (s / SECS_PER_HOUR) % 24.0;
-            if v < min.0 {
-                min = (v, h);
-            }
-            if v > max.0 {
-                max = (v, h);
-            }
-        }
-        assert!((max.1 - PEAK_HOUR).abs() < 0.1, "max at {}", max.1);
-        // Midsummer at 52°N: sunrise about 03:45 solar time.
-        assert!((3.4..4.5).contains(&min.1), "min at {}", min.1);
-    }
-
-    #[test]
-    fn station_pressure_falls_with_elevation() {
-        let sea = Weather::new(1, 52.0, 0.0);
-        let hill = Weather::new(1, 52.0, 1000.0);
-        let t = Timestamp::from_secs(1_000_000);
-        let ratio = hill.station_pressure_hpa(t) / sea.station_pressure_hpa(t);
-        // 1000 m of standard atmosphere: 898.7 / 1013.25.
-        assert!((ratio - 0.8870).abs() < 0.001, "{ratio}");
-    }
-
-    #[test]
-    fn magnus_humidity() {
-        assert!((relative_humidity_pct(20.0, 20.0) - 100.0).abs() < 1e-9);
-        let rh = relative_humidity_pct(20.0, 10.0);
-        assert!((rh - 52.5).abs() < 0.5, "{rh}");
-        assert_eq!(relative_humidity_pct(40.0, -40.0), 5.0);
-    }
-}
+mod tests;
