@@ -107,6 +107,18 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// The backend's delay as a sized `DelayNs` for a driver generic over its delay
+/// (embedded-hal implements `DelayNs` for `&mut T`, not for `Box<dyn DelayNs>`).
+/// Drivers wait only through this: on the simulator (and in tests) the wait moves an
+/// emulated chip's clock and returns at once, so a replay never sleeps.
+pub struct BackendDelay(pub Box<dyn embedded_hal::delay::DelayNs + Send>);
+
+impl embedded_hal::delay::DelayNs for BackendDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        self.0.delay_ns(ns)
+    }
+}
+
 /// A delay that sleeps the calling thread (drivers run on blocking threads).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ThreadSleep;

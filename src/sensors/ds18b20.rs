@@ -65,6 +65,13 @@ pub mod defaults {
 }
 
 impl SensorKind for Ds18b20Config {
+    const EXAMPLE: &'static str = r#"
+[sensors.ground]
+type = "ds18b20"
+quantity = "ground_temperature_c"
+pin = 4
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![Quantity::from_name(&self.quantity)]
     }

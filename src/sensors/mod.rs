@@ -43,6 +43,10 @@ pub(crate) trait SensorKind {
     /// in `quantities` order (the last serves the rest): `type` when the type
     /// implies them, else the key that names each.
     const QUANTITY_KEYS: &'static [&'static str] = &["type"];
+    /// This type's table as `weatherd.example.toml` shows it (active, or commented
+    /// out with `#   ` for an optional add-on), with the example's values: the key
+    /// lines only, comments stay in the example. A test holds the two together.
+    const EXAMPLE: &'static str;
     /// Checks this sensor's own values (ranges, addresses the chip can answer at),
     /// reporting every problem under `at` (`sensors.NAME`).
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
@@ -152,6 +156,10 @@ macro_rules! sensor_registry {
         impl SensorConfig {
             /// Every value `type` may take, in the order error messages list them.
             pub const TYPES: &'static [&'static str] = &[$($type),+];
+
+            /// Each type's example table (`type`, TOML), from its module.
+            pub const EXAMPLES: &'static [(&'static str, &'static str)] =
+                &[$(($type, <$module::$config as SensorKind>::EXAMPLE)),+];
 
             /// The `type` value of this sensor.
             pub fn type_name(&self) -> &'static str {

@@ -170,6 +170,13 @@ pub mod defaults {
 }
 
 impl SensorKind for WindVaneConfig {
+    const EXAMPLE: &'static str = r#"
+[sensors.wind_vane]
+type = "wind_vane"
+spi = "/dev/spidev0.0"
+channel = 0
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![Quantity::WindDirDeg]
     }

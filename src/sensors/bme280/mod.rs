@@ -96,6 +96,13 @@ pub mod defaults {
 }
 
 impl SensorKind for Bme280Config {
+    const EXAMPLE: &'static str = r#"
+[sensors.bme280]
+type = "bme280"
+bus = "/dev/i2c-1"
+address = 0x77
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![
             Quantity::TemperatureC,

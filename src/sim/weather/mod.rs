@@ -35,6 +35,7 @@ use crate::time::Timestamp;
 use rand::Rng;
 use std::f64::consts::PI;
 
+mod light;
 mod memo;
 pub use memo::MeanWindCache;
 use memo::*;
@@ -406,12 +407,16 @@ impl Weather {
     /// The daily wave in °C: its amplitude grows with the sun's height and shrinks
     /// under cloud.
     fn diurnal_c(&self, s: f64, rain_mmh: f64) -> f64 {
-        let cloud = (0.5
-            + 0.5 * fbm(self.seed, stream::CLOUD, s, 10.0 * SECS_PER_HOUR, 2)
-            + rain_mmh / (rain_mmh + 1.0))
-            .clamp(0.0, 1.0);
+        let cloud = self.cloud_at(s, rain_mmh);
         let amplitude = (3.5 + 1.5 * self.sun_factor(s)) * (1.0 - 0.6 * cloud);
         amplitude * self.diurnal_shape(s)
+    }
+
+    /// Cloud cover, 0 (clear) to 1 (overcast): slow noise, and full under rain.
+    fn cloud_at(&self, s: f64, rain_mmh: f64) -> f64 {
+        (0.5 + 0.5 * fbm(self.seed, stream::CLOUD, s, 10.0 * SECS_PER_HOUR, 2)
+            + rain_mmh / (rain_mmh + 1.0))
+            .clamp(0.0, 1.0)
     }
 
     /// -1 at the winter solstice, +1 at the summer solstice of this hemisphere.
