@@ -293,35 +293,71 @@ impl EdgeSource for GpioEdgeSource {
     }
 }
 
+/// Why a GPIO line could not be used; its `Display` tells the operator the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GpioError {
+    #[error(
+        "GPIO{bcm}: permission denied opening {path}: add the weatherd user to the gpio group \
+         (`sudo usermod -aG gpio weatherd`) and restart the service"
+    )]
+    PermissionDenied { bcm: u8, path: String },
+    #[error(
+        "GPIO{bcm}: permission denied ({detail}): add the weatherd user to the gpio group \
+         (`sudo usermod -aG gpio weatherd`) and restart the service"
+    )]
+    LinePermissionDenied { bcm: u8, detail: String },
+    #[error(
+        "GPIO{bcm}: this machine is not a Raspberry Pi rpi-pal recognises; run `weatherd probe`, \
+         or use `weatherd run --simulate` off a Pi"
+    )]
+    UnknownModel { bcm: u8 },
+    #[error(
+        "GPIO{bcm} is already used by another sensor in this config; give each sensor its own pin"
+    )]
+    PinUsed { bcm: u8 },
+    #[error("GPIO{bcm} does not exist on this board; use a BCM GPIO number from 0 to 27")]
+    PinNotAvailable { bcm: u8 },
+    #[error(
+        "GPIO{bcm} is busy: another program or a device-tree overlay (such as w1-gpio) holds the line; \
+         free it or choose another pin"
+    )]
+    Busy { bcm: u8 },
+    #[error("GPIO{bcm}: {detail}")]
+    Io { bcm: u8, detail: String },
+    #[error("GPIO{bcm}: the interrupt thread panicked")]
+    ThreadPanic { bcm: u8 },
+}
+
+impl From<GpioError> for HwError {
+    fn from(e: GpioError) -> HwError {
+        HwError(e.to_string())
+    }
+}
+
 /// Turns rppal's errors into what the operator should do.
-pub(crate) fn describe_gpio_error(bcm: u8, e: &rppal::gpio::Error) -> HwError {
+pub(crate) fn describe_gpio_error(bcm: u8, e: &rppal::gpio::Error) -> GpioError {
     use rppal::gpio::Error;
-    HwError(match e {
-        Error::PermissionDenied(path) => format!(
-            "GPIO{bcm}: permission denied opening {path}: add the weatherd user to the gpio group \
-             (`sudo usermod -aG gpio weatherd`) and restart the service"
-        ),
-        Error::UnknownModel => format!(
-            "GPIO{bcm}: this machine is not a Raspberry Pi rpi-pal recognises; run `weatherd probe`, \
-             or use `weatherd run --simulate` off a Pi"
-        ),
-        Error::PinUsed(_) => {
-            format!("GPIO{bcm} is already used by another sensor in this config; give each sensor its own pin")
+    match e {
+        Error::PermissionDenied(path) => GpioError::PermissionDenied {
+            bcm,
+            path: path.clone(),
+        },
+        Error::UnknownModel => GpioError::UnknownModel { bcm },
+        Error::PinUsed(_) => GpioError::PinUsed { bcm },
+        Error::PinNotAvailable(_) => GpioError::PinNotAvailable { bcm },
+        Error::Io(io) if io.raw_os_error() == Some(libc::EBUSY) => GpioError::Busy { bcm },
+        Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            GpioError::LinePermissionDenied {
+                bcm,
+                detail: io.to_string(),
+            }
         }
-        Error::PinNotAvailable(_) => {
-            format!("GPIO{bcm} does not exist on this board; use a BCM GPIO number from 0 to 27")
-        }
-        Error::Io(io) if io.raw_os_error() == Some(libc::EBUSY) => format!(
-            "GPIO{bcm} is busy: another program or a device-tree overlay (such as w1-gpio) holds the line; \
-             free it or choose another pin"
-        ),
-        Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => format!(
-            "GPIO{bcm}: permission denied ({io}): add the weatherd user to the gpio group \
-             (`sudo usermod -aG gpio weatherd`) and restart the service"
-        ),
-        Error::Io(io) => format!("GPIO{bcm}: {io}"),
-        Error::ThreadPanic => format!("GPIO{bcm}: the interrupt thread panicked"),
-    })
+        Error::Io(io) => GpioError::Io {
+            bcm,
+            detail: io.to_string(),
+        },
+        Error::ThreadPanic => GpioError::ThreadPanic { bcm },
+    }
 }
 
 #[cfg(test)]
@@ -520,17 +556,21 @@ mod tests {
             5,
             &rppal::gpio::Error::PermissionDenied("/dev/gpiomem".into()),
         );
-        assert!(
-            e.0.contains("gpio group") && e.0.contains("usermod -aG gpio weatherd"),
-            "{e}"
+        assert_eq!(
+            e.to_string(),
+            "GPIO5: permission denied opening /dev/gpiomem: add the weatherd user to the gpio \
+             group (`sudo usermod -aG gpio weatherd`) and restart the service"
         );
         let e = describe_gpio_error(5, &rppal::gpio::Error::UnknownModel);
-        assert!(e.0.contains("not a Raspberry Pi"), "{e}");
+        assert!(e.to_string().contains("not a Raspberry Pi"), "{e}");
         let busy = std::io::Error::from_raw_os_error(libc::EBUSY);
         let e = describe_gpio_error(4, &rppal::gpio::Error::Io(busy));
+        assert_eq!(e, GpioError::Busy { bcm: 4 });
         assert!(
-            e.0.contains("GPIO4 is busy") && e.0.contains("w1-gpio"),
+            e.to_string().contains("GPIO4 is busy") && e.to_string().contains("w1-gpio"),
             "{e}"
         );
+        // The typed error becomes the hardware error with the same words.
+        assert_eq!(HwError::from(e.clone()).0, e.to_string());
     }
 }
