@@ -249,7 +249,9 @@ impl Reader {
 
 /// What an uploader records.
 impl Outbox {
-    /// Advances an uploader's cursor (call only after the destination acknowledged).
+    /// Sets an uploader's cursor by hand (a test double: the uploader advances it only
+    /// through `acknowledge`; only with the `testkit` feature).
+    #[cfg(any(test, feature = "testkit"))]
     pub fn set_upload_cursor(&mut self, destination: &str, id: i64) -> Result<(), StoreError> {
         let key = state_key(STATE_CURSOR_PREFIX, destination);
         self.db
