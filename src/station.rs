@@ -279,7 +279,8 @@ pub async fn run_in_draining(
         },
         _ => crate::upload::SiteClock::Real,
     };
-    let uploads = crate::upload::tasks::spawn_all_on(config, store.path(), UPLOAD_GRACE, site_clock);
+    let uploads =
+        crate::upload::tasks::spawn_all_on(config, store.path(), UPLOAD_GRACE, site_clock);
     tracing::info!(
         start = %start,
         uploads = uploads.len(),

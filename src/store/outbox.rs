@@ -381,7 +381,10 @@ impl Outbox {
 }
 
 impl Db {
-    fn upload_last_sent(&self, destination: &str) -> Result<Option<(Timestamp, String)>, StoreError> {
+    fn upload_last_sent(
+        &self,
+        destination: &str,
+    ) -> Result<Option<(Timestamp, String)>, StoreError> {
         let get = |prefix: &str| -> Result<Option<SqlValue>, StoreError> {
             Ok(self
                 .conn

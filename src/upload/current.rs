@@ -95,8 +95,7 @@ impl<N: Network> Current<N> {
 
     fn open(&mut self) -> Result<(&Site, &Reader, &mut Outbox), DeliveryError> {
         let site = self.site.as_ref().ok_or_else(|| DeliveryError::Permanent {
-            message: "internal error: the destination was not given the station's facts"
-                .into(),
+            message: "internal error: the destination was not given the station's facts".into(),
         })?;
         if self.db.is_none() {
             let db = |e: crate::store::StoreError| DeliveryError::Transient {
@@ -308,7 +307,11 @@ pub(crate) fn get(
 /// The outcome of an HTTP answer that is not the network's success: bad credentials
 /// stop the destination (retrying cannot help), anything else is retried.
 pub(crate) fn http_failure(network: &str, status: u16, body: &str, auth: bool) -> DeliveryError {
-    let body = if body.is_empty() { "(empty body)" } else { body };
+    let body = if body.is_empty() {
+        "(empty body)"
+    } else {
+        body
+    };
     if auth {
         DeliveryError::Permanent {
             message: format!(
@@ -336,22 +339,6 @@ pub fn num(v: f64, places: usize) -> String {
         "0".into()
     } else {
         s
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_and_queries() {
-        assert_eq!(num(68.0, 1), "68");
-        assert_eq!(num(29.921_3, 3), "29.921");
-        assert_eq!(num(-0.01, 1), "0");
-        assert_eq!(
-            query(&[("dateutc", "2026-01-01 12:00:00".into()), ("a&b", "x/y".into())]),
-            "dateutc=2026-01-01%2012%3A00%3A00&a%26b=x%2Fy"
-        );
     }
 }
 
@@ -437,9 +424,7 @@ pub(crate) fn load_secret(
     credential: Option<&str>,
 ) -> Result<Secret, super::SetupError> {
     super::secret::load_token(file, credential)?.ok_or_else(|| {
-        super::SetupError(format!(
-            "no {key}: give `{key}_file` or `{key}_credential`"
-        ))
+        super::SetupError(format!("no {key}: give `{key}_file` or `{key}_credential`"))
     })
 }
 
@@ -453,6 +438,25 @@ pub(crate) fn check_ident(v: &mut Validator<'_>, path: KeyPath, value: &str, exa
                 "must be the id the network gave the station (1 to 64 printable characters, no \
                  spaces), e.g. \"{example}\"; found \"{value}\""
             ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_queries() {
+        assert_eq!(num(68.0, 1), "68");
+        assert_eq!(num(29.921_3, 3), "29.921");
+        assert_eq!(num(-0.01, 1), "0");
+        assert_eq!(
+            query(&[
+                ("dateutc", "2026-01-01 12:00:00".into()),
+                ("a&b", "x/y".into())
+            ]),
+            "dateutc=2026-01-01%2012%3A00%3A00&a%26b=x%2Fy"
         );
     }
 }

@@ -74,7 +74,9 @@ fn callsign_ok(call: &str) -> bool {
         && base
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    let ssid_ok = ssid.is_none_or(|s| s.parse::<u8>().is_ok_and(|n| (1..=15).contains(&n)) && !s.starts_with('0'));
+    let ssid_ok = ssid.is_none_or(|s| {
+        s.parse::<u8>().is_ok_and(|n| (1..=15).contains(&n)) && !s.starts_with('0')
+    });
     base_ok && ssid_ok
 }
 
@@ -85,7 +87,10 @@ fn server_ok(server: &str) -> bool {
 }
 
 /// Reads the passcode: a number from 0 to 32767 (APRS-IS's 15-bit hash).
-fn load_passcode(file: Option<&std::path::Path>, credential: Option<&str>) -> Result<Option<Secret>, SetupError> {
+fn load_passcode(
+    file: Option<&std::path::Path>,
+    credential: Option<&str>,
+) -> Result<Option<Secret>, SetupError> {
     let Some(s) = secret::load_token(file, credential)? else {
         return Ok(None);
     };

@@ -41,7 +41,9 @@ impl Snapshot {
         let at = r.end;
         let rain_1h_mm = reader.rain_mm_between(at.add_secs(-3600), at)?;
         let rain_24h_mm = reader.rain_mm_between(at.add_secs(-86_400), at)?;
-        let rain_today_mm = reader.daily_rain_mm(r.start)?;
+        // Up to this record only (not the daily summary, which a backfilled
+        // observation's later records have already added to).
+        let rain_today_mm = reader.rain_mm_between(local_midnight(r.start, site.time_zone), at)?;
         let pressure_hpa = r.pressure_hpa.mean;
         Ok(Snapshot {
             at,
@@ -69,6 +71,19 @@ impl Snapshot {
     pub fn dateutc(&self) -> String {
         self.at.to_chrono().format("%Y-%m-%d %H:%M:%S").to_string()
     }
+}
+
+/// The start of the station-local day containing `t` (a midnight that a DST change
+/// skips counts from the day's first local time that exists).
+pub fn local_midnight(t: Timestamp, tz: chrono_tz::Tz) -> Timestamp {
+    use chrono::TimeZone;
+    let date = t.to_chrono().with_timezone(&tz).date_naive();
+    (0..24)
+        .find_map(|h| {
+            tz.from_local_datetime(&date.and_hms_opt(h, 0, 0)?)
+                .earliest()
+        })
+        .map_or(t, |d| Timestamp::from_chrono(d.with_timezone(&chrono::Utc)))
 }
 
 /// °C → °F.

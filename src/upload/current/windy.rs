@@ -80,7 +80,13 @@ impl DestinationKind for WindyConfig {
             self.password_file.as_deref(),
             self.password_credential.as_deref(),
         );
-        super::check_interval(v, path, self.interval_seconds, MIN_INTERVAL_S, "Windy's limit");
+        super::check_interval(
+            v,
+            path,
+            self.interval_seconds,
+            MIN_INTERVAL_S,
+            "Windy's limit",
+        );
         super::check_url(v, path, &self.url);
     }
 
@@ -144,11 +150,25 @@ pub fn metric_fields(obs: &Snapshot) -> Vec<(&'static str, String)> {
         }
     };
     put("temp", obs.temperature_c.map(|c| num(c, 1)));
-    put("wind", obs.wind_speed_kmh.map(|w| num(metres_per_second(w), 1)));
-    put("gust", obs.wind_gust_kmh.map(|w| num(metres_per_second(w), 1)));
-    put("winddir", obs.wind_dir_deg.map(|d| num(d.rem_euclid(360.0), 0)));
+    put(
+        "wind",
+        obs.wind_speed_kmh.map(|w| num(metres_per_second(w), 1)),
+    );
+    put(
+        "gust",
+        obs.wind_gust_kmh.map(|w| num(metres_per_second(w), 1)),
+    );
+    put(
+        "winddir",
+        obs.wind_dir_deg
+            .map(|d| num(d.rem_euclid(360.0).round(), 0)),
+    );
     put("pressure", obs.sea_level_hpa.map(|p| num(p * 100.0, 0)));
-    put("rh", obs.humidity_pct.map(|h| num(h.clamp(0.0, 100.0), 0)));
+    put(
+        "rh",
+        obs.humidity_pct
+            .map(|h| num(h.clamp(0.0, 100.0).round(), 0)),
+    );
     put("dewpoint", obs.dew_point_c.map(|c| num(c, 1)));
     put("precip", obs.rain_1h_mm.map(|r| num(r, 1)));
     f
@@ -173,7 +193,12 @@ impl Network for Windy {
                 retry_after: Some(std::time::Duration::from_secs(300)),
             });
         }
-        Err(super::http_failure("Windy", status, &body, status == 401 || status == 403))
+        Err(super::http_failure(
+            "Windy",
+            status,
+            &body,
+            status == 401 || status == 403,
+        ))
     }
 
     fn secrets(&self) -> Vec<String> {

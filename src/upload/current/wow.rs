@@ -58,8 +58,7 @@ fn default_common() -> Common {
 
 impl DestinationKind for WowConfig {
     const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
-    const MINIMAL: &'static str =
-        "site_id = \"123456789\"\nkey_file = \"/etc/weatherd/wow.key\"\n";
+    const MINIMAL: &'static str = "site_id = \"123456789\"\nkey_file = \"/etc/weatherd/wow.key\"\n";
     const CURRENT_CONDITIONS: bool = true;
     type Destination = Current<Wow>;
 
@@ -82,7 +81,13 @@ impl DestinationKind for WowConfig {
             self.key_file.as_deref(),
             self.key_credential.as_deref(),
         );
-        super::check_interval(v, path, self.interval_seconds, MIN_INTERVAL_S, "WOW's 5 minutes");
+        super::check_interval(
+            v,
+            path,
+            self.interval_seconds,
+            MIN_INTERVAL_S,
+            "WOW's 5 minutes",
+        );
         super::check_url(v, path, &self.url);
     }
 
@@ -153,7 +158,12 @@ impl Network for Wow {
         if (200..300).contains(&status) {
             return Ok(super::query(&data));
         }
-        Err(super::http_failure("WOW", status, &body, status == 401 || status == 403))
+        Err(super::http_failure(
+            "WOW",
+            status,
+            &body,
+            status == 401 || status == 403,
+        ))
     }
 
     fn secrets(&self) -> Vec<String> {

@@ -172,15 +172,26 @@ pub fn imperial_fields(obs: &Snapshot) -> Vec<(&'static str, String)> {
         }
     };
     put("tempf", obs.temperature_c.map(|c| num(fahrenheit(c), 1)));
-    put("humidity", obs.humidity_pct.map(|h| num(h.clamp(0.0, 100.0), 0)));
+    put(
+        "humidity",
+        obs.humidity_pct
+            .map(|h| num(h.clamp(0.0, 100.0).round(), 0)),
+    );
     put("dewptf", obs.dew_point_c.map(|c| num(fahrenheit(c), 1)));
     put("baromin", obs.sea_level_hpa.map(|p| num(inhg(p), 3)));
     put("windspeedmph", obs.wind_speed_kmh.map(|w| num(mph(w), 1)));
     put("windgustmph", obs.wind_gust_kmh.map(|w| num(mph(w), 1)));
-    put("winddir", obs.wind_dir_deg.map(|d| num(d.rem_euclid(360.0), 0)));
+    put(
+        "winddir",
+        obs.wind_dir_deg
+            .map(|d| num(d.rem_euclid(360.0).round(), 0)),
+    );
     put("rainin", obs.rain_1h_mm.map(|r| num(inches(r), 2)));
     put("dailyrainin", obs.rain_today_mm.map(|r| num(inches(r), 2)));
-    put("soiltempf", obs.soil_temperature_c.map(|c| num(fahrenheit(c), 1)));
+    put(
+        "soiltempf",
+        obs.soil_temperature_c.map(|c| num(fahrenheit(c), 1)),
+    );
     f
 }
 
@@ -208,7 +219,12 @@ impl Network for Wunderground {
         }
         // WU answers a wrong id or key with 401 or with `INVALIDPASSWORDID` in a 200.
         let auth = status == 401 || status == 403 || body.contains("INVALIDPASSWORDID");
-        Err(super::http_failure("Weather Underground", status, &body, auth))
+        Err(super::http_failure(
+            "Weather Underground",
+            status,
+            &body,
+            auth,
+        ))
     }
 
     fn secrets(&self) -> Vec<String> {
