@@ -161,7 +161,11 @@ fn commented_out_examples_parse_and_show_the_defaults() {
         let u = c.upload.iter().find(|u| u.name() == name).expect(name);
         assert!(u.is_current_conditions(), "{name}");
         let effective = toml::Value::try_from(u).expect("serializes");
-        assert_eq!(effective["interval_seconds"].as_integer(), Some(interval), "{name}");
+        assert_eq!(
+            effective["interval_seconds"].as_integer(),
+            Some(interval),
+            "{name}"
+        );
     }
     match &c.upload[0] {
         weatherd::upload::UploadConfig::Http(h) => {

@@ -78,6 +78,8 @@ pub struct Current<N: Network> {
     db: Option<(Reader, Outbox)>,
     /// The time of the last observation the network accepted.
     last_sent: Option<Timestamp>,
+    /// When the last request went out: no two closer than the polite gap.
+    last_request: Option<tokio::time::Instant>,
 }
 
 impl<N: Network> Current<N> {
@@ -90,6 +92,7 @@ impl<N: Network> Current<N> {
             site: None,
             db: None,
             last_sent: None,
+            last_request: None,
         }
     }
 
@@ -168,20 +171,20 @@ impl<N: Network> Destination for Current<N> {
             }
             SiteClock::Simulated { .. } => None,
         };
-        let mut sent_one = false;
         for i in picks {
             let record = &batch.records[i].1;
             if !self.due(record.end) {
                 continue;
             }
-            if sent_one {
-                if let Some(gap) = gap {
-                    tokio::time::sleep(gap).await;
-                }
+            // Never two requests closer than the gap, within a backfill or across
+            // deliveries (a retry, the next batch).
+            if let (Some(gap), Some(last)) = (gap, self.last_request) {
+                tokio::time::sleep_until(last + gap).await;
             }
             let (site, reader, _) = self.open()?;
             let obs = Snapshot::build(reader, record, site).map_err(db_error)?;
             let network = Arc::clone(&self.network);
+            self.last_request = Some(tokio::time::Instant::now());
             let what = tokio::task::spawn_blocking(move || network.send(&obs))
                 .await
                 .map_err(|e| DeliveryError::Transient {
@@ -189,7 +192,6 @@ impl<N: Network> Destination for Current<N> {
                     retry_after: None,
                 })?
                 .map_err(redact)?;
-            sent_one = true;
             self.last_sent = Some(record.end);
             let name = self.name.clone();
             let (_, _, outbox) = self.open()?;
@@ -246,6 +248,15 @@ pub fn query(fields: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// The fields as `weatherd status` shows what was sent: `k=v k=v`, not encoded.
+pub(crate) fn shown(fields: &[(&str, String)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn encode(s: &str) -> String {

@@ -185,7 +185,7 @@ impl Network for Windy {
         let url = super::url_with_query(&self.url, &fields);
         let (status, body) = super::get(&self.agent, &url, Some(self.password.expose()))?;
         if (200..300).contains(&status) {
-            return Ok(super::query(&data));
+            return Ok(super::shown(&data));
         }
         if status == 429 {
             return Err(DeliveryError::Transient {

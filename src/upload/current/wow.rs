@@ -156,7 +156,7 @@ impl Network for Wow {
         let url = super::url_with_query(&self.url, &fields);
         let (status, body) = super::get(&self.agent, &url, None)?;
         if (200..300).contains(&status) {
-            return Ok(super::query(&data));
+            return Ok(super::shown(&data));
         }
         Err(super::http_failure(
             "WOW",

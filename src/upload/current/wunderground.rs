@@ -215,7 +215,7 @@ impl Network for Wunderground {
         let url = super::url_with_query(&self.url, &fields);
         let (status, body) = super::get(&self.agent, &url, None)?;
         if status == 200 && body.trim().eq_ignore_ascii_case("success") {
-            return Ok(super::query(&data));
+            return Ok(super::shown(&data));
         }
         // WU answers a wrong id or key with 401 or with `INVALIDPASSWORDID` in a 200.
         let auth = status == 401 || status == 403 || body.contains("INVALIDPASSWORDID");
