@@ -45,9 +45,9 @@ struct Run {
     status: String,
 }
 
-/// Runs the station simulated for `hours` from [`START`] at [`SPEED`], with logs at
+/// Runs the station simulated for `duration` (`4h`) from [`START`] at [`SPEED`], with logs at
 /// trace level, then `weatherd status`.
-fn run_station(config: &Path, db: &Path, hours: i64) -> Run {
+fn run_station(config: &Path, db: &Path, duration: &str) -> Run {
     let out = Command::new(BIN)
         .args([
             "run",
@@ -57,7 +57,7 @@ fn run_station(config: &Path, db: &Path, hours: i64) -> Run {
             "--start",
             START_TEXT,
         ])
-        .args(["--duration", &format!("{hours}h"), "--drain-timeout", "10s"])
+        .args(["--duration", duration, "--drain-timeout", "10s"])
         .arg("--config")
         .arg(config)
         .arg("--db")
@@ -344,7 +344,7 @@ fn four_networks_get_converted_current_conditions_on_their_schedule_and_outages_
     );
     let config = write_config(dir.path(), &uploads);
     let db = dir.path().join("w.db");
-    let run = run_station(&config, &db, hours);
+    let run = run_station(&config, &db, &format!("{hours}h"));
     let recs = records(&db);
     assert!(recs.len() >= 200, "{} records", recs.len());
 
@@ -578,7 +578,7 @@ fn bad_credentials_stop_each_network_with_one_log_line_and_a_status_and_leak_now
     );
     let config = write_config(dir.path(), &uploads);
     let db = dir.path().join("w.db");
-    let run = run_station(&config, &db, 2);
+    let run = run_station(&config, &db, "2h");
     assert!(records(&db).len() >= 100);
 
     // One attempt each (retrying cannot help), one log line each, however long it runs.
@@ -658,4 +658,45 @@ fn intervals_below_each_networks_limit_are_refused_with_the_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("upload[0].password_file"), "{err}");
+}
+
+/// The time of the last accepted observation is kept in the database: a restart right
+/// after an upload does not send again before the interval has passed.
+#[test]
+fn a_restart_keeps_the_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let wu = FakeHttp::start(
+        Kind::Wunderground,
+        Script {
+            id: "ITEST1".into(),
+            secret: "wu-pass".into(),
+            min_interval_s: 300,
+            outage_from: None,
+            outage_for: Duration::ZERO,
+        },
+    );
+    let uploads = format!(
+        "[[upload]]\ntype = \"wunderground\"\nname = \"wu\"\nstation_id = \"ITEST1\"\npassword_file = \"{}\"\nurl = \"{}\"\n",
+        secret_file(dir.path(), "wu.key", "wu-pass").display(),
+        wu.url(Kind::Wunderground),
+    );
+    let config = write_config(dir.path(), &uploads);
+    let db = dir.path().join("w.db");
+    // Observations go out every 5 minutes from the first record's end (00:01), so a
+    // run that ends at 00:56 ends with an upload.
+    run_station(&config, &db, "56m");
+    let first = accepted_times(&wu.seen(), 300);
+    assert_eq!(first.last(), Some(&(START + 56 * 60)), "{first:?}");
+    // The second run resumes where the database ends: its first record (00:57) is
+    // not due; the next upload is 01:01.
+    run_station(&config, &db, "2h");
+    let seen = wu.seen();
+    assert!(
+        seen.iter().all(Seen::accepted),
+        "a request broke the 5-minute limit: {:?}",
+        seen.iter().map(|s| &s.why).collect::<Vec<_>>()
+    );
+    let times = accepted_times(&seen, 300);
+    assert!(times.len() > first.len() + 5, "{times:?}");
+    assert_eq!(times[first.len()], START + 61 * 60, "{times:?}");
 }

@@ -10,9 +10,9 @@
 //!   database, so a restart does not send early). Times are the records' end times,
 //!   so the schedule follows the station's clock, simulated under `--simulate`;
 //! - never a backlog the network would reject: WU, CWOP and Windy get only the newest
-//!   record, and only if it ended within [`RECENT_S`] of the station's "now"; a batch
-//!   that is not the newest (an outage's backlog, a retry overtaken by newer records)
-//!   is acknowledged without being sent;
+//!   stored record (whatever the batch holds: an outage's backlog, or a retry that
+//!   newer records overtook, is acknowledged without being sent), and only if it
+//!   ended within [`RECENT_S`] of the station's "now";
 //! - WOW takes past observations: after an outage it gets the missed ones, one per
 //!   interval, no older than [`wow::BACKFILL_MAX_AGE_S`], [`BACKFILL_GAP`] apart.
 //!
@@ -34,6 +34,7 @@ use super::secret::Secret;
 use super::{Batch, DeliveryError, Destination, Site, SiteClock};
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
+use crate::record::ArchiveRecord;
 use crate::store::{Outbox, Reader, Store};
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -153,16 +154,26 @@ impl<N: Network> Destination for Current<N> {
                 .last_end
                 .unwrap_or(Timestamp(i64::MIN)),
         };
-        let picks: Vec<usize> = match N::BACKFILL_MAX_AGE_S {
-            Some(max_age) => (0..batch.records.len())
-                .filter(|&i| batch.records[i].1.end >= now.add_secs(-max_age))
+        let picks: Vec<ArchiveRecord> = match N::BACKFILL_MAX_AGE_S {
+            Some(max_age) => batch
+                .records
+                .iter()
+                .filter(|(_, r)| r.end >= now.add_secs(-max_age))
+                .map(|(_, r)| r.clone())
                 .collect(),
-            None => match batch.records.last() {
-                Some((id, r)) if *id >= newest_id && r.end >= now.add_secs(-RECENT_S) => {
-                    vec![batch.records.len() - 1]
-                }
-                _ => Vec::new(),
-            },
+            // The newest stored record, which may be newer than this batch (the
+            // backlog after an outage, or records stored since the batch was read):
+            // the batch only says "something new was stored".
+            None => {
+                let (_, _, outbox) = self.open()?;
+                outbox
+                    .records_after(newest_id - 1, 1)
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .filter(|r| r.end >= now.add_secs(-RECENT_S))
+                    .collect()
+            }
         };
         let gap = match site.clock {
             SiteClock::Real => Some(BACKFILL_GAP),
@@ -171,8 +182,7 @@ impl<N: Network> Destination for Current<N> {
             }
             SiteClock::Simulated { .. } => None,
         };
-        for i in picks {
-            let record = &batch.records[i].1;
+        for record in &picks {
             if !self.due(record.end) {
                 continue;
             }
