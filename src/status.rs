@@ -226,6 +226,13 @@ pub fn render(r: &Report, out: &mut impl Write) -> io::Result<()> {
             (Some(e), at) => writeln!(out, "    last error:   {} {e}", time(at))?,
             (None, _) => writeln!(out, "    last error:   none")?,
         }
+        if let Some((observed, what)) = &s.last_sent {
+            writeln!(
+                out,
+                "    last sent:    observation of {} {what}",
+                observed.rfc3339()
+            )?;
+        }
         if let Some(problem) = &u.problem {
             writeln!(out, "    stalled:      {problem}")?;
         }

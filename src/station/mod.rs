@@ -273,7 +273,17 @@ pub async fn run_in_draining(
     let mut aggregator = Aggregator::new(AggregatorConfig::from_config(config), &resume);
     // Uploaders read the database through their own connections; the station only
     // wakes them after each stored record.
-    let uploads = crate::upload::spawn_all(config, store.path(), UPLOAD_GRACE);
+    let site_clock = match &clock {
+        Clock::Simulated { speed, .. } => crate::upload::SiteClock::Simulated {
+            speed: match speed {
+                Speed::Factor(f) => Some(*f),
+                Speed::Max => None,
+            },
+        },
+        _ => crate::upload::SiteClock::Real,
+    };
+    let uploads =
+        crate::upload::tasks::spawn_all_on(config, store.path(), UPLOAD_GRACE, site_clock);
     tracing::info!(
         start = %start,
         uploads = uploads.len(),
