@@ -11,6 +11,7 @@
 //! keep nothing important in memory.
 
 pub mod http;
+pub mod influxdb;
 pub mod mqtt;
 pub mod outbox;
 pub mod payload;
@@ -156,6 +157,7 @@ macro_rules! destination_registry {
 destination_registry! {
     Http("http") => http::HttpConfig,
     Mqtt("mqtt") => mqtt::MqttConfig,
+    Influxdb("influxdb") => influxdb::InfluxConfig,
 }
 
 /// [`DestinationKind`] without its associated items, so the registry can hand any

@@ -74,6 +74,15 @@ pub(crate) struct Credentials {
     source: PathBuf,
 }
 
+impl Credentials {
+    pub(crate) fn username(&self) -> &str {
+        &self.username
+    }
+    pub(crate) fn password(&self) -> &str {
+        &self.password.0
+    }
+}
+
 /// Publishes records over one persistent MQTT session.
 pub struct MqttDestination {
     settings: Settings,
