@@ -59,6 +59,9 @@ pub(crate) trait DestinationKind: Sized {
     fn check_ca_file(&self) -> Option<SetupError>;
     /// Where it sends, for `weatherd status` (never with a secret).
     fn target(&self) -> String;
+    /// Hands the station's time zone (for values "since local midnight"); most
+    /// destinations have no use for it.
+    fn set_time_zone(&mut self, _tz: chrono_tz::Tz) {}
     /// Reads the secrets and sets the destination up; connects only when the first
     /// batch is sent.
     fn build(&self, station_id: &str) -> Result<Self::Destination, SetupError>;
@@ -133,6 +136,13 @@ macro_rules! destination_registry {
                         Ok(d) => uploads.spawn(self.name(), station_id, outbox, d, policy),
                         Err(e) => tasks::setup_failed(outbox, self.name(), &e.to_string()),
                     },)+
+                }
+            }
+
+            /// Hands the station's time zone to the destination (config loading does).
+            pub fn set_time_zone(&mut self, tz: chrono_tz::Tz) {
+                match self {
+                    $(UploadConfig::$variant(c) => c.set_time_zone(tz),)+
                 }
             }
 
