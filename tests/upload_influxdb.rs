@@ -326,21 +326,49 @@ fn config_mistakes_are_named_by_key() {
         );
         match weatherd::config::Config::from_toml_all(&text) {
             Ok(_) => Vec::new(),
-            Err(errors) => errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect(),
+            Err(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect(),
         }
     };
     let ok = "url = \"https://db.example.org\"\nbucket = \"w\"\n";
     assert_eq!(check(ok), Vec::<String>::new());
     let errs = check("url = \"https://db.example.org\"\napi = \"v1\"\nbucket = \"w\"\n");
-    assert!(errs.iter().any(|e| e.starts_with("upload[0].database: is required")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.starts_with("upload[0].bucket: is for api = \"v2\"")), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("upload[0].database: is required")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("upload[0].bucket: is for api = \"v2\"")),
+        "{errs:?}"
+    );
     let errs = check("url = \"http://db.example.org\"\nbucket = \"w\"\n");
-    assert!(errs.iter().any(|e| e.starts_with("upload[0].url: plain http://")), "{errs:?}");
-    let errs = check("url = \"https://db.example.org?x=1\"\nbucket = \"w\"\nmeasurement = \"_w\"\n");
-    assert!(errs.iter().any(|e| e.starts_with("upload[0].url:")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.starts_with("upload[0].measurement:")), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("upload[0].url: plain http://")),
+        "{errs:?}"
+    );
+    let errs =
+        check("url = \"https://db.example.org?x=1\"\nbucket = \"w\"\nmeasurement = \"_w\"\n");
+    assert!(
+        errs.iter().any(|e| e.starts_with("upload[0].url:")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.starts_with("upload[0].measurement:")),
+        "{errs:?}"
+    );
     let errs = check(&format!("{ok}api = \"v3\"\n"));
     assert!(errs.iter().any(|e| e.contains("api")), "{errs:?}");
-    let errs = check(&format!("{ok}token_file = \"/a\"\ntoken_credential = \"b\"\n"));
-    assert!(errs.iter().any(|e| e.starts_with("upload[0].token_credential: give either")), "{errs:?}");
+    let errs = check(&format!(
+        "{ok}token_file = \"/a\"\ntoken_credential = \"b\"\n"
+    ));
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("upload[0].token_credential: give either")),
+        "{errs:?}"
+    );
 }
