@@ -176,7 +176,11 @@ impl Config {
             path: p.path.to_string(),
             message: p.message,
         };
-        let config = parse::parse(text).map_err(|p| vec![located(p)])?;
+        let mut config = parse::parse(text).map_err(|p| vec![located(p)])?;
+        let tz = config.time_zone();
+        for upload in &mut config.upload {
+            upload.set_time_zone(tz);
+        }
         let mut errors: Vec<ConfigError> = validate::problems(&config, &line_of)
             .into_iter()
             .map(located)

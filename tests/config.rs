@@ -155,7 +155,7 @@ fn commented_out_examples_parse_and_show_the_defaults() {
         other => panic!("ground is {other:?}"),
     }
     // The example upload tables, uncommented, are valid and show the defaults.
-    assert!(c.upload.len() >= 6, "{:?}", c.upload);
+    assert!(c.upload.len() >= 7, "{:?}", c.upload);
     // The weather networks' tables, with their documented default intervals.
     for (name, interval) in [("wu", 300), ("wow", 300), ("cwop", 600), ("windy", 300)] {
         let u = c.upload.iter().find(|u| u.name() == name).expect(name);
@@ -187,6 +187,18 @@ fn commented_out_examples_parse_and_show_the_defaults() {
             assert_eq!(m.topic, weatherd::upload::mqtt::defaults::topic());
         }
         other => panic!("upload[1] is {other:?}"),
+    }
+    match &c.upload[2] {
+        weatherd::upload::UploadConfig::Influxdb(i) => {
+            assert_eq!(i.bucket.as_deref(), Some("weather"));
+            assert_eq!(i.measurement, "weather");
+            assert_eq!(i.api, weatherd::upload::influxdb::InfluxApi::V2);
+            assert_eq!(
+                i.common.batch_size,
+                weatherd::upload::influxdb::DEFAULT_BATCH_SIZE
+            );
+        }
+        other => panic!("upload[2] is {other:?}"),
     }
     c.calibration.clear();
     c.qc.clear();

@@ -12,6 +12,7 @@
 
 pub mod current;
 pub mod http;
+pub mod influxdb;
 pub mod mqtt;
 pub mod outbox;
 pub mod payload;
@@ -62,6 +63,9 @@ pub(crate) trait DestinationKind: Sized {
     fn check_ca_file(&self) -> Option<SetupError>;
     /// Where it sends, for `weatherd status` (never with a secret).
     fn target(&self) -> String;
+    /// Hands the station's time zone (for values "since local midnight"); most
+    /// destinations have no use for it.
+    fn set_time_zone(&mut self, _tz: chrono_tz::Tz) {}
     /// Reads the secrets and sets the destination up; connects only when the first
     /// batch is sent.
     fn build(&self, station_id: &str) -> Result<Self::Destination, SetupError>;
@@ -147,6 +151,13 @@ macro_rules! destination_registry {
                 }
             }
 
+            /// Hands the station's time zone to the destination (config loading does).
+            pub fn set_time_zone(&mut self, tz: chrono_tz::Tz) {
+                match self {
+                    $(UploadConfig::$variant(c) => c.set_time_zone(tz),)+
+                }
+            }
+
             fn kind(&self) -> &dyn DestinationObject {
                 match self {
                     $(UploadConfig::$variant(c) => c,)+
@@ -172,6 +183,7 @@ destination_registry! {
     Wow("wow") => current::WowConfig,
     Cwop("cwop") => current::CwopConfig,
     Windy("windy") => current::WindyConfig,
+    Influxdb("influxdb") => influxdb::InfluxConfig,
 }
 
 /// [`DestinationKind`] without its associated items, so the registry can hand any

@@ -28,7 +28,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 mod config;
+pub mod home_assistant;
 pub use config::{defaults, MqttConfig, MqttPer, DEFAULT_BATCH_SIZE};
+use home_assistant::{HaSettings, HaState};
 
 /// Payload of the retained status message while connected.
 pub const STATUS_ONLINE: &str = "online";
@@ -74,10 +76,21 @@ pub(crate) struct Credentials {
     source: PathBuf,
 }
 
+impl Credentials {
+    pub(crate) fn username(&self) -> &str {
+        &self.username
+    }
+    pub(crate) fn password(&self) -> &str {
+        &self.password.0
+    }
+}
+
 /// Publishes records over one persistent MQTT session.
 pub struct MqttDestination {
     settings: Settings,
     connection: Option<Connection>,
+    /// Home Assistant's announced entities and rain today (with `home_assistant`).
+    ha_state: HaState,
 }
 
 /// Everything needed to (re)connect, fixed at construction.
@@ -93,6 +106,8 @@ struct Settings {
     per: MqttPer,
     keep_alive: Duration,
     timeout: Duration,
+    /// Set with `home_assistant = true`.
+    ha: Option<HaSettings>,
 }
 
 impl fmt::Debug for MqttDestination {
@@ -120,6 +135,10 @@ enum Progress {
     /// A publish went on the wire with this packet id.
     Sent(u16),
     Acked(u16),
+    /// A SUBACK (Home Assistant's read-back subscribes).
+    Subscribed,
+    /// A message from a subscription: topic, payload.
+    Received(String, Vec<u8>),
     /// The connection is gone; the task has ended.
     Failed(ConnectionError),
 }
@@ -131,6 +150,8 @@ struct Connection {
     task: JoinHandle<()>,
     /// Publishes queued on this connection that still await their PUBACK.
     unacked: usize,
+    /// Home Assistant's retained state was read back on this connection.
+    ha_synced: bool,
 }
 
 impl Drop for Connection {
@@ -309,10 +330,15 @@ impl MqttDestination {
             per: config.per,
             keep_alive: Duration::from_secs(u64::from(config.keep_alive_seconds)),
             timeout: Duration::from_secs(u64::from(config.common.timeout_seconds)),
+            ha: config.home_assistant.then(|| HaSettings {
+                prefix: config.discovery_prefix.clone(),
+                time_zone: config.time_zone.unwrap_or(chrono_tz::UTC),
+            }),
         };
         Ok(MqttDestination {
             settings,
             connection: None,
+            ha_state: HaState::default(),
         })
     }
 
@@ -376,7 +402,7 @@ impl MqttDestination {
                         conn.unacked = conn.unacked.saturating_sub(1);
                     }
                 }
-                Ok(Some(Progress::Connected)) => {}
+                Ok(Some(Progress::Connected | Progress::Subscribed | Progress::Received(..))) => {}
                 Ok(Some(Progress::Failed(e))) => {
                     return Err(classify(&e, &broker, source.as_deref()))
                 }
@@ -484,6 +510,7 @@ impl Settings {
             progress,
             task,
             unacked: 0,
+            ha_synced: false,
         };
         if !self.status_topic.is_empty() {
             // The channel is empty, so this cannot fail for lack of room.
@@ -503,7 +530,12 @@ impl Settings {
         connection
     }
 
-    fn messages(&self, batch: &Batch) -> Vec<Message> {
+    /// The batch's messages; `rain_today` (Home Assistant) goes into the latest document.
+    fn messages(
+        &self,
+        batch: &Batch,
+        rain_today: Option<(chrono::NaiveDate, f64, i64)>,
+    ) -> Vec<Message> {
         let mut out = Vec::new();
         let station = batch.station_id.as_str();
         let encode = |v: serde_json::Value| v.to_string().into_bytes();
@@ -525,7 +557,10 @@ impl Settings {
             out.push(Message {
                 topic: self.latest_topic.clone(),
                 retain: true,
-                payload: encode(record_document(station, *id, r)),
+                payload: encode(home_assistant::with_rain_today(
+                    record_document(station, *id, r),
+                    rain_today,
+                )),
             });
         }
         out
@@ -540,6 +575,10 @@ async fn drive(mut eventloop: EventLoop, tx: mpsc::UnboundedSender<Progress>) {
             Ok(Event::Incoming(Incoming::ConnAck(_))) => Progress::Connected,
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Progress::Sent(pkid),
             Ok(Event::Incoming(Incoming::PubAck(ack))) => Progress::Acked(ack.pkid),
+            Ok(Event::Incoming(Incoming::SubAck(_))) => Progress::Subscribed,
+            Ok(Event::Incoming(Incoming::Publish(p))) => {
+                Progress::Received(p.topic.clone(), p.payload.to_vec())
+            }
             Ok(_) => continue,
             Err(e) => {
                 let _ = tx.send(Progress::Failed(e));
@@ -615,8 +654,13 @@ impl Destination for MqttDestination {
         if batch.records.is_empty() {
             return Ok(());
         }
-        let messages = self.settings.messages(batch);
-        let result = self.publish_all(messages).await;
+        let result = match self.settings.ha.is_some() {
+            false => {
+                let messages = self.settings.messages(batch, None);
+                self.publish_all(messages).await
+            }
+            true => self.deliver_with_home_assistant(batch).await,
+        };
         if result.is_err() {
             // Start the next attempt from a clean client; see the module comment.
             self.connection = None;

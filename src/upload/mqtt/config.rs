@@ -58,6 +58,16 @@ pub struct MqttConfig {
     pub per: MqttPer,
     #[serde(default = "defaults::keep_alive_seconds")]
     pub keep_alive_seconds: u32,
+    /// Announce each quantity to Home Assistant by MQTT discovery (retained configs).
+    #[serde(default)]
+    pub home_assistant: bool,
+    /// The topic prefix Home Assistant's MQTT integration listens on for discovery.
+    #[serde(default = "defaults::discovery_prefix")]
+    pub discovery_prefix: String,
+    /// The station's time zone (from `[station]`), for Home Assistant's rain today;
+    /// not a key of this table.
+    #[serde(skip)]
+    pub time_zone: Option<chrono_tz::Tz>,
     /// The shared keys (`batch_size`, `timeout_seconds`, ...): read once for every
     /// destination by the upload registry, never by this struct (so that unknown
     /// keys stay errors); written after the own keys.
@@ -81,6 +91,9 @@ pub mod defaults {
     }
     pub fn status_topic() -> String {
         "weather/{station}/status".into()
+    }
+    pub fn discovery_prefix() -> String {
+        "homeassistant".into()
     }
 }
 
@@ -159,6 +172,26 @@ impl DestinationKind for MqttConfig {
                 );
             }
         }
+        let prefix = &self.discovery_prefix;
+        if prefix.trim().is_empty()
+            || prefix.contains(['+', '#', '\0'])
+            || prefix.starts_with('/')
+            || prefix.ends_with('/')
+        {
+            v.push(
+                path.key("discovery_prefix"),
+                format!(
+                    "must be a topic prefix without wildcards or a leading or trailing `/` \
+                     (Home Assistant's default is \"homeassistant\"), found \"{prefix}\""
+                ),
+            );
+        }
+        if self.home_assistant && self.latest_topic.trim().is_empty() {
+            v.push(
+                path.key("latest_topic"),
+                "must be set with home_assistant = true: it is the sensors' state topic",
+            );
+        }
         if !(5..=65_535).contains(&self.keep_alive_seconds) {
             v.push(
                 path.key("keep_alive_seconds"),
@@ -196,6 +229,10 @@ impl DestinationKind for MqttConfig {
             self.host,
             self.port.unwrap_or(if self.tls { 8883 } else { 1883 })
         )
+    }
+
+    fn set_time_zone(&mut self, tz: chrono_tz::Tz) {
+        self.time_zone = Some(tz);
     }
 
     fn build(&self, station_id: &str) -> Result<MqttDestination, SetupError> {
