@@ -188,8 +188,12 @@ fn commented_out_examples_parse_and_show_the_defaults() {
         }
         other => panic!("upload[1] is {other:?}"),
     }
-    match &c.upload[2] {
-        weatherd::upload::UploadConfig::Influxdb(i) => {
+    match c
+        .upload
+        .iter()
+        .find(|u| matches!(u, weatherd::upload::UploadConfig::Influxdb(_)))
+    {
+        Some(weatherd::upload::UploadConfig::Influxdb(i)) => {
             assert_eq!(i.bucket.as_deref(), Some("weather"));
             assert_eq!(i.measurement, "weather");
             assert_eq!(i.api, weatherd::upload::influxdb::InfluxApi::V2);
@@ -198,7 +202,7 @@ fn commented_out_examples_parse_and_show_the_defaults() {
                 weatherd::upload::influxdb::DEFAULT_BATCH_SIZE
             );
         }
-        other => panic!("upload[2] is {other:?}"),
+        other => panic!("the influxdb example is {other:?}"),
     }
     c.calibration.clear();
     c.qc.clear();

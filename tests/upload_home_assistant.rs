@@ -3,14 +3,13 @@
 //! sensor left the config is removed, by a destination that remembers nothing itself
 //! (it reads back what it announced from the broker's retained messages).
 
-#[path = "support/mosquitto.rs"]
-mod mosquitto;
+mod support;
 
-use mosquitto::Mosquitto;
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use support::mosquitto::Mosquitto;
 use weatherd::record::{ArchiveRecord, Stat};
 use weatherd::time::Timestamp;
 use weatherd::upload::mqtt::home_assistant::ENTITIES;

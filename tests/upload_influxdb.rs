@@ -6,10 +6,7 @@
 //! the database exactly once, with the database's values. Without the servers these
 //! tests fail: `apt-get install victoria-metrics influxdb` (scripts/test does).
 
-#[path = "support/mosquitto.rs"]
-mod mosquitto;
-#[path = "support/tsdb.rs"]
-mod tsdb;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -19,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use tsdb::{Kind, Tsdb};
+use support::tsdb::{Kind, Tsdb};
 use weatherd::record::{Access, ArchiveRecord, COLUMNS};
 use weatherd::store::Store;
 
@@ -237,16 +234,20 @@ fn influxdb_1_gets_every_record_once_through_outages_and_kills() {
     let credentials = dir.path().join("influx-credentials");
     private_file(
         &credentials,
-        &format!("{}\n{}\n", tsdb::INFLUX_USER, tsdb::INFLUX_PASSWORD),
+        &format!(
+            "{}\n{}\n",
+            support::tsdb::INFLUX_USER,
+            support::tsdb::INFLUX_PASSWORD
+        ),
     );
     let upload = format!(
         "api = \"v1\"\ndatabase = \"{}\"\ncredentials_file = \"{}\"\n",
-        tsdb::INFLUX_DB,
+        support::tsdb::INFLUX_DB,
         credentials.display()
     );
     let records = simulated_day(&mut server, dir.path(), &upload);
 
-    let answer = server.influx_query("SELECT * FROM weather", Some(tsdb::INFLUX_DB));
+    let answer = server.influx_query("SELECT * FROM weather", Some(support::tsdb::INFLUX_DB));
     let series = &answer["results"][0]["series"][0];
     let columns: Vec<&str> = series["columns"]
         .as_array()
@@ -288,7 +289,10 @@ fn influxdb_1_gets_every_record_once_through_outages_and_kills() {
         }
     }
     // Counts are integers on the server (`i`), measurements floats.
-    let types = server.influx_query("SHOW FIELD KEYS FROM weather", Some(tsdb::INFLUX_DB));
+    let types = server.influx_query(
+        "SHOW FIELD KEYS FROM weather",
+        Some(support::tsdb::INFLUX_DB),
+    );
     let types = &types["results"][0]["series"][0]["values"];
     let type_of = |f: &str| {
         types

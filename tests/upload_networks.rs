@@ -4,15 +4,14 @@
 //! is checked against independent unit conversions of the records in the database,
 //! the networks' rate limits and each one's backlog rule after an outage.
 
-#[path = "support/networks.rs"]
-mod networks;
+mod support;
 
-use networks::{FakeAprs, FakeHttp, Kind, Script, Seen};
 use rusqlite::Connection;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use support::networks::{FakeAprs, FakeHttp, Kind, Script, Seen};
 
 const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
 /// 2026-01-05T00:00:00Z; the station's zone (Europe/London) is UTC in January.

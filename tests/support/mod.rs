@@ -19,6 +19,8 @@ pub mod db;
 pub mod http_server;
 pub mod logs;
 pub mod mosquitto;
+pub mod networks;
 pub mod policy;
 pub mod records;
 pub mod report;
+pub mod tsdb;

@@ -3,7 +3,7 @@
 //! free loopback ports with a temporary data directory, stopped and started again on
 //! the same ports and data (an outage), killed when dropped.
 //!
-//! Included with `#[path]` next to `mosquitto.rs` (for `free_port`).
+//! Uses `mosquitto::free_port` from the same kit.
 
 #![allow(dead_code)]
 
