@@ -31,6 +31,7 @@ pub mod record;
 pub mod sampler;
 pub mod sensors;
 pub mod sim;
+pub mod spike;
 pub mod station;
 pub mod status;
 pub mod store;

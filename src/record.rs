@@ -67,6 +67,42 @@ pub struct ArchiveRecord {
     /// store persists so a restart computes the next rate exactly as if it had not
     /// stopped.
     pub last_rain_tip: Option<Timestamp>,
+    /// Altimeter setting (ASOS) from the mean station pressure and the elevation.
+    pub altimeter_hpa: Option<f64>,
+    /// NWS heat index from the mean temperature and mean humidity (≥ 26.7 °C only).
+    pub heat_index_c: Option<f64>,
+    /// NWS/Environment Canada wind chill from the mean temperature and mean wind speed
+    /// (T ≤ 10 °C and V > 4.8 km/h only).
+    pub wind_chill_c: Option<f64>,
+    /// Steadman/BoM apparent temperature from the mean temperature, humidity and wind.
+    pub apparent_temperature_c: Option<f64>,
+}
+
+impl ArchiveRecord {
+    /// Computes the derived values of issue 12 from this record's means: the altimeter
+    /// setting from the mean station pressure and `elevation_m`; the heat index from
+    /// the mean temperature and humidity; the wind chill from the mean temperature and
+    /// mean wind speed; the apparent temperature from all three (wind in m/s). Each is
+    /// `None` where an input is missing or its formula is not defined (see
+    /// [`crate::meteo`]).
+    pub fn derive(&mut self, elevation_m: f64) {
+        use crate::meteo;
+        let (t, h, v) = (
+            self.temperature_c.mean,
+            self.humidity_pct.mean,
+            self.wind_speed_kmh,
+        );
+        self.altimeter_hpa = self
+            .pressure_hpa
+            .mean
+            .and_then(|p| meteo::altimeter_setting_hpa(p, elevation_m));
+        self.heat_index_c = t.zip(h).and_then(|(t, h)| meteo::heat_index_c(t, h));
+        self.wind_chill_c = t.zip(v).and_then(|(t, v)| meteo::wind_chill_c(t, v));
+        self.apparent_temperature_c = t
+            .zip(h)
+            .zip(v)
+            .and_then(|((t, h), v)| meteo::apparent_temperature_c(t, h, meteo::kmh_to_ms(v)));
+    }
 }
 
 /// Where the store's history ends, so a restarted daemon neither duplicates nor skips
@@ -138,6 +174,25 @@ pub enum Statistic {
     Sum,
 }
 
+/// An extreme a day keeps of a derived column (`heat_index_max_c`): a derived value
+/// is computed per record from its means, so the day's mean of it would mean little,
+/// while its highest heat index or lowest wind chill is what people ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extreme {
+    Min,
+    Max,
+}
+
+impl Extreme {
+    /// The word a daily column puts between the quantity and the unit.
+    pub fn word(self) -> &'static str {
+        match self {
+            Extreme::Min => "min",
+            Extreme::Max => "max",
+        }
+    }
+}
+
 /// How to reach a column's value in an [`ArchiveRecord`].
 #[derive(Clone, Copy)]
 pub enum Access {
@@ -167,6 +222,9 @@ pub struct Column {
     /// `{quantity}_sum_{unit}`, an extreme, a sum or a count, each folded in as a
     /// record is written).
     pub daily: bool,
+    /// For a derived column: the extremes the `daily` table keeps of it, each in a
+    /// column `{quantity}_{min|max}{unit}` (empty for every other column).
+    pub daily_extremes: &'static [Extreme],
 }
 
 impl std::fmt::Debug for Column {
@@ -189,10 +247,21 @@ macro_rules! real {
             statistic: Statistic::$stat,
             unit: Some($unit),
             daily: false,
+            daily_extremes: &[],
             access: Access::Real {
                 get: |r| r.$($f).+,
                 set: |r, v| r.$($f).+ = v,
             },
+        }
+    };
+}
+
+/// A derived column whose daily extremes the `daily` table keeps.
+macro_rules! derived {
+    ($name:literal, $q:literal, $unit:expr, $f:ident, [$($e:ident),*]) => {
+        Column {
+            daily_extremes: &[$(Extreme::$e),*],
+            ..real!($name, $q, Derived, $unit, $f)
         }
     };
 }
@@ -211,6 +280,7 @@ macro_rules! count {
             statistic: Statistic::$stat,
             unit: None,
             daily: false,
+            daily_extremes: &[],
             access: Access::Count {
                 get: |r| r.$($f).+,
                 set: |r, v| r.$($f).+ = v,
@@ -224,7 +294,7 @@ macro_rules! count {
 /// `records` view, `weatherd query --every raw` and the upload's record objects list
 /// them. The store's insert and read, and the upload's fields and units, are driven by
 /// this table; a test holds it against `schema.sql` and `docs/upload.schema.json`.
-pub const COLUMNS: [Column; 27] = [
+pub const COLUMNS: [Column; 31] = [
     count!("samples", "samples", Samples, samples),
     real!(
         daily "temperature_c",
@@ -337,6 +407,7 @@ pub const COLUMNS: [Column; 27] = [
         },
         unit: Some(DEGREE_TRUE),
         daily: false,
+        daily_extremes: &[],
         access: Access::Real {
             get: |r| r.wind_dir_deg,
             set: |r, v| r.wind_dir_deg = v,
@@ -353,6 +424,30 @@ pub const COLUMNS: [Column; 27] = [
         rain_rate_mm_per_h
     ),
     count!(daily "rain_n", "rain", Count, rain_n),
+    // Derived values for the weather networks and people (issue 12), after the
+    // original columns so that a migration can append them to the archive table.
+    derived!("altimeter_hpa", "altimeter", HECTOPASCAL, altimeter_hpa, []),
+    derived!(
+        "heat_index_c",
+        "heat_index",
+        CELSIUS,
+        heat_index_c,
+        [Max]
+    ),
+    derived!(
+        "wind_chill_c",
+        "wind_chill",
+        CELSIUS,
+        wind_chill_c,
+        [Min]
+    ),
+    derived!(
+        "apparent_temperature_c",
+        "apparent_temperature",
+        CELSIUS,
+        apparent_temperature_c,
+        [Min, Max]
+    ),
 ];
 
 /// The names of [`COLUMNS`], in order (for SQL column lists).
@@ -380,6 +475,13 @@ pub fn count_of(quantity: &str) -> Option<&'static Column> {
 }
 
 impl Column {
+    /// The `daily` column that keeps extreme `e` of this (derived) column:
+    /// `{quantity}_{min|max}{unit}`, e.g. `heat_index_max_c`.
+    pub fn daily_extreme_name(&self, e: Extreme) -> String {
+        let suffix = self.unit.map_or("", |u| u.suffix);
+        format!("{}_{}{suffix}", self.quantity, e.word())
+    }
+
     /// A measurement's value; `None` for a count.
     pub fn real(&self, r: &ArchiveRecord) -> Option<f64> {
         match self.access {

@@ -2,11 +2,11 @@
 //! written, recomputed when the station's time zone changes, and computed from the
 //! records for a day a query's bounds cut.
 
-use super::hourly::HourAcc;
+use super::hourly::{opt_max, opt_min, HourAcc};
 use super::query::Value;
 use super::row::{read_record, real, weighted, VALUE_COLUMNS};
 use super::{Db, Reader, Store, StoreError};
-use crate::record::{count_of, ArchiveRecord, Column, Statistic, COLUMNS};
+use crate::record::{count_of, ArchiveRecord, Column, Extreme, Statistic, COLUMNS};
 use crate::time::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -29,8 +29,18 @@ enum Merge {
 }
 
 /// The `daily` table's value columns, in record order: every column of
-/// `record::COLUMNS` marked `daily`, with its name there and how it is folded in.
+/// `record::COLUMNS` marked `daily`, with its name there and how it is folded in, then
+/// the extremes kept of derived columns (`heat_index_max_c`).
 fn daily_columns() -> impl Iterator<Item = (&'static Column, Cow<'static, str>, Merge)> {
+    let extremes = COLUMNS.iter().flat_map(|c| {
+        c.daily_extremes.iter().map(move |&e| {
+            let merge = match e {
+                Extreme::Min => Merge::Min,
+                Extreme::Max => Merge::Max,
+            };
+            (c, Cow::Owned(c.daily_extreme_name(e)), merge)
+        })
+    });
     COLUMNS
         .iter()
         .filter(|c| c.daily)
@@ -49,6 +59,7 @@ fn daily_columns() -> impl Iterator<Item = (&'static Column, Cow<'static, str>, 
             Statistic::Sum => (c, Cow::Borrowed(c.name), Merge::Sum),
             _ => (c, Cow::Borrowed(c.name), Merge::Count),
         })
+        .chain(extremes)
 }
 
 /// The mean a count is the weight of, when the day keeps it.
@@ -181,12 +192,23 @@ impl Reader {
         // A cut day folds its records as an hour does; the daily summary's columns are
         // a subset of an hour's (means, extremes, gust, rain).
         let mut acc = HourAcc::default();
+        // The derived extremes a day keeps, which an hour does not list.
+        let mut extremes: Vec<(&Column, String, Merge, Option<f64>)> = daily_columns()
+            .filter(|(c, _, _)| !c.daily_extremes.is_empty())
+            .map(|(c, name, merge)| (c, name.into_owned(), merge, None))
+            .collect();
         while let Some(row) = rows.next()? {
             let r = read_record(row)?;
             if local_date(r.start, self.db.tz) != date {
                 continue;
             }
             acc.add(&r);
+            for (c, _, merge, kept) in &mut extremes {
+                *kept = match merge {
+                    Merge::Min => opt_min(*kept, c.real(&r)),
+                    _ => opt_max(*kept, c.real(&r)),
+                };
+            }
         }
         if acc.records() == 0 {
             return Ok(None);
@@ -195,6 +217,7 @@ impl Reader {
         cells.insert("date".into(), Value::Text(date.to_string()));
         cells.insert("records".into(), Value::Int(acc.records()));
         cells.extend(acc.cells().map(|(name, v)| (name.to_string(), v)));
+        cells.extend(extremes.into_iter().map(|(_, name, _, v)| (name, v.into())));
         columns
             .iter()
             .map(|c| {
@@ -270,7 +293,7 @@ mod tests {
             .next()
             .unwrap();
         assert_eq!(cols.len(), values.split(", ").count());
-        assert_eq!(cols.len(), 23);
+        assert_eq!(cols.len(), 27);
         // Every column is really in the schema.
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA_SQL).unwrap();

@@ -74,7 +74,17 @@ pub const APPLICATION_ID: i32 = 0x5754_4852;
 /// The migration steps, in order: step `i` takes a database from schema version `i` to
 /// `i + 1`, in one transaction. A new schema version appends a step here (and never
 /// edits an old one: databases in the field were created by it).
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
+///
+/// Step 0 is `schema.sql`, which always describes the newest version: a new database
+/// is created by it alone, at [`SCHEMA_VERSION`], and the later steps only upgrade
+/// databases created by an older weatherd (a test holds an upgraded version-1
+/// database equal to a new one).
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_SQL,
+    // 1 → 2: derived values (altimeter, heat index, wind chill, apparent temperature)
+    // and the `spike` fault kind.
+    include_str!("migrations/v2_derived_and_spike.sql"),
+];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -558,13 +568,21 @@ fn migrate(conn: &mut Connection, path: &Path, from: i64) -> Result<(), StoreErr
         .enumerate()
         .skip(usize::try_from(from).unwrap_or(usize::MAX))
     {
-        let version = step as i64 + 1;
+        // `schema.sql` creates the newest version at once (see MIGRATIONS).
+        let version = if step == 0 {
+            SCHEMA_VERSION
+        } else {
+            step as i64 + 1
+        };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)
             .map_err(|e| open_error(path, format!("upgrading to schema version {version}: {e}")))?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(path = %path.display(), version, "database schema created/upgraded");
+        if step == 0 {
+            break;
+        }
     }
     Ok(())
 }

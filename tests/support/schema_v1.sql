@@ -1,0 +1,226 @@
+-- weatherd database schema, version 1.
+--
+-- This file is the documentation of the database as much as its definition: weatherd
+-- embeds it and runs it once to create a new database, and you can read the database
+-- yourself with the plain `sqlite3` tool:
+--
+--     sqlite3 -readonly /var/lib/weatherd/weather.db
+--     sqlite> .mode box
+--     sqlite> SELECT * FROM records ORDER BY id DESC LIMIT 10;
+--     sqlite> SELECT * FROM daily_summary ORDER BY date DESC LIMIT 7;
+--
+-- Reading while weatherd runs is safe: the database is in WAL mode, so readers never
+-- block the writer and never see half-written records. (Avoid writing with sqlite3
+-- while weatherd runs.)
+--
+-- Conventions
+--   * Every column that holds a measurement carries its unit as a suffix:
+--     `_c` degrees Celsius, `_pct` percent relative humidity, `_hpa` hectopascal,
+--     `_kmh` kilometres per hour, `_deg` degrees clockwise from true north,
+--     `_mm` millimetres of rain, `_mm_per_h` millimetres per hour.
+--   * `_ts` columns are Unix times in whole seconds, UTC. The `records` view shows them
+--     as readable text (2026-01-01T00:00:00Z); in your own queries use
+--     strftime('%Y-%m-%dT%H:%M:%SZ', start_ts, 'unixepoch').
+--   * `_n` columns count the samples that had a valid value. A value that could not be
+--     measured (sensor missing, failed, or outside plausible limits) is NULL, never 0:
+--     a NULL rain_mm means "the gauge gave no data", 0 means "it did not rain".
+--   * Later schema versions will only add to this (new tables, new columns); weatherd
+--     upgrades an older database automatically and records the version in
+--     PRAGMA user_version.
+
+-- Marks the file as a weatherd database ('WTHR' in ASCII), so weatherd refuses to
+-- write into a database that belongs to another program, and `file` can tell.
+PRAGMA application_id = 1465141330;
+-- The schema version of this file. weatherd sets it too, after creating the tables.
+PRAGMA user_version = 1;
+
+-- One row per archive interval (normally one minute), written once and never changed.
+--
+-- `id` is an alias of SQLite's rowid: it increases with every record, and uploaders
+-- remember the last id they sent as their cursor. It is deliberately not AUTOINCREMENT:
+-- weatherd never deletes records, so a new id is always larger than every id ever
+-- handed out, and AUTOINCREMENT would cost an extra page write (the sqlite_sequence
+-- table) on every commit, which wears the SD card. (Should someone delete the newest
+-- rows by hand, their ids would be reused; don't.)
+--
+-- A record covers [start_ts, end_ts). Records never overlap, and they are stored in
+-- time order, so ordering by id and ordering by start_ts give the same result.
+CREATE TABLE archive (
+    id                        INTEGER PRIMARY KEY,
+    start_ts                  INTEGER NOT NULL UNIQUE,
+    end_ts                    INTEGER NOT NULL,
+    -- Sample ticks aggregated into this record (fewer than usual when weatherd started
+    -- or stopped during the interval).
+    samples                   INTEGER NOT NULL,
+
+    -- Air temperature: mean, lowest and highest sample, number of valid samples.
+    temperature_c             REAL,
+    temperature_min_c         REAL,
+    temperature_max_c         REAL,
+    temperature_n             INTEGER NOT NULL DEFAULT 0,
+    -- Relative humidity.
+    humidity_pct              REAL,
+    humidity_min_pct          REAL,
+    humidity_max_pct          REAL,
+    humidity_n                INTEGER NOT NULL DEFAULT 0,
+    -- Station pressure (as measured at the station's height, not reduced).
+    pressure_hpa              REAL,
+    pressure_min_hpa          REAL,
+    pressure_max_hpa          REAL,
+    pressure_n                INTEGER NOT NULL DEFAULT 0,
+    -- Ground (soil) temperature, e.g. from a DS18B20 probe.
+    ground_temperature_c      REAL,
+    ground_temperature_min_c  REAL,
+    ground_temperature_max_c  REAL,
+    ground_temperature_n      INTEGER NOT NULL DEFAULT 0,
+
+    -- Dew point from the mean temperature and humidity (Magnus formula).
+    dew_point_c               REAL,
+    -- Mean station pressure reduced to sea level (what weather maps show).
+    sea_level_pressure_hpa    REAL,
+
+    -- Mean wind speed; gust = highest 3-second running mean (WMO definition).
+    wind_speed_kmh            REAL,
+    wind_gust_kmh             REAL,
+    -- Vector mean of the vane direction, weighted by speed. NULL when calm: a calm
+    -- wind has no direction.
+    wind_dir_deg              REAL,
+    -- Samples with anemometer data / with a valid vane direction.
+    wind_n                    INTEGER NOT NULL DEFAULT 0,
+    wind_dir_n                INTEGER NOT NULL DEFAULT 0,
+
+    -- Rain in this interval (bucket tips x mm per tip), and the highest rain rate
+    -- computed from the time between consecutive tips.
+    rain_mm                   REAL,
+    rain_rate_mm_per_h        REAL,
+    rain_n                    INTEGER NOT NULL DEFAULT 0,
+
+    CHECK (end_ts > start_ts)
+);
+
+-- Quantities outside the standard set above, reported by additional drivers (e.g.
+-- `illuminance_lux`, `soil_moisture_pct`): one row per record and quantity, so a new
+-- driver needs no schema change. Same meaning as the columns above.
+--
+--     SELECT r.start_utc, e.mean AS illuminance_lux
+--     FROM records r JOIN archive_extra e ON e.archive_id = r.id
+--     WHERE e.quantity = 'illuminance_lux';
+CREATE TABLE archive_extra (
+    archive_id  INTEGER NOT NULL REFERENCES archive (id) ON DELETE CASCADE,
+    quantity    TEXT    NOT NULL,
+    mean        REAL,
+    min         REAL,
+    max         REAL,
+    n           INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (archive_id, quantity)
+) WITHOUT ROWID;
+
+-- What went wrong during an archive interval, one row per sensor, quantity and kind of
+-- fault. Nothing is written when all went well, so this table stays small.
+CREATE TABLE fault (
+    id          INTEGER PRIMARY KEY,
+    archive_id  INTEGER NOT NULL REFERENCES archive (id) ON DELETE CASCADE,
+    -- The sensor's name, as in the [sensors.NAME] table of weatherd.toml.
+    sensor      TEXT    NOT NULL,
+    -- The quantity affected, or NULL when the whole sensor failed.
+    quantity    TEXT,
+    kind        TEXT    NOT NULL
+                CHECK (kind IN ('read_error', 'timeout', 'busy', 'out_of_range')),
+    -- How many samples in the interval had this fault, and when the first happened.
+    count       INTEGER NOT NULL,
+    first_ts    INTEGER NOT NULL,
+    -- The first fault's message, for the operator.
+    message     TEXT    NOT NULL
+);
+CREATE INDEX fault_by_archive ON fault (archive_id);
+
+-- One row per station-local calendar day, kept up to date by weatherd in the same
+-- transaction as each record, so summaries over years of records are instant.
+--
+-- A record belongs to the local date (in the station's time zone, from weatherd.toml)
+-- of its start: rain "since local midnight" is the sum of the records that started
+-- after local midnight, as weather networks expect.
+--
+-- Means are stored as sums weighted by sample counts (`_sum` / `_n`), so that the
+-- daily mean is the mean of all valid samples of the day. The `daily_summary` view
+-- below does the division for you.
+CREATE TABLE daily (
+    date                      TEXT    PRIMARY KEY,  -- YYYY-MM-DD, station-local
+    records                   INTEGER NOT NULL,
+
+    temperature_sum_c         REAL,
+    temperature_n             INTEGER NOT NULL DEFAULT 0,
+    temperature_min_c         REAL,
+    temperature_max_c         REAL,
+
+    humidity_sum_pct          REAL,
+    humidity_n                INTEGER NOT NULL DEFAULT 0,
+    humidity_min_pct          REAL,
+    humidity_max_pct          REAL,
+
+    pressure_sum_hpa          REAL,
+    pressure_n                INTEGER NOT NULL DEFAULT 0,
+    pressure_min_hpa          REAL,
+    pressure_max_hpa          REAL,
+
+    ground_temperature_sum_c  REAL,
+    ground_temperature_n      INTEGER NOT NULL DEFAULT 0,
+    ground_temperature_min_c  REAL,
+    ground_temperature_max_c  REAL,
+
+    wind_speed_sum_kmh        REAL,
+    wind_n                    INTEGER NOT NULL DEFAULT 0,
+    wind_gust_kmh             REAL,                 -- highest gust of the day
+
+    rain_mm                   REAL,                 -- NULL if the gauge gave no data all day
+    rain_n                    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Small pieces of state weatherd keeps between runs, e.g.
+--   last_rain_tip_ns  time of the last rain-bucket tip (Unix nanoseconds), so that
+--                     the first rain rate after a restart is computed correctly;
+--   time_zone         the time zone the `daily` table was computed in.
+CREATE TABLE state (
+    key    TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+
+-- The archive with readable UTC times. Start here.
+CREATE VIEW records AS
+SELECT
+    id,
+    strftime('%Y-%m-%dT%H:%M:%SZ', start_ts, 'unixepoch') AS start_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', end_ts, 'unixepoch')   AS end_utc,
+    samples,
+    temperature_c, temperature_min_c, temperature_max_c, temperature_n,
+    humidity_pct, humidity_min_pct, humidity_max_pct, humidity_n,
+    pressure_hpa, pressure_min_hpa, pressure_max_hpa, pressure_n,
+    ground_temperature_c, ground_temperature_min_c, ground_temperature_max_c,
+    ground_temperature_n,
+    dew_point_c, sea_level_pressure_hpa,
+    wind_speed_kmh, wind_gust_kmh, wind_dir_deg, wind_n, wind_dir_n,
+    rain_mm, rain_rate_mm_per_h, rain_n
+FROM archive;
+
+-- One row per station-local day: means, extremes and rain total.
+-- (A mean is NULL on a day without valid samples; nullif avoids dividing by zero.)
+CREATE VIEW daily_summary AS
+SELECT
+    date,
+    records,
+    temperature_sum_c / nullif(temperature_n, 0)               AS temperature_c,
+    temperature_min_c,
+    temperature_max_c,
+    humidity_sum_pct / nullif(humidity_n, 0)                   AS humidity_pct,
+    humidity_min_pct,
+    humidity_max_pct,
+    pressure_sum_hpa / nullif(pressure_n, 0)                   AS pressure_hpa,
+    pressure_min_hpa,
+    pressure_max_hpa,
+    ground_temperature_sum_c / nullif(ground_temperature_n, 0) AS ground_temperature_c,
+    ground_temperature_min_c,
+    ground_temperature_max_c,
+    wind_speed_sum_kmh / nullif(wind_n, 0)                     AS wind_speed_kmh,
+    wind_gust_kmh,
+    rain_mm
+FROM daily;
