@@ -103,6 +103,20 @@ impl SpikeLimits {
     }
 }
 
+impl SpikeLimits {
+    /// Every limit 0: no spike test at all.
+    pub fn off() -> Self {
+        SpikeLimits {
+            temperature_c_per_minute: 0.0,
+            humidity_pct_per_minute: 0.0,
+            pressure_hpa_per_minute: 0.0,
+            rain_tips_per_second: 0.0,
+            wind_closures_per_second: Some(0.0),
+            spike_confirm_samples: 1,
+        }
+    }
+}
+
 impl Default for SpikeLimits {
     fn default() -> Self {
         SpikeLimits {
