@@ -445,7 +445,8 @@ impl Aggregator {
                 let max_kmh = self.rules.limits(&Quantity::WindSpeedKmh)?.max;
                 (kmh_per_hz > 0.0).then(|| max_kmh / kmh_per_hz)
             });
-            let too_fast = max_hz.and_then(|hz| crate::spike::too_fast(closures, self.last_closure, hz));
+            let too_fast =
+                max_hz.and_then(|hz| crate::spike::too_fast(closures, self.last_closure, hz));
             match self.rules.check(&Quantity::WindSpeedKmh, speed) {
                 Ok(()) if too_fast.is_some() => {
                     let (a, b) = too_fast.unwrap_or_default();

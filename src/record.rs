@@ -427,20 +427,8 @@ pub const COLUMNS: [Column; 31] = [
     // Derived values for the weather networks and people (issue 12), after the
     // original columns so that a migration can append them to the archive table.
     derived!("altimeter_hpa", "altimeter", HECTOPASCAL, altimeter_hpa, []),
-    derived!(
-        "heat_index_c",
-        "heat_index",
-        CELSIUS,
-        heat_index_c,
-        [Max]
-    ),
-    derived!(
-        "wind_chill_c",
-        "wind_chill",
-        CELSIUS,
-        wind_chill_c,
-        [Min]
-    ),
+    derived!("heat_index_c", "heat_index", CELSIUS, heat_index_c, [Max]),
+    derived!("wind_chill_c", "wind_chill", CELSIUS, wind_chill_c, [Min]),
     derived!(
         "apparent_temperature_c",
         "apparent_temperature",

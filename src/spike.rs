@@ -10,10 +10,16 @@
 //!
 //! - **Polled quantities** (air temperature, humidity, station pressure): a reading
 //!   that differs from the *last good* reading of the same sensor and quantity by more
-//!   than `limit per minute × minutes elapsed` between the two. Measuring against the
-//!   last good reading (not the last reading) keeps a spike from becoming the reference
-//!   the next reading is judged by; measuring over the elapsed time lets a sensor that
-//!   was silent for a while (a fault, a restart) come back at a new level.
+//!   than `limit per minute × minutes elapsed` between the two, the elapsed time
+//!   counted as at least one minute. Measuring against the last good reading (not the
+//!   last reading) keeps a spike from becoming the reference the next reading is judged
+//!   by; measuring over the elapsed time lets a sensor that was silent for a while (a
+//!   fault, a restart) come back at a new level. The one-minute floor is there because
+//!   the limits are the WMO's step limits between consecutive *one-minute* values:
+//!   pro-rated down to 5-s samples they would be twelve times stricter than the WMO's
+//!   and reject real short changes (a shower's cold, wet outflow arriving; the
+//!   simulator's shower fronts step by up to 1.4 °C and 16 % in 5 s). A spike is a
+//!   reading that is impossible, not merely fast.
 //! - **A genuine step.** Weather can outrun a limit (a sea-breeze front, a sensor moved
 //!   from sun to shade, a replaced sensor with another offset). A spike is brief, a step
 //!   persists, so after `spike_confirm_samples` consecutive rejected readings that are
@@ -53,7 +59,9 @@ pub struct SpikeLimits {
     /// control procedures for data from automatic weather stations").
     #[serde(default = "defaults::temperature_c_per_minute")]
     pub temperature_c_per_minute: f64,
-    /// Relative humidity, % per minute. Default 10.0 (the same WMO guideline).
+    /// Relative humidity, % per minute. Default 20.0: twice the WMO guideline's 10 %
+    /// for one-minute means, because a single sample at the onset of a shower (the
+    /// screen wetted, the outflow arriving) jumps further than a minute's mean.
     #[serde(default = "defaults::humidity_pct_per_minute")]
     pub humidity_pct_per_minute: f64,
     /// Station pressure, hPa per minute. Default 2.0: the WMO guideline's 0.5 hPa is
@@ -135,7 +143,7 @@ pub mod defaults {
         3.0
     }
     pub fn humidity_pct_per_minute() -> f64 {
-        10.0
+        20.0
     }
     pub fn pressure_hpa_per_minute() -> f64 {
         2.0
@@ -166,9 +174,11 @@ pub struct SpikeFilter {
     series: HashMap<(Arc<str>, Quantity), Series>,
 }
 
-/// The change `per_minute` allows over the time from `from` to `to`.
+/// The change `per_minute` allows over the time from `from` to `to`, counted as at
+/// least one minute (the WMO's step limits are between one-minute values).
 fn allowed(per_minute: f64, from: Timestamp, to: Timestamp) -> f64 {
-    per_minute * (to.0 - from.0).max(0) as f64 / (60 * NANOS_PER_SEC) as f64
+    let minute = 60 * NANOS_PER_SEC;
+    per_minute * (to.0 - from.0).max(minute) as f64 / minute as f64
 }
 
 impl SpikeFilter {
@@ -210,7 +220,8 @@ impl SpikeFilter {
             return Ok(());
         }
         // Beyond the limit: a spike, or part of a genuine step.
-        let continues = s.run > 0 && (value - s.run_last).abs() <= allowed(per_minute, s.run_at, at);
+        let continues =
+            s.run > 0 && (value - s.run_last).abs() <= allowed(per_minute, s.run_at, at);
         s.run = if continues { s.run + 1 } else { 1 };
         s.run_at = at;
         s.run_last = value;

@@ -124,7 +124,11 @@ fn wind_chill_is_defined_only_when_cold_and_windy() {
     assert_eq!(wind_chill_c(f64::NAN, 20.0), None);
     // Environment Canada's wind chill table (°C, km/h): −20 °C in a 30 km/h wind, −33;
     // −10 °C at 20 km/h, −18; 0 °C at 10 km/h, −3.
-    for (t, v, table) in [(-20.0, 30.0, -33.0), (-10.0, 20.0, -18.0), (0.0, 10.0, -3.0)] {
+    for (t, v, table) in [
+        (-20.0, 30.0, -33.0),
+        (-10.0, 20.0, -18.0),
+        (0.0, 10.0, -3.0),
+    ] {
         let wc = wind_chill_c(t, v).unwrap();
         assert_eq!(wc.round(), table, "{t} °C at {v} km/h: {wc}");
     }
@@ -332,9 +336,7 @@ fn derived_values_round_trip_and_appear_in_raw_hour_and_day_queries() {
     let hour = store.query(None, None, Every::Hour).unwrap();
     let hi = (records[0].heat_index_c.unwrap() + records[1].heat_index_c.unwrap()) / 2.0;
     assert!((real(cell(&hour, 0, "heat_index_c")) - hi).abs() < 1e-9);
-    assert!(
-        (real(cell(&hour, 0, "wind_chill_c")) - records[2].wind_chill_c.unwrap()).abs() < 1e-9
-    );
+    assert!((real(cell(&hour, 0, "wind_chill_c")) - records[2].wind_chill_c.unwrap()).abs() < 1e-9);
 
     // A day keeps the extremes: highest heat index, lowest wind chill, both ends of
     // the apparent temperature; whole days from the daily table, a cut day from the
@@ -366,7 +368,9 @@ fn derived_values_round_trip_and_appear_in_raw_hour_and_day_queries() {
 /// every column of every table and view, and every index, by name.
 fn shape(conn: &Connection) -> Vec<String> {
     let mut objects: Vec<(String, String)> = conn
-        .prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        .prepare(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
@@ -432,9 +436,17 @@ fn a_version_1_database_upgrades_keeping_every_row() {
     let rows = store.records_after(0, 10).unwrap();
     assert_eq!(rows.len(), 2, "every row kept");
     let (id, r) = &rows[0];
-    assert_eq!((*id, r.temperature_c.mean, r.pressure_hpa.mean), (1, Some(31.5), Some(1001.0)));
     assert_eq!(
-        (r.altimeter_hpa, r.heat_index_c, r.wind_chill_c, r.apparent_temperature_c),
+        (*id, r.temperature_c.mean, r.pressure_hpa.mean),
+        (1, Some(31.5), Some(1001.0))
+    );
+    assert_eq!(
+        (
+            r.altimeter_hpa,
+            r.heat_index_c,
+            r.wind_chill_c,
+            r.apparent_temperature_c
+        ),
         (None, None, None, None),
         "records from before the upgrade have no derived values"
     );

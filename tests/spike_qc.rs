@@ -75,7 +75,12 @@ fn a_single_spike_is_removed_with_a_fault() {
     let f = spikes(&out);
     assert_eq!(f.len(), 1);
     assert_eq!(
-        (&*f[0].sensor, f[0].quantity.clone(), f[0].count, f[0].first_at),
+        (
+            &*f[0].sensor,
+            f[0].quantity.clone(),
+            f[0].count,
+            f[0].first_at
+        ),
         ("bme280", Some(Quantity::TemperatureC), 1, t(30))
     );
     assert!(
@@ -110,10 +115,15 @@ fn a_genuine_step_is_accepted_after_the_confirmation_rule() {
 
     // Readings beyond the limit that disagree with each other never confirm: noise
     // bouncing between two wrong values is rejected for as long as it lasts.
-    let values = [20.0, 20.0, 35.0, 5.0, 35.0, 5.0, 35.0, 5.0, 20.1, 20.0, 20.0, 20.0];
+    let values = [
+        20.0, 20.0, 35.0, 5.0, 35.0, 5.0, 35.0, 5.0, 20.1, 20.0, 20.0, 20.0,
+    ];
     let r = &run(config(), temperatures(&values))[0];
     assert_eq!(r.temperature_c.n, 6);
-    assert_eq!((r.temperature_c.min, r.temperature_c.max), (Some(20.0), Some(20.1)));
+    assert_eq!(
+        (r.temperature_c.min, r.temperature_c.max),
+        (Some(20.0), Some(20.1))
+    );
 
     // `spike_confirm_samples = 1` accepts any step at once: only the reference moves.
     let mut cfg = config();
@@ -129,6 +139,12 @@ fn change_within_the_limit_and_change_after_a_gap_are_not_spikes() {
     let out = run(config(), temperatures(&ramp));
     assert_eq!(out[0].temperature_c.n, 12);
     assert!(spikes(&out).is_empty());
+    // Between samples less than a minute apart the limit is a step limit: 2.9 °C in
+    // 5 s passes (the WMO's 3 °C is between one-minute values), 3.1 °C does not.
+    let out = run(config(), temperatures(&[10.0, 12.9, 12.9]));
+    assert!(spikes(&out).is_empty());
+    let out = run(config(), temperatures(&[10.0, 13.1, 10.0]));
+    assert_eq!(spikes(&out).len(), 1);
 
     // The sensor is silent for ten minutes (a fault, a loose cable) and comes back
     // 8 °C warmer: 3 °C/min × 10 min allows it.
@@ -150,10 +166,22 @@ fn every_sensor_and_quantity_has_its_own_reference() {
         .map(|i| Sample {
             at: t(5 * i),
             readings: vec![
-                (Arc::from("bme280"), Reading::new(Quantity::TemperatureC, 20.0)),
-                (Arc::from("sht31"), Reading::new(Quantity::TemperatureC, 21.5)),
-                (Arc::from("bme280"), Reading::new(Quantity::HumidityPct, 60.0)),
-                (Arc::from("bme280"), Reading::new(Quantity::PressureHpa, 1000.0)),
+                (
+                    Arc::from("bme280"),
+                    Reading::new(Quantity::TemperatureC, 20.0),
+                ),
+                (
+                    Arc::from("sht31"),
+                    Reading::new(Quantity::TemperatureC, 21.5),
+                ),
+                (
+                    Arc::from("bme280"),
+                    Reading::new(Quantity::HumidityPct, 60.0),
+                ),
+                (
+                    Arc::from("bme280"),
+                    Reading::new(Quantity::PressureHpa, 1000.0),
+                ),
             ],
             ..Sample::default()
         })
@@ -173,10 +201,10 @@ fn humidity_and_pressure_have_their_own_limits() {
             })
             .collect()
     };
-    // 10 %/min allows 0.83 % per 5 s; 2 hPa/min allows 0.17 hPa per 5 s.
+    // 20 %/min and 2 hPa/min, as step limits between samples under a minute apart.
     for (q, base, small, big) in [
-        (Quantity::HumidityPct, 60.0, 0.8, 5.0),
-        (Quantity::PressureHpa, 1000.0, 0.15, 1.0),
+        (Quantity::HumidityPct, 60.0, 19.0, 21.0),
+        (Quantity::PressureHpa, 1000.0, 1.9, 2.1),
     ] {
         let out = run(config(), series(q.clone(), base, small));
         assert!(spikes(&out).is_empty(), "{q}: {small} is within the limit");
@@ -212,13 +240,17 @@ fn limits_come_from_the_qc_table_of_the_config() {
             ..SpikeLimits::default()
         }
     );
-    // 2.4 °C/min is now too fast.
-    let ramp: Vec<f64> = (0..12).map(|i| 10.0 + 0.2 * f64::from(i)).collect();
-    let out = run(AggregatorConfig::from_config(&c), temperatures(&ramp));
-    assert!(!spikes(&out).is_empty());
+    // A 1.5 °C step is now a spike (it was not under the default 3).
+    let steps = [10.0, 11.5, 10.0, 10.0];
+    assert!(spikes(&run(config(), temperatures(&steps))).is_empty());
+    let out = run(AggregatorConfig::from_config(&c), temperatures(&steps));
+    assert_eq!(spikes(&out).len(), 1);
     // The effective config shows the keys and reads back the same.
     let rendered = c.render_effective();
-    assert!(rendered.contains("temperature_c_per_minute = 1.0"), "{rendered}");
+    assert!(
+        rendered.contains("temperature_c_per_minute = 1.0"),
+        "{rendered}"
+    );
     assert_eq!(Config::from_toml(&rendered).unwrap(), c);
 
     // Bad values name the key.
@@ -226,7 +258,10 @@ fn limits_come_from_the_qc_table_of_the_config() {
         ("temperature_c_per_minute = -1.0", "positive rate"),
         ("pressure_hpa_per_minute = nan", "finite"),
         ("spike_confirm_samples = 0", "at least 1"),
-        ("humidity_pct_per_minute = \"fast\"", "humidity_pct_per_minute"),
+        (
+            "humidity_pct_per_minute = \"fast\"",
+            "humidity_pct_per_minute",
+        ),
     ] {
         let bad = format!("{EXAMPLE_TOML}\n[qc]\n{line}\n");
         let e = Config::from_toml(&bad).expect_err(line);
@@ -283,11 +318,17 @@ fn bucket_tips_faster_than_the_gauge_can_tip_are_discarded() {
         last_end: Some(t(0)),
         last_rain_tip: Some(t(-5).add_nanos(4_900 * NANOS_PER_MILLI)),
     };
-    let out = run_with(&mut Aggregator::new(config(), &resume), vec![rain(5, &[100])]);
+    let out = run_with(
+        &mut Aggregator::new(config(), &resume),
+        vec![rain(5, &[100])],
+    );
     assert_eq!((out[0].rain_n, out[0].rain_mm), (0, None));
     assert_eq!(spikes(&out).len(), 1);
     // A tip 0.6 s after it is real.
-    let out = run_with(&mut Aggregator::new(config(), &resume), vec![rain(5, &[500])]);
+    let out = run_with(
+        &mut Aggregator::new(config(), &resume),
+        vec![rain(5, &[500])],
+    );
     assert_eq!(out[0].rain_n, 1);
     assert!(spikes(&out).is_empty());
 }
