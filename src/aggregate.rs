@@ -445,24 +445,18 @@ impl Aggregator {
                 let max_kmh = self.rules.limits(&Quantity::WindSpeedKmh)?.max;
                 (kmh_per_hz > 0.0).then(|| max_kmh / kmh_per_hz)
             });
-            let too_fast =
-                max_hz.and_then(|hz| crate::spike::too_fast(closures, self.last_closure, hz));
-            match self.rules.check(&Quantity::WindSpeedKmh, speed) {
-                Ok(()) if too_fast.is_some() => {
-                    let (a, b) = too_fast.unwrap_or_default();
-                    cur.qc_fault(
-                        at,
-                        &self.cfg.anemometer_sensor,
-                        Quantity::WindSpeedKmh,
-                        FaultKind::Spike,
-                        format!(
-                            "closures {} ms apart, faster than the {} per second the anemometer can make; sample's wind discarded as a spike",
-                            (b.0 - a.0) as f64 / 1e6,
-                            max_hz.unwrap_or_default()
-                        ),
-                    );
-                }
-                Ok(()) => {
+            let spike = max_hz.and_then(|hz| {
+                crate::spike::too_fast(closures, self.last_closure, hz, "anemometer closures")
+            });
+            match (self.rules.check(&Quantity::WindSpeedKmh, speed), spike) {
+                (Ok(()), Some(why)) => cur.qc_fault(
+                    at,
+                    &self.cfg.anemometer_sensor,
+                    Quantity::WindSpeedKmh,
+                    FaultKind::Spike,
+                    format!("{why}; sample's wind discarded as a spike"),
+                ),
+                (Ok(()), None) => {
                     if let Some(&last) = closures.last() {
                         self.last_closure = Some(last);
                     }
@@ -497,7 +491,7 @@ impl Aggregator {
                     cur.closures.extend_from_slice(closures);
                     sample_speed_kmh = Some(speed);
                 }
-                Err(why) => cur.out_of_range(
+                (Err(why), _) => cur.out_of_range(
                     at,
                     &self.cfg.anemometer_sensor,
                     Quantity::WindSpeedKmh,
@@ -512,22 +506,16 @@ impl Aggregator {
         if let (Some(mm_per_tip), Some(tips)) = (self.cfg.mm_per_tip, rain_tips.as_deref()) {
             let rain_mm = tips.len() as f64 * mm_per_tip;
             let per_second = self.cfg.spike.rain_tips_per_second;
-            let too_fast = crate::spike::too_fast(tips, self.last_rain_tip, per_second);
-            match self.rules.check(&Quantity::RainMm, rain_mm) {
-                Ok(()) if too_fast.is_some() => {
-                    let (a, b) = too_fast.unwrap_or_default();
-                    cur.qc_fault(
-                        at,
-                        &self.cfg.rain_gauge_sensor,
-                        Quantity::RainMm,
-                        FaultKind::Spike,
-                        format!(
-                            "bucket tips {} ms apart, faster than the {per_second} per second a bucket can tip; sample's rain discarded as a spike",
-                            (b.0 - a.0) as f64 / 1e6
-                        ),
-                    );
-                }
-                Ok(()) => {
+            let spike = crate::spike::too_fast(tips, self.last_rain_tip, per_second, "bucket tips");
+            match (self.rules.check(&Quantity::RainMm, rain_mm), spike) {
+                (Ok(()), Some(why)) => cur.qc_fault(
+                    at,
+                    &self.cfg.rain_gauge_sensor,
+                    Quantity::RainMm,
+                    FaultKind::Spike,
+                    format!("{why}; sample's rain discarded as a spike"),
+                ),
+                (Ok(()), None) => {
                     cur.rain_n += 1;
                     cur.tips += tips.len() as u64;
                     if let Some(rate) =
@@ -539,7 +527,7 @@ impl Aggregator {
                         self.last_rain_tip = Some(self.last_rain_tip.map_or(last, |t| t.max(last)));
                     }
                 }
-                Err(why) => cur.out_of_range(
+                (Err(why), _) => cur.out_of_range(
                     at,
                     &self.cfg.rain_gauge_sensor,
                     Quantity::RainMm,

@@ -561,6 +561,22 @@ mod tests {
     }
 
     #[test]
+    fn only_derived_columns_keep_daily_extremes_and_their_names_are_free() {
+        for c in COLUMNS {
+            if !c.daily_extremes.is_empty() {
+                assert_eq!(c.statistic, Statistic::Derived, "{}", c.name);
+                assert!(!c.daily, "{} is kept once, as its extremes", c.name);
+                for &e in c.daily_extremes {
+                    let name = c.daily_extreme_name(e);
+                    assert!(column(&name).is_none(), "{name} is also a record column");
+                }
+            }
+        }
+        let hi = column("heat_index_c").unwrap();
+        assert_eq!(hi.daily_extreme_name(Extreme::Max), "heat_index_max_c");
+    }
+
+    #[test]
     fn every_mean_has_its_weight_in_the_table() {
         for c in COLUMNS {
             match c.statistic {

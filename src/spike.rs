@@ -242,14 +242,16 @@ impl SpikeFilter {
     }
 }
 
-/// The first pair of pulses (with `previous`, the last accepted pulse before these)
-/// closer together than `per_second` allows; `None` when there is none (or the limit
-/// is 0). `pulses` are in time order, as the debouncer hands them over.
+/// Why `pulses` are faster than `per_second` allows: the first pair (with `previous`,
+/// the last accepted pulse before these) closer together than `1 / per_second`, named
+/// as `what`; `None` when there is none (or the limit is 0). `pulses` are in time
+/// order, as the debouncer hands them over.
 pub fn too_fast(
     pulses: &[Timestamp],
     previous: Option<Timestamp>,
     per_second: f64,
-) -> Option<(Timestamp, Timestamp)> {
+    what: &str,
+) -> Option<String> {
     if per_second <= 0.0 || !per_second.is_finite() {
         return None;
     }
@@ -257,8 +259,12 @@ pub fn too_fast(
     let mut last = previous;
     for &p in pulses {
         if let Some(l) = last {
-            if ((p.0 - l.0) as f64) < min_gap_ns && p > l {
-                return Some((l, p));
+            let gap_ns = p.0 - l.0;
+            if gap_ns > 0 && (gap_ns as f64) < min_gap_ns {
+                return Some(format!(
+                    "{what} {} ms apart, faster than the {per_second} per second the hardware can make",
+                    gap_ns as f64 / 1e6
+                ));
             }
         }
         last = Some(p);
@@ -273,15 +279,14 @@ mod tests {
     #[test]
     fn pulses_closer_than_the_limit_are_found_across_samples() {
         let t = |ms: i64| Timestamp(ms * 1_000_000);
-        assert_eq!(too_fast(&[t(0), t(600), t(1200)], None, 2.0), None);
-        assert_eq!(
-            too_fast(&[t(0), t(600), t(900)], None, 2.0),
-            Some((t(600), t(900)))
-        );
+        assert_eq!(too_fast(&[t(0), t(600), t(1200)], None, 2.0, "tips"), None);
+        let why = too_fast(&[t(0), t(600), t(900)], None, 2.0, "tips").unwrap();
+        assert!(why.starts_with("tips 300 ms apart"), "{why}");
         // The tip before this sample counts.
-        assert_eq!(too_fast(&[t(100)], Some(t(0)), 2.0), Some((t(0), t(100))));
+        let why = too_fast(&[t(100)], Some(t(0)), 2.0, "tips").unwrap();
+        assert!(why.starts_with("tips 100 ms apart"), "{why}");
         // A limit of 0 is off.
-        assert_eq!(too_fast(&[t(0), t(1)], None, 0.0), None);
+        assert_eq!(too_fast(&[t(0), t(1)], None, 0.0, "tips"), None);
     }
 
     #[test]
