@@ -7,13 +7,13 @@
 //! `BENCH <name> <value> <unit>` lines that `scripts/bench` parses.
 //! `WEATHERD_BENCH_DAYS=3` drains fewer days (the CI mode of `scripts/bench`).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "support/days.rs"]
 mod days;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-use common::http_server::Server;
 use std::time::{Duration, Instant};
+use support::http_server::Server;
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
 use weatherd::upload::{run_uploader, Common, HttpConfig, Policy};
@@ -22,9 +22,9 @@ fn drain(days: i64, batch_size: u32) {
     let records = days * 1440;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("bench.db");
-    let mut store = common::open(&db);
+    let mut store = support::db::open(&db);
     for day in 0..days {
-        common::fill(&mut store, day * 1440, (day + 1) * 1440);
+        support::db::fill(&mut store, day * 1440, (day + 1) * 1440);
     }
     let server = Server::start(None);
     let config = HttpConfig {
@@ -57,13 +57,13 @@ fn drain(days: i64, batch_size: u32) {
         .enable_all()
         .build()
         .expect("runtime");
-    let probe = common::open(&db);
+    let probe = support::db::open(&db);
     let t0 = Instant::now();
     let summary = rt
         .block_on(run_uploader(
             "bench".into(),
             "bench".into(),
-            common::outbox(&db),
+            support::db::outbox(&db),
             dest,
             policy,
             None,

@@ -7,8 +7,9 @@
 
 #[path = "support/days.rs"]
 mod days;
-#[path = "../tests/support/mosquitto.rs"]
-mod mosquitto;
+// The tests' kit: the bench starts its broker as the MQTT tests do.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::Instant;
 use weatherd::record::{ArchiveRecord, Stat};
@@ -98,7 +99,7 @@ fn main() {
         ("default broker", "default", ""),
         ("set_tcp_nodelay", "nodelay", "set_tcp_nodelay true\n"),
     ] {
-        let broker = mosquitto::Mosquitto::start_with(|_| (extra.to_string(), Vec::new()));
+        let broker = support::mosquitto::Mosquitto::start_with(|_| (extra.to_string(), Vec::new()));
         for per in ["record", "batch"] {
             let rate = run(&rt, broker.port, per, &batches);
             let seconds = total as f64 / rate;

@@ -4,8 +4,11 @@
 
 use crate::sim::SimTime;
 use crate::time::Timestamp;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+#[cfg(any(test, feature = "testkit"))]
+use std::sync::{
+    atomic::{AtomicI64, Ordering},
+    Arc,
+};
 use std::time::{Duration, Instant};
 
 /// How fast simulated time runs.
@@ -25,7 +28,9 @@ pub enum Clock {
         sim_origin: Timestamp,
     },
     /// A wall clock made of tokio's (pausable) monotonic time plus a step offset a test
-    /// can change at any moment, to play NTP stepping the clock.
+    /// can change at any moment, to play NTP stepping the clock (a test double: only
+    /// with the `testkit` feature).
+    #[cfg(any(test, feature = "testkit"))]
     Stepped {
         base: Timestamp,
         origin: tokio::time::Instant,
@@ -47,6 +52,7 @@ impl Clock {
     }
 
     /// A steppable clock reading `base` now; `step_ns` is added to every reading.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn stepped(base: Timestamp, step_ns: Arc<AtomicI64>, time: SimTime) -> Clock {
         time.set(base);
         Clock::Stepped {
@@ -59,7 +65,7 @@ impl Clock {
 
     /// True for a `--speed max` replay, which can wait for the database instead of
     /// keeping records in memory.
-    pub fn is_max_speed(&self) -> bool {
+    pub(crate) fn is_max_speed(&self) -> bool {
         matches!(
             self,
             Clock::Simulated {
@@ -70,8 +76,13 @@ impl Clock {
     }
 
     /// True for clocks that can jump under us (the real one, and its test double).
-    pub fn is_wall_clock(&self) -> bool {
-        matches!(self, Clock::Real | Clock::Stepped { .. })
+    pub(crate) fn is_wall_clock(&self) -> bool {
+        match self {
+            Clock::Real => true,
+            #[cfg(any(test, feature = "testkit"))]
+            Clock::Stepped { .. } => true,
+            Clock::Simulated { .. } => false,
+        }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -88,6 +99,7 @@ impl Clock {
                 sim_origin,
                 ..
             } => sim_origin.add_nanos((real_origin.elapsed().as_nanos() as f64 * f) as i64),
+            #[cfg(any(test, feature = "testkit"))]
             Clock::Stepped {
                 base,
                 origin,
@@ -141,6 +153,7 @@ impl Clock {
                 }
                 time.set(t);
             }
+            #[cfg(any(test, feature = "testkit"))]
             Clock::Stepped { time, .. } => {
                 let now = self.now();
                 if t > now {

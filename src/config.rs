@@ -50,6 +50,9 @@ pub struct Config {
     /// (`temperature_c_per_minute = 3.0`), read by `parse` beside the range tables.
     #[serde(skip)]
     pub spike: crate::spike::SpikeLimits,
+    /// `[report]`: degree-day bases and thresholds of `weatherd report`.
+    #[serde(default)]
+    pub report: crate::report::ReportSettings,
     /// Upload destinations (`[[upload]]` tables), each with a unique name. Read by
     /// the upload registry (`parse`), never by this derive.
     #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]

@@ -26,7 +26,7 @@ pub enum Quantity {
 }
 
 impl Quantity {
-    pub const STANDARD: [Quantity; 7] = [
+    pub(crate) const STANDARD: [Quantity; 7] = [
         Quantity::TemperatureC,
         Quantity::HumidityPct,
         Quantity::PressureHpa,
@@ -61,7 +61,7 @@ impl Quantity {
 
     /// A quantity name is snake_case ASCII that ends in a unit suffix after an
     /// underscore (`soil_temperature_c`, `illuminance_lux`).
-    pub fn is_valid_name(name: &str) -> bool {
+    pub(crate) fn is_valid_name(name: &str) -> bool {
         !name.is_empty()
             && name.len() <= 64
             && name.contains('_')
@@ -141,7 +141,7 @@ pub struct Fault {
 /// The edges a pulse counter accepted (after debounce) during one sample period, or
 /// `None` when the counter's input failed for that period (the quantity is then
 /// unknown, which is different from zero).
-pub type Pulses = Option<Vec<Timestamp>>;
+pub(crate) type Pulses = Option<Vec<Timestamp>>;
 
 /// Everything the sampler learned at one tick. A sample taken at tick `at` describes
 /// the period `[at - sample_interval, at)`: pulse timestamps lie in that half-open

@@ -138,7 +138,7 @@ impl ProbeReport {
 }
 
 /// `weatherd probe`: probes this machine, prints the report, returns the exit code.
-pub fn run_probe() -> i32 {
+pub(crate) fn run_probe() -> i32 {
     let report = probe(&ProbeRoot::system());
     print!("{}", report.render());
     report.exit_code()
@@ -176,7 +176,7 @@ pub fn probe_with(root: &ProbeRoot, hw: &dyn Backend) -> ProbeReport {
 /// What `config.txt` switches on. Conditional sections (`[pi4]`, `[cm4]` …) are not
 /// evaluated: a line counts wherever it is, which is right for the usual file.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct BootConfig {
+pub(crate) struct BootConfig {
     pub path: Option<PathBuf>,
     pub i2c: bool,
     pub spi: bool,

@@ -51,7 +51,8 @@ impl Debouncer {
     }
 
     /// The last accepted edge, if any.
-    pub fn last_accepted(&self) -> Option<Timestamp> {
+    #[cfg(test)]
+    fn last_accepted(&self) -> Option<Timestamp> {
         self.last_accepted
     }
 }

@@ -174,25 +174,6 @@ pub enum Statistic {
     Sum,
 }
 
-/// An extreme a day keeps of a derived column (`heat_index_max_c`): a derived value
-/// is computed per record from its means, so the day's mean of it would mean little,
-/// while its highest heat index or lowest wind chill is what people ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Extreme {
-    Min,
-    Max,
-}
-
-impl Extreme {
-    /// The word a daily column puts between the quantity and the unit.
-    pub fn word(self) -> &'static str {
-        match self {
-            Extreme::Min => "min",
-            Extreme::Max => "max",
-        }
-    }
-}
-
 /// How to reach a column's value in an [`ArchiveRecord`].
 #[derive(Clone, Copy)]
 pub enum Access {
@@ -222,9 +203,6 @@ pub struct Column {
     /// `{quantity}_sum_{unit}`, an extreme, a sum or a count, each folded in as a
     /// record is written).
     pub daily: bool,
-    /// For a derived column: the extremes the `daily` table keeps of it, each in a
-    /// column `{quantity}_{min|max}{unit}` (empty for every other column).
-    pub daily_extremes: &'static [Extreme],
 }
 
 impl std::fmt::Debug for Column {
@@ -247,21 +225,10 @@ macro_rules! real {
             statistic: Statistic::$stat,
             unit: Some($unit),
             daily: false,
-            daily_extremes: &[],
             access: Access::Real {
                 get: |r| r.$($f).+,
                 set: |r, v| r.$($f).+ = v,
             },
-        }
-    };
-}
-
-/// A derived column whose daily extremes the `daily` table keeps.
-macro_rules! derived {
-    ($name:literal, $q:literal, $unit:expr, $f:ident, [$($e:ident),*]) => {
-        Column {
-            daily_extremes: &[$(Extreme::$e),*],
-            ..real!($name, $q, Derived, $unit, $f)
         }
     };
 }
@@ -280,7 +247,6 @@ macro_rules! count {
             statistic: Statistic::$stat,
             unit: None,
             daily: false,
-            daily_extremes: &[],
             access: Access::Count {
                 get: |r| r.$($f).+,
                 set: |r, v| r.$($f).+ = v,
@@ -406,8 +372,7 @@ pub const COLUMNS: [Column; 31] = [
             speed: "wind_speed_kmh",
         },
         unit: Some(DEGREE_TRUE),
-        daily: false,
-        daily_extremes: &[],
+        daily: true,
         access: Access::Real {
             get: |r| r.wind_dir_deg,
             set: |r, v| r.wind_dir_deg = v,
@@ -417,7 +382,7 @@ pub const COLUMNS: [Column; 31] = [
     count!("wind_dir_n", "wind_dir", Count, wind_dir_n),
     real!(daily "rain_mm", "rain", Sum, MILLIMETRE, rain_mm),
     real!(
-        "rain_rate_mm_per_h",
+        daily "rain_rate_mm_per_h",
         "rain",
         Max,
         MM_PER_HOUR,
@@ -425,16 +390,23 @@ pub const COLUMNS: [Column; 31] = [
     ),
     count!(daily "rain_n", "rain", Count, rain_n),
     // Derived values for the weather networks and people (issue 12), after the
-    // original columns so that a migration can append them to the archive table.
-    derived!("altimeter_hpa", "altimeter", HECTOPASCAL, altimeter_hpa, []),
-    derived!("heat_index_c", "heat_index", CELSIUS, heat_index_c, [Max]),
-    derived!("wind_chill_c", "wind_chill", CELSIUS, wind_chill_c, [Min]),
-    derived!(
+    // original columns so that a migration can append them to the archive table. Not
+    // `daily`: a day keeps their mean, lowest and highest in `daily_extra`.
+    real!(
+        "altimeter_hpa",
+        "altimeter",
+        Derived,
+        HECTOPASCAL,
+        altimeter_hpa
+    ),
+    real!("heat_index_c", "heat_index", Derived, CELSIUS, heat_index_c),
+    real!("wind_chill_c", "wind_chill", Derived, CELSIUS, wind_chill_c),
+    real!(
         "apparent_temperature_c",
         "apparent_temperature",
+        Derived,
         CELSIUS,
-        apparent_temperature_c,
-        [Min, Max]
+        apparent_temperature_c
     ),
 ];
 
@@ -463,13 +435,6 @@ pub fn count_of(quantity: &str) -> Option<&'static Column> {
 }
 
 impl Column {
-    /// The `daily` column that keeps extreme `e` of this (derived) column:
-    /// `{quantity}_{min|max}{unit}`, e.g. `heat_index_max_c`.
-    pub fn daily_extreme_name(&self, e: Extreme) -> String {
-        let suffix = self.unit.map_or("", |u| u.suffix);
-        format!("{}_{}{suffix}", self.quantity, e.word())
-    }
-
     /// A measurement's value; `None` for a count.
     pub fn real(&self, r: &ArchiveRecord) -> Option<f64> {
         match self.access {
@@ -558,22 +523,6 @@ mod tests {
             };
             assert_eq!(record["properties"][c.name]["$ref"], want, "{}", c.name);
         }
-    }
-
-    #[test]
-    fn only_derived_columns_keep_daily_extremes_and_their_names_are_free() {
-        for c in COLUMNS {
-            if !c.daily_extremes.is_empty() {
-                assert_eq!(c.statistic, Statistic::Derived, "{}", c.name);
-                assert!(!c.daily, "{} is kept once, as its extremes", c.name);
-                for &e in c.daily_extremes {
-                    let name = c.daily_extreme_name(e);
-                    assert!(column(&name).is_none(), "{name} is also a record column");
-                }
-            }
-        }
-        let hi = column("heat_index_c").unwrap();
-        assert_eq!(hi.daily_extreme_name(Extreme::Max), "heat_index_max_c");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! the failure (a lost edge, a stopped interrupt thread) may have cost it edges too.
 
 use crate::hw::EdgeSource;
-use crate::observation::{Fault, FaultKind, Quantity, Reading, Sample};
+use crate::observation::{Fault, FaultKind, Reading, Sample};
 use crate::pulse::Debouncer;
 use crate::sensors::{Driver, PolledSensor, PulseKind, Registered, SensorError};
 use crate::time::Timestamp;
@@ -29,7 +29,7 @@ type ReadResult = Result<Vec<Reading>, SensorError>;
 
 /// How far before the first sample period the pulse inputs are asked to replay: the
 /// aggregator's gust carry.
-pub const HISTORY_S: i64 = crate::aggregate::GUST_CARRY_S;
+pub(crate) const HISTORY_S: i64 = crate::aggregate::GUST_CARRY_S;
 
 enum Slot {
     Inline {
@@ -51,11 +51,10 @@ enum Slot {
 
 struct Entry {
     name: Arc<str>,
-    quantities: Vec<Quantity>,
     slot: Slot,
 }
 
-pub struct Sampler {
+pub(crate) struct Sampler {
     entries: Vec<Entry>,
     sample_interval_ns: i64,
     timeout: Duration,
@@ -70,40 +69,25 @@ impl Sampler {
         let entries = sensors
             .into_iter()
             .map(|r| {
-                let (quantities, slot) = match r.driver {
+                let slot = match r.driver {
                     Driver::Polled { sensor, blocking } => {
-                        let q = sensor.quantities();
-                        let slot = if blocking {
+                        if blocking {
                             Slot::Blocking {
                                 sensor: Arc::new(Mutex::new(sensor)),
                                 in_flight: None,
                             }
                         } else {
                             Slot::Inline { sensor }
-                        };
-                        (q, slot)
+                        }
                     }
-                    Driver::Pulse(p) => {
-                        let q = match p.kind {
-                            PulseKind::Wind { .. } => Quantity::WindSpeedKmh,
-                            PulseKind::Rain { .. } => Quantity::RainMm,
-                        };
-                        (
-                            vec![q],
-                            Slot::Pulse {
-                                kind: p.kind,
-                                source: p.source,
-                                debouncer: p.debouncer,
-                                primed: false,
-                            },
-                        )
-                    }
+                    Driver::Pulse(p) => Slot::Pulse {
+                        kind: p.kind,
+                        source: p.source,
+                        debouncer: p.debouncer,
+                        primed: false,
+                    },
                 };
-                Entry {
-                    name: r.name,
-                    quantities,
-                    slot,
-                }
+                Entry { name: r.name, slot }
             })
             .collect();
         Sampler {
@@ -116,16 +100,8 @@ impl Sampler {
     }
 
     /// Raw edges (bounces included) handed over by all pulse inputs so far.
-    pub fn edges_seen(&self) -> u64 {
+    pub(crate) fn edges_seen(&self) -> u64 {
         self.edges_seen
-    }
-
-    /// Each sensor's name and quantities, in sampling order.
-    pub fn sensors(&self) -> Vec<(Arc<str>, Vec<Quantity>)> {
-        self.entries
-            .iter()
-            .map(|e| (e.name.clone(), e.quantities.clone()))
-            .collect()
     }
 
     /// Takes the sample for tick `at`, covering `[at - sample_interval, at)`.
@@ -276,6 +252,7 @@ fn record(sample: &mut Sample, at: Timestamp, name: &Arc<str>, result: ReadResul
 mod tests {
     use super::*;
     use crate::hw::HwError;
+    use crate::observation::Quantity;
     use crate::sensors::PulseInput;
     use std::sync::mpsc;
 

@@ -60,7 +60,7 @@ pub struct SensorLine {
 
 /// Collects the report. With a config, destinations and sensors come from it (plus any
 /// the database knows that the config no longer has); without, from the database.
-pub fn gather(
+pub(crate) fn gather(
     store: &Reader,
     config: Option<&Config>,
     now: Timestamp,
@@ -225,6 +225,13 @@ pub fn render(r: &Report, out: &mut impl Write) -> io::Result<()> {
         match (&s.last_error, s.last_error_at) {
             (Some(e), at) => writeln!(out, "    last error:   {} {e}", time(at))?,
             (None, _) => writeln!(out, "    last error:   none")?,
+        }
+        if let Some((observed, what)) = &s.last_sent {
+            writeln!(
+                out,
+                "    last sent:    observation of {} {what}",
+                observed.rfc3339()
+            )?;
         }
         if let Some(problem) = &u.problem {
             writeln!(out, "    stalled:      {problem}")?;

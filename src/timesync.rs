@@ -12,7 +12,7 @@ pub trait SyncSource: Send {
 }
 
 /// The kernel's NTP status.
-pub struct KernelSync;
+pub(crate) struct KernelSync;
 
 impl SyncSource for KernelSync {
     fn is_synchronized(&mut self) -> bool {
@@ -33,9 +33,12 @@ impl SyncSource for AlwaysSynced {
     }
 }
 
-/// Reports a fixed sequence of answers, then the last one forever (for tests).
+/// Reports a fixed sequence of answers, then the last one forever (a test double:
+/// only with the `testkit` feature).
+#[cfg(any(test, feature = "testkit"))]
 pub struct Scripted(pub std::collections::VecDeque<bool>);
 
+#[cfg(any(test, feature = "testkit"))]
 impl SyncSource for Scripted {
     fn is_synchronized(&mut self) -> bool {
         if self.0.len() > 1 {

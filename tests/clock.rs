@@ -2,10 +2,13 @@
 //! steppable clock: no records back in time, no overlaps, no bursts of empty records,
 //! nothing archived before the clock is trusted.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::logs::Captured;
 use weatherd::clock::Clock;
 use weatherd::config::Config;
 use weatherd::sim::{SimHardware, SimTime, Weather};
@@ -173,34 +176,13 @@ async fn nothing_is_archived_before_the_clock_is_synchronised() {
     assert!((9..=11).contains(&rows.len()), "{}", rows.len());
 }
 
-/// A log sink for one test.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A record once stored with a date in the future (the clock ran ahead) holds back
 /// archiving until the clock reaches it: the log says so at start and when it holds
 /// records back, both times with the fix.
 #[tokio::test(start_paused = true)]
 async fn a_future_dated_record_is_logged_with_the_fix() {
-    let logs = LogBuf::default();
-    let sink = logs.clone();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish(),
-    );
+    let logs = Captured::default();
+    let _guard = logs.install();
     let base = parse_time("2026-06-01T00:00:00Z").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("clock.db");
@@ -208,14 +190,7 @@ async fn a_future_dated_record_is_logged_with_the_fix() {
     config.database.path = db.clone();
     let mut store = Store::open(&db, config.time_zone()).unwrap();
     let future = base.add_secs(30 * 86_400);
-    store
-        .insert(&weatherd::record::ArchiveRecord {
-            start: future,
-            end: future.add_secs(60),
-            samples: 12,
-            ..Default::default()
-        })
-        .unwrap();
+    store.insert(&support::records::empty(future)).unwrap();
     let time = SimTime::new(base);
     let weather = Arc::new(Weather::new(
         3,
@@ -239,7 +214,7 @@ async fn a_future_dated_record_is_logged_with_the_fix() {
     .unwrap();
     assert_eq!(summary.records_written, 0);
     assert!(summary.discarded_backward > 0);
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert_eq!(
         text.matches("the newest stored record ends in the future")
             .count(),

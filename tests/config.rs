@@ -155,7 +155,18 @@ fn commented_out_examples_parse_and_show_the_defaults() {
         other => panic!("ground is {other:?}"),
     }
     // The example upload tables, uncommented, are valid and show the defaults.
-    assert_eq!(c.upload.len(), 2, "{:?}", c.upload);
+    assert!(c.upload.len() >= 6, "{:?}", c.upload);
+    // The weather networks' tables, with their documented default intervals.
+    for (name, interval) in [("wu", 300), ("wow", 300), ("cwop", 600), ("windy", 300)] {
+        let u = c.upload.iter().find(|u| u.name() == name).expect(name);
+        assert!(u.is_current_conditions(), "{name}");
+        let effective = toml::Value::try_from(u).expect("serializes");
+        assert_eq!(
+            effective["interval_seconds"].as_integer(),
+            Some(interval),
+            "{name}"
+        );
+    }
     match &c.upload[0] {
         weatherd::upload::UploadConfig::Http(h) => {
             assert_eq!(h.name, "school-server");

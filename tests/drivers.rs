@@ -1,9 +1,12 @@
 //! The BME280 and DS18B20 drivers, on the emulated chip, the simulator and fixture
 //! `/sys` trees.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use support::backend::TestBackend;
 use weatherd::hw::{
     AdcChannel, Backend, EdgeSource, HwError, I2cBus, OneWire, PinRole, RealHardware,
 };
@@ -27,29 +30,13 @@ const AIR: AirConditions = AirConditions {
     humidity_pct: 55.5,
 };
 
-/// A backend with one emulated chip on its I2C bus and nothing else.
-struct ChipBackend(Bme280Chip);
-
-impl Backend for ChipBackend {
-    fn blocking_io(&self) -> bool {
-        false
-    }
-    fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-        Err(HwError(format!("GPIO{pin}: not in this test")))
-    }
-    fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-        Err(HwError(format!("{spi}: not in this test")))
-    }
-    fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
-        Ok(Box::new(self.0.clone()))
-    }
-    fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
-        Err(HwError(format!("{}: not in this test", root.display())))
-    }
-    fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
-        // The chip's own clock: the driver's waits are what lets its conversions finish.
-        Box::new(self.0.delay())
-    }
+/// A backend with one emulated chip on `/dev/i2c-1`, waiting on the chip's own clock
+/// (the driver's waits are what lets its conversions finish), and nothing else.
+fn chip_backend(chip: &Bme280Chip) -> TestBackend {
+    let clock = chip.clone();
+    TestBackend::new()
+        .with_chip("/dev/i2c-1", chip.clone())
+        .with_delay(move || clock.delay())
 }
 
 fn bme_config(address: u8) -> Bme280Config {
@@ -88,8 +75,7 @@ fn assert_air(readings: &[Reading]) {
 #[test]
 fn bme280_reads_temperature_humidity_and_pressure_in_hpa() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x76, AIR);
-    let (mut sensor, blocking) =
-        polled(bme280::build(&bme_config(0x76), &ChipBackend(chip.clone())));
+    let (mut sensor, blocking) = polled(bme280::build(&bme_config(0x76), &chip_backend(&chip)));
     assert!(!blocking);
     assert_eq!(
         sensor.quantities(),
@@ -107,7 +93,7 @@ fn bme280_reads_temperature_humidity_and_pressure_in_hpa() {
 #[test]
 fn bmp280_reports_temperature_and_pressure_only() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bmp280, 0x77, AIR);
-    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip)));
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &chip_backend(&chip)));
     assert_eq!(
         sensor.quantities(),
         vec![Quantity::TemperatureC, Quantity::PressureHpa]
@@ -121,7 +107,7 @@ fn bmp280_reports_temperature_and_pressure_only() {
 #[test]
 fn another_chip_id_is_refused_naming_the_id() {
     let chip = Bme280Chip::with_fixed_air(Variant::Other(0x55), 0x77, AIR);
-    let err = match bme280::build(&bme_config(0x77), &ChipBackend(chip)) {
+    let err = match bme280::build(&bme_config(0x77), &chip_backend(&chip)) {
         Err(e) => e,
         Ok(_) => panic!("a chip with id 0x55 must be refused"),
     };
@@ -136,7 +122,7 @@ fn another_chip_id_is_refused_naming_the_id() {
 fn a_missing_chip_is_a_read_fault_until_it_answers() {
     // Configured at 0x76, but the breakout is strapped to 0x77.
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
-    let (mut sensor, _) = polled(bme280::build(&bme_config(0x76), &ChipBackend(chip.clone())));
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x76), &chip_backend(&chip)));
     let err = sensor.read().expect_err("nobody at 0x76");
     assert!(err.0.contains("no acknowledge"), "{err}");
     assert!(err.0.contains("0x76"), "{err}");
@@ -148,7 +134,7 @@ fn a_missing_chip_is_a_read_fault_until_it_answers() {
 #[test]
 fn unplug_and_replug_recovers_without_restart() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
-    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip.clone())));
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &chip_backend(&chip)));
     assert_air(&sensor.read().expect("read"));
     chip.unplug();
     for _ in 0..3 {
@@ -164,7 +150,7 @@ fn a_power_cycle_between_reads_is_noticed() {
     // Unplugged and replugged between two reads, so no read failed: the chip forgot
     // its oversampling, and without re-initialising would report skipped conversions.
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
-    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip.clone())));
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &chip_backend(&chip)));
     assert_air(&sensor.read().expect("read"));
     chip.unplug();
     chip.replug();
@@ -214,7 +200,7 @@ fn a_temperature_step_reads_at_once_with_the_default_settings() {
     // bme280 crate's init() set it, the first reading after a 6.5 °C step was 0.4 °C
     // along, and it took 16 readings, 80 s at 5 s samples, to get 63 % of the way.)
     let (chip, air) = chip_in_changing_air(Calibration::DATASHEET);
-    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip.clone())));
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &chip_backend(&chip)));
     for _ in 0..5 {
         sensor.read().expect("read");
     }
@@ -243,7 +229,7 @@ fn a_configured_iir_filter_lags_as_the_datasheet_says() {
         oversampling_pressure: 16,
         ..bme_config(0x77)
     };
-    let (mut sensor, _) = polled(bme280::build(&config, &ChipBackend(chip.clone())));
+    let (mut sensor, _) = polled(bme280::build(&config, &chip_backend(&chip)));
     // The bme280 crate's registers: ctrl_meas 0x54, config 0x10.
     assert_eq!(chip.register(REG_CTRL_MEAS) & 0xFC, 0x54);
     assert_eq!(chip.register(REG_CONFIG), 0x10);
@@ -272,7 +258,7 @@ fn a_slow_part_never_returns_the_previous_conversion() {
             oversampling_humidity: oh,
             ..bme_config(0x77)
         };
-        let (mut sensor, _) = polled(bme280::build(&config, &ChipBackend(chip.clone())));
+        let (mut sensor, _) = polled(bme280::build(&config, &chip_backend(&chip)));
         for (k, temperature_c) in [10.0, 20.0, 5.0, 30.0].into_iter().enumerate() {
             set_temperature(&air, temperature_c);
             let r = sensor.read().expect("read");
@@ -417,7 +403,7 @@ fn humidity_follows_the_datasheet_formula_with_a_nonzero_dig_h3() {
         ..Calibration::DATASHEET
     };
     let (chip, air) = chip_in_changing_air(calibration);
-    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &ChipBackend(chip)));
+    let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &chip_backend(&chip)));
     for (temperature_c, humidity_pct) in [(25.0, 80.0), (5.0, 95.0), (35.0, 30.0)] {
         {
             let mut a = air.lock().unwrap_or_else(|e| e.into_inner());

@@ -2,24 +2,15 @@
 //! attacker) would: each one found a promise that did not hold for an input the
 //! original reproduction did not try.
 
+mod support;
+
+use support::db::{count_rows, temp_dir};
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
-}
-
-fn count_rows(db: &Path) -> usize {
-    if !db.exists() {
-        return 0;
-    }
-    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.query_row("SELECT count(*) FROM archive", [], |r| r.get::<_, i64>(0)))
-        .map_or(0, |n| n as usize)
-}
 
 /// Items 8 and 15: `--speed` takes any finite factor, and one the machine cannot keep
 /// up with (`1e12`: a simulated century per real hour is not the limit) left the clock
@@ -27,7 +18,7 @@ fn count_rows(db: &Path) -> usize {
 /// SIGTERM and SIGINT until SIGKILL. It must stop on either signal like any run.
 #[test]
 fn a_speed_the_machine_cannot_keep_up_with_still_stops_on_a_signal() {
-    let dir = tmp();
+    let dir = temp_dir();
     for (sig, name) in [(libc::SIGTERM, "term"), (libc::SIGINT, "int")] {
         let db = dir.path().join(format!("{name}.db"));
         let mut child = Command::new(BIN)
@@ -73,7 +64,7 @@ fn a_speed_the_machine_cannot_keep_up_with_still_stops_on_a_signal() {
 /// `run` (so into the journal). The message must name the proxy without the password.
 #[test]
 fn a_proxy_password_is_never_printed() {
-    let dir = tmp();
+    let dir = temp_dir();
     let token = dir.path().join("token");
     std::fs::write(&token, "tok3n-value\n").unwrap();
     #[cfg(unix)]
@@ -200,7 +191,7 @@ fn run_bounded(args: &[&str]) -> Option<std::process::Output> {
 /// reading waits for a writer. It must say the file is not a regular file, and exit 2.
 #[test]
 fn check_config_does_not_hang_on_a_secret_file_that_is_a_fifo() {
-    let dir = tmp();
+    let dir = temp_dir();
     let fifo = dir.path().join("secret-fifo");
     let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo(3) with a valid NUL-terminated path.
@@ -246,7 +237,7 @@ extern "C" {
 /// must refuse such a file at once, naming it, and `check-config` must exit 2.
 #[test]
 fn ca_files_that_cannot_be_certificates_are_refused_at_once() {
-    let dir = tmp();
+    let dir = temp_dir();
     let fifo = dir.path().join("ca-fifo");
     let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo(3) with a valid NUL-terminated path.
@@ -318,7 +309,7 @@ fn ca_files_that_cannot_be_certificates_are_refused_at_once() {
 /// non-zero; a span that reaches one sample time writes that (partial) record.
 #[test]
 fn a_duration_shorter_than_one_sample_is_refused() {
-    let dir = tmp();
+    let dir = temp_dir();
     for (start, duration) in [
         ("2026-01-01T00:00:00Z", "4s"),
         ("2026-01-01T00:00:03Z", "1s"),
@@ -375,7 +366,7 @@ fn a_duration_shorter_than_one_sample_is_refused() {
 /// `check-config` passed it. Both refuse a secret file over 64 KiB, naming it.
 #[test]
 fn an_oversized_secret_file_is_refused() {
-    let dir = tmp();
+    let dir = temp_dir();
     let big = dir.path().join("big-token");
     let mut text = "tok3n\n".to_string();
     text.push_str(&"x".repeat(70 * 1024));

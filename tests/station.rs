@@ -1,6 +1,10 @@
 //! End-to-end: the real `weatherd` binary on simulated hardware, its database read back
 //! through `weatherd query`.
 
+mod support;
+
+use support::db::{count_rows, temp_dir};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -62,13 +66,9 @@ fn num(row: &serde_json::Value, key: &str) -> Option<f64> {
         .as_f64()
 }
 
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
-
 #[test]
 fn one_simulated_day_gives_1440_plausible_rows_and_the_same_twice() {
-    let dir = tmp();
+    let dir = temp_dir();
     let a = dir.path().join("a.db");
     let b = dir.path().join("b.db");
     run_sim_day(&a);
@@ -139,20 +139,6 @@ fn one_simulated_day_gives_1440_plausible_rows_and_the_same_twice() {
     );
 }
 
-fn count_rows(db: &Path) -> usize {
-    if !db.exists() {
-        return 0;
-    }
-    let out = weatherd(&["query", "--db", db.to_str().unwrap(), "--format", "csv"]);
-    if !out.status.success() {
-        return 0;
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .count()
-        .saturating_sub(1)
-}
-
 fn spawn(args: &[String]) -> Child {
     Command::new(BIN)
         .args(args)
@@ -167,7 +153,7 @@ fn spawn(args: &[String]) -> Child {
 /// same arguments: the result must be exactly the uninterrupted day.
 #[test]
 fn sigkill_and_restart_gives_exactly_the_uninterrupted_records() {
-    let dir = tmp();
+    let dir = temp_dir();
     let reference = dir.path().join("reference.db");
     run_sim_day(&reference);
     let expected = query_json(&reference);
@@ -235,7 +221,7 @@ const SIGTERM: i32 = 15;
 /// continues with neither a duplicated nor a skipped interval.
 #[test]
 fn sigterm_flushes_and_restart_neither_duplicates_nor_skips() {
-    let dir = tmp();
+    let dir = temp_dir();
     let db = dir.path().join("term.db");
     let args: Vec<String> = [
         "run",
@@ -292,7 +278,7 @@ fn sigterm_flushes_and_restart_neither_duplicates_nor_skips() {
 
 #[test]
 fn foreign_and_missing_databases_are_refused_untouched() {
-    let dir = tmp();
+    let dir = temp_dir();
     let text = dir.path().join("notes.db");
     std::fs::write(&text, "shopping list\n").unwrap();
     for args in [
@@ -357,7 +343,7 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
     assert!(out.contains("sample_interval_seconds = 5"), "{out}");
     assert!(out.contains("kmh_per_hz = 2.4"), "{out}");
 
-    let dir = tmp();
+    let dir = temp_dir();
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
@@ -373,7 +359,7 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
 
 #[test]
 fn query_aggregates_by_hour_and_day_and_exports_csv() {
-    let dir = tmp();
+    let dir = temp_dir();
     let db = dir.path().join("day.db");
     run_sim_day(&db);
     let d = db.to_str().unwrap();
@@ -441,7 +427,7 @@ fn wait_or_kill(mut child: Child, limit: Duration) -> Output {
 
 #[test]
 fn times_outside_the_supported_range_are_refused_naming_the_flag() {
-    let dir = tmp();
+    let dir = temp_dir();
     let db = dir.path().join("w.db");
     let d = db.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
@@ -550,7 +536,7 @@ fn times_outside_the_supported_range_are_refused_naming_the_flag() {
 
 #[test]
 fn a_replay_that_can_do_nothing_says_why_and_fails() {
-    let dir = tmp();
+    let dir = temp_dir();
     // What the README's first command leaves: a weather.db with records up to "now"
     // (here a later date, as a real-time run would).
     let db = dir.path().join("weather.db");
@@ -617,7 +603,7 @@ fn a_replay_that_can_do_nothing_says_why_and_fails() {
 
 #[test]
 fn status_warns_of_a_record_dated_in_the_future() {
-    let dir = tmp();
+    let dir = temp_dir();
     let db = dir.path().join("w.db");
     let d = db.to_str().unwrap();
     // A clock that ran ahead once left a record in 2199.
@@ -652,7 +638,7 @@ fn status_warns_of_a_record_dated_in_the_future() {
 
 #[test]
 fn config_files_must_be_small_regular_files() {
-    let dir = tmp();
+    let dir = temp_dir();
     let fifo = dir.path().join("fifo.toml");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo(3) with a valid C string.
@@ -722,7 +708,7 @@ fn logged(args: &[&str], filter: &str) -> (Output, String) {
 
 #[test]
 fn a_station_syncs_every_commit_and_a_replay_does_not() {
-    let dir = tmp();
+    let dir = temp_dir();
     let d = dir.path().join("w.db");
     let d = d.to_str().unwrap();
     // A simulated station at a finite speed is a station: FULL.
@@ -818,7 +804,7 @@ fn assert_contiguous(spans: &[(i64, i64)]) {
 /// one when it recovers.
 #[test]
 fn a_held_write_lock_delays_records_but_loses_none() {
-    let dir = tmp();
+    let dir = temp_dir();
     let db = dir.path().join("w.db");
     let d = db.to_str().unwrap().to_string();
     let mut child = Command::new(BIN)
@@ -911,7 +897,7 @@ fn a_held_write_lock_delays_records_but_loses_none() {
 #[test]
 fn a_replay_that_cannot_store_fails_and_says_how_many_records_were_lost() {
     use std::os::unix::process::CommandExt;
-    let dir = tmp();
+    let dir = temp_dir();
     let db = dir.path().join("w.db");
     let mut cmd = Command::new(BIN);
     cmd.args([

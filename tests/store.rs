@@ -1,81 +1,20 @@
 //! The store against real database files in a temporary directory.
 
+mod support;
+
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use weatherd::observation::{FaultKind, Quantity};
 use weatherd::query::{render, Format};
-use weatherd::record::{ArchiveRecord, FaultCount, Stat};
+use weatherd::record::ArchiveRecord;
 use weatherd::store::{Every, Store, StoreError, Table, Value, APPLICATION_ID, SCHEMA_VERSION};
 use weatherd::time::{parse_time, Timestamp};
 
+use support::db::temp_db;
+use support::records::{self, stat};
+
 fn t(s: &str) -> Timestamp {
     parse_time(s).unwrap()
-}
-
-fn stat(mean: f64, min: f64, max: f64, n: u32) -> Stat {
-    Stat {
-        mean: Some(mean),
-        min: Some(min),
-        max: Some(max),
-        n,
-    }
-}
-
-/// A one-minute record at `start` with every standard field set.
-fn full_record(start: Timestamp) -> ArchiveRecord {
-    ArchiveRecord {
-        start,
-        end: start.add_secs(60),
-        samples: 12,
-        temperature_c: stat(12.5, 12.1, 12.9, 12),
-        humidity_pct: stat(81.25, 80.0, 82.5, 12),
-        pressure_hpa: stat(1009.75, 1009.5, 1010.0, 11),
-        ground_temperature_c: stat(8.0625, 8.0, 8.125, 12),
-        dew_point_c: Some(9.3),
-        sea_level_pressure_hpa: Some(1012.2),
-        wind_speed_kmh: Some(7.2),
-        wind_gust_kmh: Some(15.1),
-        wind_dir_deg: Some(225.5),
-        wind_n: 12,
-        wind_dir_n: 10,
-        rain_mm: Some(0.2794),
-        rain_rate_mm_per_h: Some(4.5),
-        rain_n: 12,
-        extras: vec![(
-            Arc::from("illuminance_lux"),
-            stat(1200.0, 1000.0, 1500.0, 12),
-        )],
-        faults: vec![FaultCount {
-            sensor: Arc::from("ground"),
-            quantity: Some(Quantity::GroundTemperatureC),
-            kind: FaultKind::ReadError,
-            count: 2,
-            first_at: start.add_secs(15),
-            message: "CRC mismatch".into(),
-        }],
-        last_rain_tip: Some(start.add_nanos(42_123_456_789)),
-        altimeter_hpa: Some(1011.4),
-        heat_index_c: Some(27.25),
-        wind_chill_c: Some(-3.5),
-        apparent_temperature_c: Some(10.75),
-    }
-}
-
-/// A record with nothing measured.
-fn empty_record(start: Timestamp) -> ArchiveRecord {
-    ArchiveRecord {
-        start,
-        end: start.add_secs(60),
-        samples: 12,
-        ..Default::default()
-    }
-}
-
-fn tmp() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("weather.db");
-    (dir, path)
 }
 
 fn real(v: &Value) -> f64 {
@@ -100,7 +39,7 @@ fn assert_close(v: &Value, expected: f64) {
 
 #[test]
 fn new_database_is_marked_and_in_wal_mode() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     drop(Store::open(&path, chrono_tz::UTC).unwrap());
     let conn = Connection::open(&path).unwrap();
     let app: i32 = conn
@@ -118,7 +57,7 @@ fn new_database_is_marked_and_in_wal_mode() {
     // Opening again is a no-op migration and keeps the data.
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     store
-        .insert(&full_record(t("2026-01-01T00:00:00Z")))
+        .insert(&records::full(t("2026-01-01T00:00:00Z")))
         .unwrap();
     drop(store);
     assert_eq!(
@@ -132,10 +71,10 @@ fn new_database_is_marked_and_in_wal_mode() {
 
 #[test]
 fn records_round_trip_with_nulls_extras_and_faults() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
-    let full = full_record(t("2026-03-01T10:00:00Z"));
-    let empty = empty_record(t("2026-03-01T10:01:00Z"));
+    let full = records::full(t("2026-03-01T10:00:00Z"));
+    let empty = records::empty(t("2026-03-01T10:01:00Z"));
     let id1 = store.insert(&full).unwrap();
     let id2 = store.insert(&empty).unwrap();
     assert!(id2 > id1);
@@ -192,9 +131,9 @@ fn records_round_trip_with_nulls_extras_and_faults() {
 
 #[test]
 fn non_finite_values_are_stored_as_null() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
-    let mut rec = empty_record(t("2026-03-01T10:00:00Z"));
+    let mut rec = records::empty(t("2026-03-01T10:00:00Z"));
     rec.wind_speed_kmh = Some(f64::INFINITY);
     rec.temperature_c.mean = Some(f64::NAN);
     store.insert(&rec).unwrap();
@@ -205,40 +144,40 @@ fn non_finite_values_are_stored_as_null() {
 
 #[test]
 fn overlapping_and_invalid_records_are_refused_and_nothing_is_written() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     store
-        .insert(&full_record(t("2026-03-01T10:00:00Z")))
+        .insert(&records::full(t("2026-03-01T10:00:00Z")))
         .unwrap();
     let before_day = store.query(None, None, Every::Day).unwrap();
 
     let err = store
-        .insert(&full_record(t("2026-03-01T10:00:30Z")))
+        .insert(&records::full(t("2026-03-01T10:00:30Z")))
         .unwrap_err();
     assert!(matches!(err, StoreError::Overlap { .. }), "{err}");
     assert!(err.to_string().contains("2026-03-01T10:01:00Z"), "{err}");
     let err = store
-        .insert(&full_record(t("2026-03-01T09:00:00Z")))
+        .insert(&records::full(t("2026-03-01T09:00:00Z")))
         .unwrap_err();
     assert!(matches!(err, StoreError::Overlap { .. }), "{err}");
 
     // A batch is all or nothing: the good first record is not kept either.
     let batch = [
-        full_record(t("2026-03-01T10:01:00Z")),
-        full_record(t("2026-03-01T10:01:30Z")),
+        records::full(t("2026-03-01T10:01:00Z")),
+        records::full(t("2026-03-01T10:01:30Z")),
     ];
     assert!(matches!(
         store.insert_batch(&batch).unwrap_err(),
         StoreError::Overlap { .. }
     ));
 
-    let mut backwards = full_record(t("2026-03-01T11:00:00Z"));
+    let mut backwards = records::full(t("2026-03-01T11:00:00Z"));
     backwards.end = backwards.start;
     assert!(matches!(
         store.insert(&backwards).unwrap_err(),
         StoreError::Invalid { .. }
     ));
-    let mut fractional = full_record(t("2026-03-01T11:00:00Z"));
+    let mut fractional = records::full(t("2026-03-01T11:00:00Z"));
     fractional.end = fractional.end.add_nanos(5);
     assert!(matches!(
         store.insert(&fractional).unwrap_err(),
@@ -254,28 +193,28 @@ fn overlapping_and_invalid_records_are_refused_and_nothing_is_written() {
     );
     // The record right after the last one is fine (end is exclusive).
     store
-        .insert(&full_record(t("2026-03-01T10:01:00Z")))
+        .insert(&records::full(t("2026-03-01T10:01:00Z")))
         .unwrap();
 }
 
 #[test]
 fn resume_reports_last_end_and_rain_tip_across_restarts() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     assert_eq!(store.resume().unwrap(), Default::default());
 
     let tip_a = t("2026-03-01T10:00:42Z").add_nanos(123_456_789);
     let tip_b = t("2026-03-01T10:02:07Z").add_nanos(1);
-    let mut r1 = empty_record(t("2026-03-01T10:00:00Z"));
+    let mut r1 = records::empty(t("2026-03-01T10:00:00Z"));
     r1.last_rain_tip = Some(tip_a);
-    let mut r2 = empty_record(t("2026-03-01T10:01:00Z"));
+    let mut r2 = records::empty(t("2026-03-01T10:01:00Z"));
     r2.last_rain_tip = Some(tip_a);
     store.insert_batch(&[r1, r2]).unwrap();
     let resume = store.resume().unwrap();
     assert_eq!(resume.last_end, Some(t("2026-03-01T10:02:00Z")));
     assert_eq!(resume.last_rain_tip, Some(tip_a));
 
-    let mut r3 = empty_record(t("2026-03-01T10:02:00Z"));
+    let mut r3 = records::empty(t("2026-03-01T10:02:00Z"));
     r3.last_rain_tip = Some(tip_b);
     store.insert(&r3).unwrap();
     drop(store);
@@ -290,13 +229,13 @@ fn resume_reports_last_end_and_rain_tip_across_restarts() {
 
 #[test]
 fn daily_summary_follows_local_midnight() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let london: chrono_tz::Tz = "Europe/London".parse().unwrap();
     let mut store = Store::open(&path, london).unwrap();
     // British Summer Time (UTC+1): 22:59Z is 23:59 on 1 July, 23:00Z and 23:30Z are
     // already 2 July.
     let mk = |start: &str, temp: f64, n: u32, rain: Option<f64>, gust: f64| {
-        let mut r = empty_record(t(start));
+        let mut r = records::empty(t(start));
         r.temperature_c = stat(temp, temp - 1.0, temp + 1.0, n);
         r.wind_speed_kmh = Some(gust / 2.0);
         r.wind_n = 12;
@@ -315,7 +254,7 @@ fn daily_summary_follows_local_midnight() {
         .unwrap();
     // A record with no temperature at all must not turn the minimum into NULL.
     store
-        .insert(&empty_record(t("2026-07-01T23:31:00Z")))
+        .insert(&records::empty(t("2026-07-01T23:31:00Z")))
         .unwrap();
 
     let day = store.query(None, None, Every::Day).unwrap();
@@ -383,7 +322,7 @@ fn three_days(store: &mut Store) {
     let mut recs = Vec::new();
     for i in 0..(3 * 24 * 4) {
         let s = start.add_secs(i * 900);
-        let mut r = empty_record(s);
+        let mut r = records::empty(s);
         r.end = s.add_secs(900);
         let quarter = (i % 4) as f64; // 0..3 within the hour
         r.temperature_c = stat(10.0 + quarter, 9.0 + quarter, 11.0 + quarter, 12);
@@ -411,7 +350,7 @@ fn three_days(store: &mut Store) {
 
 #[test]
 fn query_raw_hour_and_day() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     three_days(&mut store);
 
@@ -532,7 +471,7 @@ fn query_raw_hour_and_day() {
 
 #[test]
 fn upload_cursors_persist() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     drop(Store::open(&path, chrono_tz::UTC).unwrap());
     let mut store = Store::open_outbox(&path).unwrap();
     assert_eq!(store.upload_cursor("wow").unwrap(), 0);
@@ -588,18 +527,18 @@ fn assert_refused_untouched(path: &Path, what: &str, check: impl Fn(&StoreError)
 fn foreign_files_are_refused_and_left_untouched() {
     let foreign = |e: &StoreError| matches!(e, StoreError::Foreign { .. });
 
-    let (_d1, text) = tmp();
+    let (_d1, text) = temp_db();
     std::fs::write(&text, "station,temperature\nschool,12.5\n").unwrap();
     assert_refused_untouched(&text, "text file", foreign);
 
-    let (_d2, random) = tmp();
+    let (_d2, random) = temp_db();
     let bytes: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(&random, bytes).unwrap();
     assert_refused_untouched(&random, "random bytes", foreign);
 
-    let (_d3, other) = tmp();
+    let (_d3, other) = temp_db();
     {
         let conn = Connection::open(&other).unwrap();
         conn.execute_batch("CREATE TABLE pupils (name TEXT); INSERT INTO pupils VALUES ('Ada');")
@@ -607,7 +546,7 @@ fn foreign_files_are_refused_and_left_untouched() {
     }
     assert_refused_untouched(&other, "another program's database", foreign);
 
-    let (_d4, marked) = tmp();
+    let (_d4, marked) = temp_db();
     {
         let conn = Connection::open(&marked).unwrap();
         conn.execute_batch("PRAGMA application_id = 1234;").unwrap();
@@ -618,7 +557,7 @@ fn foreign_files_are_refused_and_left_untouched() {
         foreign,
     );
 
-    let (_d5, versioned) = tmp();
+    let (_d5, versioned) = temp_db();
     {
         let conn = Connection::open(&versioned).unwrap();
         conn.execute_batch("PRAGMA user_version = 3;").unwrap();
@@ -632,7 +571,7 @@ fn foreign_files_are_refused_and_left_untouched() {
 
 #[test]
 fn newer_schema_is_refused_and_left_untouched() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     drop(Store::open(&path, chrono_tz::UTC).unwrap());
     {
         let conn = Connection::open(&path).unwrap();
@@ -650,7 +589,7 @@ fn newer_schema_is_refused_and_left_untouched() {
 
 #[test]
 fn read_only_open_never_creates_and_never_writes() {
-    let (dir, path) = tmp();
+    let (dir, path) = temp_db();
     let err = Store::open_read_only(&path).unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err}");
     assert!(err.to_string().contains("weather.db"), "{err}");
@@ -663,7 +602,7 @@ fn read_only_open_never_creates_and_never_writes() {
 
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     store
-        .insert(&full_record(t("2026-01-01T00:00:00Z")))
+        .insert(&records::full(t("2026-01-01T00:00:00Z")))
         .unwrap();
     drop(store);
     let before = std::fs::read(&path).unwrap();
@@ -688,11 +627,11 @@ fn read_only_open_never_creates_and_never_writes() {
 
 #[test]
 fn empty_file_becomes_a_database_and_directories_are_refused() {
-    let (dir, path) = tmp();
+    let (dir, path) = temp_db();
     std::fs::write(&path, b"").unwrap();
     Store::open(&path, chrono_tz::UTC)
         .unwrap()
-        .insert(&empty_record(t("2026-01-01T00:00:00Z")))
+        .insert(&records::empty(t("2026-01-01T00:00:00Z")))
         .unwrap();
 
     let err = Store::open(dir.path(), chrono_tz::UTC).unwrap_err();
@@ -775,7 +714,7 @@ fn rendered_formats_parse_back() {
 
 #[test]
 fn query_results_render_in_every_format() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     three_days(&mut store);
     for every in [Every::Raw, Every::Hour, Every::Day] {
@@ -802,7 +741,7 @@ fn rainy_days(store: &mut Store, tz_start: &str) {
     let recs: Vec<ArchiveRecord> = (0..(2 * 144))
         .map(|i| {
             let s = start.add_secs(i * 600);
-            let mut r = empty_record(s);
+            let mut r = records::empty(s);
             r.end = s.add_secs(600);
             r.rain_mm = Some(0.1 * (i % 7) as f64);
             r.rain_n = 12;
@@ -823,7 +762,7 @@ fn raw_rain(store: &Store, from: &str, to: &str) -> f64 {
 
 #[test]
 fn daily_and_hourly_rain_count_only_the_records_inside_the_range() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     rainy_days(&mut store, "2026-05-01T00:00:00Z");
     let (from, to) = ("2026-05-01T09:00:00Z", "2026-05-01T15:00:00Z");
@@ -880,7 +819,7 @@ fn daily_and_hourly_rain_count_only_the_records_inside_the_range() {
 
 #[test]
 fn partial_days_follow_the_station_time_zone() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
     let mut store = Store::open(&path, tz).unwrap();
     // Local midnight of 2026-05-01 is 2026-04-30T22:00Z.
@@ -899,7 +838,7 @@ fn partial_days_follow_the_station_time_zone() {
 
 #[test]
 fn each_mode_has_its_durability() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     let store = Store::open(&path, chrono_tz::UTC).unwrap();
     assert_eq!(store.journal_mode().unwrap(), "wal");
     // A station: every commit synced.
@@ -921,7 +860,7 @@ fn each_mode_has_its_durability() {
 
 #[test]
 fn an_upload_cursor_never_goes_backwards() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     drop(Store::open(&path, chrono_tz::UTC).unwrap());
     let mut store = Store::open_outbox(&path).unwrap();
     let at = t("2026-01-01T00:00:00Z");
@@ -945,7 +884,7 @@ fn an_upload_cursor_never_goes_backwards() {
 #[test]
 fn the_pending_report_round_trips_in_a_fixed_size_file() {
     use weatherd::store::{PendingReport, PendingState};
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     assert_eq!(PendingReport::read(&path), None);
     let mut report = PendingReport::open(&path);
     let file = PendingReport::path_for(&path);
@@ -981,7 +920,7 @@ fn the_pending_report_round_trips_in_a_fixed_size_file() {
 
 #[test]
 fn an_outbox_opens_only_a_database_the_station_made() {
-    let (dir, path) = tmp();
+    let (dir, path) = temp_db();
     // Missing: refused, and nothing is created (only the station's Store creates).
     let err = Store::open_outbox(&path).unwrap_err();
     assert!(
@@ -1006,7 +945,7 @@ fn an_outbox_opens_only_a_database_the_station_made() {
     // Once the station opened it, the outbox records a cursor a reader sees.
     let mut station = Store::open(&path, chrono_tz::UTC).unwrap();
     let id = station
-        .insert(&full_record(t("2026-01-01T00:00:00Z")))
+        .insert(&records::full(t("2026-01-01T00:00:00Z")))
         .unwrap();
     let mut outbox = Store::open_outbox(&path).unwrap();
     let batch = outbox.records_after(0, 10).unwrap();
@@ -1051,7 +990,7 @@ fn extra_of_day(
 
 #[test]
 fn daily_rows_show_extra_quantities_for_whole_and_cut_days() {
-    let (_dir, path) = tmp();
+    let (_dir, path) = temp_db();
     // Berlin, across the spring DST change (2026-03-29), so that local days are not
     // UTC days and one of them is 23 hours long.
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
@@ -1060,7 +999,7 @@ fn daily_rows_show_extra_quantities_for_whole_and_cut_days() {
     let recs: Vec<ArchiveRecord> = (0..4 * 24 * 4)
         .map(|i| {
             let s = start.add_secs(i * 900);
-            let mut r = empty_record(s);
+            let mut r = records::empty(s);
             r.end = s.add_secs(900);
             let x = (i % 37) as f64 * 0.5;
             // Not every record has it, and the weights differ.

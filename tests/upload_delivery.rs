@@ -2,11 +2,10 @@
 //! acknowledged, a bounded shutdown against a hung server, database errors and stalls
 //! that are retried and reported, and a replay that delivers its whole backlog.
 
-mod common;
+mod support;
 
-use common::logs::Captured;
+use support::logs::Captured;
 
-use common::http_server::{Fault, Server};
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,12 +13,11 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::http_server::{Fault, Server};
 use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
 use weatherd::upload::outbox::run_uploader_draining;
-use weatherd::upload::{
-    run_uploader, Batch, Common, DeliveryError, Destination, HttpConfig, Policy,
-};
+use weatherd::upload::{run_uploader, Batch, Common, DeliveryError, Destination, HttpConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
 const PROXY_VARIABLES: [&str; 6] = [
@@ -47,18 +45,6 @@ fn http_config(url: &str) -> HttpConfig {
             backoff_initial_seconds: 1,
             backoff_max_seconds: 1,
         },
-    }
-}
-
-fn fast_policy(batch_size: usize) -> Policy {
-    Policy {
-        batch_size,
-        batch_max_age: Duration::from_secs(60),
-        backoff_initial: Duration::from_millis(10),
-        backoff_max: Duration::from_millis(100),
-        poll_interval: Duration::from_millis(50),
-        shutdown_grace: Duration::from_secs(2),
-        wall_clock: Timestamp::now,
     }
 }
 
@@ -91,8 +77,8 @@ fn write_config(dir: &Path, upload: &str) -> PathBuf {
 async fn a_retry_resends_the_same_batch_under_the_same_key() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 5);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 5);
 
     let server = Server::start_key_only(None);
     // About a third of the answers fail after the batch was stored.
@@ -107,14 +93,14 @@ async fn a_retry_resends_the_same_batch_under_the_same_key() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "station".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         dest,
-        fast_policy(50),
+        support::policy::fast(50),
         Some(wake_rx),
         {
             let db = db.clone();
             async move {
-                let probe = common::open(&db);
+                let probe = support::db::open(&db);
                 while probe.upload_cursor("school").unwrap() < total {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -123,7 +109,7 @@ async fn a_retry_resends_the_same_batch_under_the_same_key() {
     ));
     // Records keep arriving between the retries, so a re-read batch would have grown.
     for chunk in 0..40 {
-        let ids = common::fill(&mut station, 5 + chunk * 5, 10 + chunk * 5);
+        let ids = support::db::fill(&mut station, 5 + chunk * 5, 10 + chunk * 5);
         wake_tx.send_replace(*ids.last().unwrap());
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
@@ -173,17 +159,17 @@ async fn after_a_restart_the_unacknowledged_batch_keeps_its_key() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 3);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 3);
     let keys = Keys::default();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let mut policy = fast_policy(50);
+    let mut policy = support::policy::fast(50);
     policy.backoff_initial = Duration::from_secs(3600);
     policy.backoff_max = Duration::from_secs(3600);
     let first = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         keys.clone(),
         policy,
         None,
@@ -197,14 +183,14 @@ async fn after_a_restart_the_unacknowledged_batch_keeps_its_key() {
     stop_tx.send_replace(true);
     first.await.unwrap().unwrap();
     // More records arrive before the restart.
-    common::fill(&mut station, 3, 10);
-    let probe = common::open(&db);
+    support::db::fill(&mut station, 3, 10);
+    let probe = support::db::open(&db);
     let second = run_uploader(
         "school".into(),
         "s".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         keys.clone(),
-        fast_policy(50),
+        support::policy::fast(50),
         None,
         async move {
             while probe.upload_cursor("school").unwrap() < 10 {
@@ -316,7 +302,7 @@ fn sigterm_with_a_hung_server_exits_and_keeps_the_record() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(status.success(), "{status:?} {stderr}");
-    let store = common::open(&db);
+    let store = support::db::open(&db);
     let status = store.upload_status("school").unwrap();
     assert_eq!(status.cursor, 0, "nothing was acknowledged");
     assert!(status.backlog >= 1, "the records wait for the next run");
@@ -332,8 +318,8 @@ async fn a_transient_database_error_is_retried_not_fatal() {
     let _guard = logs.install();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 20);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 20);
     drop(station);
     // Another program (a student's sqlite3) holds the write lock for longer than the
     // store's busy timeout.
@@ -351,13 +337,13 @@ async fn a_transient_database_error_is_retried_not_fatal() {
     locked_rx.recv().unwrap();
     let server = Server::start(None);
     let dest = HttpDestination::new(&http_config(&server.url()), "x").unwrap();
-    let probe = common::open(&db);
+    let probe = support::db::open(&db);
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         dest,
-        fast_policy(50),
+        support::policy::fast(50),
         None,
         async move {
             while probe.upload_cursor("school").unwrap() < 20 {
@@ -378,7 +364,7 @@ async fn a_transient_database_error_is_retried_not_fatal() {
     assert!(text.contains("upload stalled"), "{text}");
     assert!(text.contains("database error"), "{text}");
     assert!(text.contains("upload stall cleared"), "{text}");
-    let status = common::open(&db).upload_status("school").unwrap();
+    let status = support::db::open(&db).upload_status("school").unwrap();
     assert_eq!(status.state.as_deref(), Some("ok"));
 }
 
@@ -426,9 +412,11 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
     let _guard = logs.install();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 10);
-    common::outbox(&db).set_upload_cursor("school", 50).unwrap();
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 10);
+    support::db::outbox(&db)
+        .set_upload_cursor("school", 50)
+        .unwrap();
 
     // `status` sees it from the database alone.
     let text = status_text(&db);
@@ -442,13 +430,13 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
 
     let server = Server::start(None);
     let dest = HttpDestination::new(&http_config(&server.url()), "x").unwrap();
-    let probe = common::open(&db);
+    let probe = support::db::open(&db);
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         dest,
-        fast_policy(50),
+        support::policy::fast(50),
         None,
         async move {
             loop {
@@ -465,11 +453,13 @@ async fn a_cursor_beyond_the_newest_record_is_reported_with_the_fix() {
     let text = status_text(&db);
     assert!(text.contains("state:        stalled since "), "{text}");
     // Records stored now reuse ids 11..15, which the server already had: held back.
-    common::fill(&mut station, 10, 15);
+    support::db::fill(&mut station, 10, 15);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(server.count(), 0, "nothing sent while the cursor is ahead");
     // The operator takes the fix (the server has nothing after 10).
-    common::outbox(&db).set_upload_cursor("school", 10).unwrap();
+    support::db::outbox(&db)
+        .set_upload_cursor("school", 10)
+        .unwrap();
     let summary = tokio::time::timeout(Duration::from_secs(60), uploader)
         .await
         .expect("resumes")
@@ -496,8 +486,8 @@ async fn an_unreadable_row_is_reported_and_the_records_before_it_go_out() {
     let _guard = logs.install();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 10);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 10);
     let raw = rusqlite::Connection::open(&db).unwrap();
     raw.execute("UPDATE archive SET temperature_c = 'warm' WHERE id = 6", [])
         .unwrap();
@@ -508,9 +498,9 @@ async fn an_unreadable_row_is_reported_and_the_records_before_it_go_out() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "s".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         dest,
-        fast_policy(50),
+        support::policy::fast(50),
         None,
         async move {
             let _ = stop_rx.wait_for(|s| *s).await;
@@ -558,7 +548,7 @@ fn a_replay_delivers_its_whole_backlog_in_one_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let store = common::open(&db);
+    let store = support::db::open(&db);
     assert_eq!(store.record_count().unwrap(), 1440);
     server.with(|r| {
         assert_eq!(
@@ -576,19 +566,19 @@ fn a_replay_delivers_its_whole_backlog_in_one_run() {
 async fn a_drain_sends_partial_batches_and_returns_when_done() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 7);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 7);
     let server = Server::start(None);
     let dest = HttpDestination::new(&http_config(&server.url()), "x").unwrap();
-    let mut policy = fast_policy(50);
+    let mut policy = support::policy::fast(50);
     // Records this young would wait an hour for more to fill the batch.
     policy.batch_max_age = Duration::from_secs(3600);
-    policy.wall_clock = || Timestamp::from_secs(common::BASE);
+    policy.wall_clock = || Timestamp::from_secs(support::records::BASE);
     let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
     let uploader = tokio::spawn(run_uploader_draining(
         "school".into(),
         "s".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         dest,
         policy,
         None,

@@ -1,15 +1,14 @@
 //! The HTTP destination end to end against an in-process server that injects faults.
 
-mod common;
+mod support;
 
-use common::logs::Captured;
+use support::logs::Captured;
 
-use common::http_server::{Fault, Server};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
+use support::http_server::{Fault, Server};
 use weatherd::config::Config;
-use weatherd::time::Timestamp;
 use weatherd::upload::http::HttpDestination;
 use weatherd::upload::{run_uploader, Common, HttpConfig, Policy};
 
@@ -32,15 +31,12 @@ fn http_config(url: &str, token_file: Option<&Path>) -> HttpConfig {
     }
 }
 
+/// The kit's fast policy with this file's longer backoffs.
 fn fast_policy(batch_size: usize) -> Policy {
     Policy {
-        batch_size,
-        batch_max_age: Duration::from_secs(60),
         backoff_initial: Duration::from_millis(20),
         backoff_max: Duration::from_millis(200),
-        poll_interval: Duration::from_millis(50),
-        shutdown_grace: Duration::from_secs(2),
-        wall_clock: Timestamp::now,
+        ..support::policy::fast(batch_size)
     }
 }
 
@@ -55,8 +51,8 @@ fn token_file(dir: &Path, token: &str, mode: u32) -> std::path::PathBuf {
 async fn every_record_arrives_once_and_in_order_through_faults() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 400);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 400);
 
     let server = Server::start(Some("t0ken"));
     // The server starts down (connections refused) and comes up after a while.
@@ -79,7 +75,7 @@ async fn every_record_arrives_once_and_in_order_through_faults() {
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "test-station".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         dest,
         fast_policy(50),
         Some(wake_rx),
@@ -87,7 +83,7 @@ async fn every_record_arrives_once_and_in_order_through_faults() {
             let db = db.clone();
             async move {
                 // Stop once the cursor has reached the last record.
-                let probe = common::open(&db);
+                let probe = support::db::open(&db);
                 while probe.upload_cursor("school").unwrap() < 600 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -98,7 +94,7 @@ async fn every_record_arrives_once_and_in_order_through_faults() {
     server.set_down(false);
     // New records keep arriving while the backlog drains.
     for chunk in 0..10 {
-        let ids = common::fill(&mut station, 400 + chunk * 20, 420 + chunk * 20);
+        let ids = support::db::fill(&mut station, 400 + chunk * 20, 420 + chunk * 20);
         wake_tx.send_replace(*ids.last().unwrap());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -147,8 +143,8 @@ async fn unauthorized_stops_the_destination_once_and_status_says_why() {
     let _guard = logs.install();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 120);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 120);
     let server = Server::start(Some("right"));
     let token = token_file(dir.path(), "wrong", 0o600);
     let dest = HttpDestination::new(&http_config(&server.url(), Some(&token)), "test").unwrap();
@@ -157,7 +153,7 @@ async fn unauthorized_stops_the_destination_once_and_status_says_why() {
         run_uploader(
             "school".into(),
             "test".into(),
-            common::outbox(&db),
+            support::db::outbox(&db),
             dest,
             fast_policy(50),
             None,
@@ -219,8 +215,8 @@ async fn unauthorized_stops_the_destination_once_and_status_says_why() {
 async fn a_group_readable_token_file_is_refused_and_the_station_runs_on() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
-    common::fill(&mut station, 0, 3);
+    let mut station = support::db::open(&db);
+    support::db::fill(&mut station, 0, 3);
     let token = token_file(dir.path(), "t0ken", 0o644);
     let server = Server::start(Some("t0ken"));
     let config = Config::from_toml(&format!(
@@ -286,7 +282,7 @@ fn the_bearer_token_can_come_from_a_systemd_credential() {
     let mut dest = HttpDestination::new(&config, "t").unwrap();
     let batch = weatherd::upload::Batch {
         station_id: "t".into(),
-        records: vec![(1, common::record(0))],
+        records: vec![(1, support::records::record(0))],
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -9,16 +9,15 @@
 //! - between "the server stored the batch" and "the cursor advanced" (the server
 //!   stores a batch and does not answer; the daemon is killed while it waits).
 
-mod common;
+mod support;
 
-use common::http_server::{Fault, Server};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use weatherd::time::Timestamp;
+use support::http_server::{Fault, Server};
 use weatherd::upload::http::HttpDestination;
 use weatherd::upload::{run_uploader, Common, HttpConfig, Policy};
 
@@ -155,7 +154,7 @@ fn sigkill_at_fixed_points_loses_no_record() {
     drop(stored_lines(&mut last_run));
     assert!(last_run.wait().unwrap().success());
 
-    let store = common::open(&db);
+    let store = support::db::open(&db);
     let last = store.last_id().unwrap();
     assert_eq!(store.record_count().unwrap(), last, "ids have no gaps");
     assert!(last >= DAYS * 1440, "{last} records");
@@ -185,15 +184,12 @@ fn sigkill_at_fixed_points_loses_no_record() {
     };
     let dest = HttpDestination::new(&http, "x").unwrap();
     let policy = Policy {
-        batch_size: 500,
         batch_max_age: Duration::ZERO,
-        backoff_initial: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
-        poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_secs(5),
-        wall_clock: Timestamp::now,
+        ..support::policy::fast(500)
     };
-    let probe = common::open(&db);
+    let probe = support::db::open(&db);
     let summary = rt
         .block_on(async {
             tokio::time::timeout(
@@ -201,7 +197,7 @@ fn sigkill_at_fixed_points_loses_no_record() {
                 run_uploader(
                     "school".into(),
                     weatherd::upload::station_id("x"),
-                    common::outbox(&db),
+                    support::db::outbox(&db),
                     dest,
                     policy,
                     None,

@@ -2,18 +2,17 @@
 //! starts on its own port. Without mosquitto these tests fail (they never pass without
 //! exercising a broker): install it with `apt-get install mosquitto`.
 
-#[path = "support/mosquitto.rs"]
-mod mosquitto;
+mod support;
 
-use mosquitto::Mosquitto;
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+use support::mosquitto::Mosquitto;
 use tokio::sync::mpsc;
-use weatherd::record::{ArchiveRecord, Stat};
+use weatherd::record::ArchiveRecord;
 use weatherd::time::Timestamp;
 use weatherd::upload::mqtt::{MqttDestination, STATUS_OFFLINE, STATUS_ONLINE};
 use weatherd::upload::{Batch, DeliveryError, Destination, MqttConfig};
@@ -37,18 +36,7 @@ fn destination(config: &MqttConfig) -> MqttDestination {
 
 fn record(id: i64) -> ArchiveRecord {
     let start = Timestamp::from_secs(1_767_225_600 + id * 60);
-    ArchiveRecord {
-        start,
-        end: start.add_secs(60),
-        samples: 12,
-        temperature_c: Stat {
-            mean: Some(id as f64 / 10.0),
-            min: None,
-            max: None,
-            n: 12,
-        },
-        ..ArchiveRecord::default()
-    }
+    support::records::with_temperature(start, id as f64 / 10.0)
 }
 
 fn batch(ids: std::ops::RangeInclusive<i64>) -> Batch {
@@ -410,7 +398,7 @@ fn make_certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std
 
 #[tokio::test]
 async fn tls_verifies_the_broker_with_ca_file_and_refuses_it_without() {
-    let tls_port = mosquitto::free_port();
+    let tls_port = support::mosquitto::free_port();
     let mut ca_path = None;
     let broker = Mosquitto::start_with(|dir| {
         let (ca, cert, key) = make_certificates(dir);

@@ -1,15 +1,14 @@
 //! Long outages on paused tokio time: a week offline, then recovery (zero loss, the
 //! backlog drains in full batches), and a month offline that logs only a few lines.
 
-mod common;
+mod support;
 
-use common::logs::Captured;
+use support::logs::Captured;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-use weatherd::time::Timestamp;
-use weatherd::upload::{run_uploader, Batch, DeliveryError, Destination, Policy};
+use weatherd::upload::{run_uploader, Batch, DeliveryError, Destination};
 
 /// A destination that is unreachable until `online_at`, then stores what it gets.
 #[derive(Clone)]
@@ -61,7 +60,7 @@ async fn simulate(days: i64, offline_days: i64, batch_size: usize) -> Outcome {
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let mut station = common::open(&db);
+    let mut station = support::db::open(&db);
     let start = Instant::now();
     let dest = Flaky {
         online_at: start + Duration::from_secs(offline_days as u64 * 86_400),
@@ -70,22 +69,13 @@ async fn simulate(days: i64, offline_days: i64, batch_size: usize) -> Outcome {
     let log = dest.log.clone();
     let (wake_tx, wake_rx) = tokio::sync::watch::channel(0i64);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let policy = Policy {
-        batch_size,
-        batch_max_age: Duration::from_secs(60),
-        // The defaults of a real `[[upload]]` table.
-        backoff_initial: Duration::from_secs(5),
-        backoff_max: Duration::from_secs(1800),
-        poll_interval: Duration::from_secs(60),
-        shutdown_grace: Duration::from_secs(5),
-        // Record times are in 2025, so every record counts as old: partial batches go
-        // at once and only the outage makes records wait.
-        wall_clock: Timestamp::now,
-    };
+    // Record times are in 2025, so every record counts as old: partial batches go at
+    // once and only the outage makes records wait.
+    let policy = support::policy::defaults(batch_size);
     let uploader = tokio::spawn(run_uploader(
         "school".into(),
         "station".into(),
-        common::outbox(&db),
+        support::db::outbox(&db),
         dest,
         policy,
         Some(wake_rx),
@@ -101,7 +91,7 @@ async fn simulate(days: i64, offline_days: i64, batch_size: usize) -> Outcome {
         if backlog_at_recovery.is_none() && hour >= offline_days * 24 {
             backlog_at_recovery = Some((hour * 60) as usize);
         }
-        let ids = common::fill(&mut station, hour * 60, hour * 60 + 60);
+        let ids = support::db::fill(&mut station, hour * 60, hour * 60 + 60);
         wake_tx.send_replace(*ids.last().unwrap());
     }
     // Let the uploader catch up, then stop it.

@@ -2,7 +2,7 @@
 //! token, plain http through a proxy is refused, and `check-config` checks secret
 //! files the way `run` does.
 
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -34,6 +34,9 @@ pub(crate) fn problems(c: &Config, line_of: LineOf<'_>) -> Vec<Problem> {
         );
     }
     v.calibration_and_qc(c);
+    for (key, message) in c.report.problems() {
+        v.push(KeyPath::of(&["report", key]), message);
+    }
     // Sensors in file order, so "already used by" names the one written first.
     let mut sensors: Vec<(KeyPath, &SensorConfig)> = c
         .sensors

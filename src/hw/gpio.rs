@@ -37,7 +37,7 @@ const QUEUE_CAPACITY: usize = 65_536;
 /// again for every batch of edges instead of once at start-up: edges are then placed
 /// on the same UTC time line as the sample ticks that collect them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClockOffset {
+pub(crate) struct ClockOffset {
     pub realtime_minus_monotonic_ns: i64,
 }
 
@@ -56,7 +56,7 @@ impl ClockOffset {
     }
 
     /// The UTC time of a CLOCK_MONOTONIC stamp.
-    pub fn to_utc(self, monotonic: Duration) -> Timestamp {
+    pub(crate) fn to_utc(self, monotonic: Duration) -> Timestamp {
         let mono_ns = i64::try_from(monotonic.as_nanos()).unwrap_or(i64::MAX);
         Timestamp(mono_ns.saturating_add(self.realtime_minus_monotonic_ns))
     }
@@ -83,7 +83,7 @@ fn clock_ns(clock: libc::clockid_t) -> Result<i64, HwError> {
 
 /// The interrupt side of an edge queue: lives in rppal's callback.
 #[derive(Clone, Debug)]
-pub struct EdgeSender {
+pub(crate) struct EdgeSender {
     tx: SyncSender<Duration>,
     dropped: Arc<AtomicU64>,
 }
@@ -106,7 +106,7 @@ impl EdgeSender {
 
 /// Why an inbox could not hand out a complete period.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InboxError {
+pub(crate) enum InboxError {
     /// Every sender is gone: the interrupt thread ended (it only does on an error).
     Disconnected,
     /// The queue was full and this many edges were lost.
@@ -116,7 +116,7 @@ pub enum InboxError {
 }
 
 /// The collecting side: kernel timestamps in, UTC edges per sample period out.
-pub struct EdgeInbox {
+pub(crate) struct EdgeInbox {
     rx: Receiver<Duration>,
     dropped: Arc<AtomicU64>,
     /// Converted edges not yet handed out, in time order.
@@ -125,7 +125,7 @@ pub struct EdgeInbox {
 }
 
 /// A connected sender/inbox pair with room for `capacity` queued edges.
-pub fn edge_queue(capacity: usize) -> (EdgeSender, EdgeInbox) {
+pub(crate) fn edge_queue(capacity: usize) -> (EdgeSender, EdgeInbox) {
     let (tx, rx) = mpsc::sync_channel(capacity);
     let dropped = Arc::new(AtomicU64::new(0));
     (
@@ -196,7 +196,7 @@ impl EdgeInbox {
     }
 
     /// Replaces the channel after the interrupt was re-armed, keeping pending edges.
-    pub fn reconnect(&mut self, other: EdgeInbox) {
+    pub(crate) fn reconnect(&mut self, other: EdgeInbox) {
         self.rx = other.rx;
         self.dropped = other.dropped;
     }
@@ -224,7 +224,7 @@ impl EdgeInbox {
 }
 
 /// A GPIO pin delivering falling edges with the kernel's timestamps.
-pub struct GpioEdgeSource {
+pub(crate) struct GpioEdgeSource {
     bcm: u8,
     /// Owned for the daemon's life: dropping it stops the interrupt thread and frees
     /// the line.
@@ -293,35 +293,71 @@ impl EdgeSource for GpioEdgeSource {
     }
 }
 
+/// Why a GPIO line could not be used; its `Display` tells the operator the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GpioError {
+    #[error(
+        "GPIO{bcm}: permission denied opening {path}: add the weatherd user to the gpio group \
+         (`sudo usermod -aG gpio weatherd`) and restart the service"
+    )]
+    PermissionDenied { bcm: u8, path: String },
+    #[error(
+        "GPIO{bcm}: permission denied ({detail}): add the weatherd user to the gpio group \
+         (`sudo usermod -aG gpio weatherd`) and restart the service"
+    )]
+    LinePermissionDenied { bcm: u8, detail: String },
+    #[error(
+        "GPIO{bcm}: this machine is not a Raspberry Pi rpi-pal recognises; run `weatherd probe`, \
+         or use `weatherd run --simulate` off a Pi"
+    )]
+    UnknownModel { bcm: u8 },
+    #[error(
+        "GPIO{bcm} is already used by another sensor in this config; give each sensor its own pin"
+    )]
+    PinUsed { bcm: u8 },
+    #[error("GPIO{bcm} does not exist on this board; use a BCM GPIO number from 0 to 27")]
+    PinNotAvailable { bcm: u8 },
+    #[error(
+        "GPIO{bcm} is busy: another program or a device-tree overlay (such as w1-gpio) holds the line; \
+         free it or choose another pin"
+    )]
+    Busy { bcm: u8 },
+    #[error("GPIO{bcm}: {detail}")]
+    Io { bcm: u8, detail: String },
+    #[error("GPIO{bcm}: the interrupt thread panicked")]
+    ThreadPanic { bcm: u8 },
+}
+
+impl From<GpioError> for HwError {
+    fn from(e: GpioError) -> HwError {
+        HwError(e.to_string())
+    }
+}
+
 /// Turns rppal's errors into what the operator should do.
-pub fn describe_gpio_error(bcm: u8, e: &rppal::gpio::Error) -> HwError {
+pub(crate) fn describe_gpio_error(bcm: u8, e: &rppal::gpio::Error) -> GpioError {
     use rppal::gpio::Error;
-    HwError(match e {
-        Error::PermissionDenied(path) => format!(
-            "GPIO{bcm}: permission denied opening {path}: add the weatherd user to the gpio group \
-             (`sudo usermod -aG gpio weatherd`) and restart the service"
-        ),
-        Error::UnknownModel => format!(
-            "GPIO{bcm}: this machine is not a Raspberry Pi rpi-pal recognises; run `weatherd probe`, \
-             or use `weatherd run --simulate` off a Pi"
-        ),
-        Error::PinUsed(_) => {
-            format!("GPIO{bcm} is already used by another sensor in this config; give each sensor its own pin")
+    match e {
+        Error::PermissionDenied(path) => GpioError::PermissionDenied {
+            bcm,
+            path: path.clone(),
+        },
+        Error::UnknownModel => GpioError::UnknownModel { bcm },
+        Error::PinUsed(_) => GpioError::PinUsed { bcm },
+        Error::PinNotAvailable(_) => GpioError::PinNotAvailable { bcm },
+        Error::Io(io) if io.raw_os_error() == Some(libc::EBUSY) => GpioError::Busy { bcm },
+        Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            GpioError::LinePermissionDenied {
+                bcm,
+                detail: io.to_string(),
+            }
         }
-        Error::PinNotAvailable(_) => {
-            format!("GPIO{bcm} does not exist on this board; use a BCM GPIO number from 0 to 27")
-        }
-        Error::Io(io) if io.raw_os_error() == Some(libc::EBUSY) => format!(
-            "GPIO{bcm} is busy: another program or a device-tree overlay (such as w1-gpio) holds the line; \
-             free it or choose another pin"
-        ),
-        Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => format!(
-            "GPIO{bcm}: permission denied ({io}): add the weatherd user to the gpio group \
-             (`sudo usermod -aG gpio weatherd`) and restart the service"
-        ),
-        Error::Io(io) => format!("GPIO{bcm}: {io}"),
-        Error::ThreadPanic => format!("GPIO{bcm}: the interrupt thread panicked"),
-    })
+        Error::Io(io) => GpioError::Io {
+            bcm,
+            detail: io.to_string(),
+        },
+        Error::ThreadPanic => GpioError::ThreadPanic { bcm },
+    }
 }
 
 #[cfg(test)]
@@ -520,17 +556,21 @@ mod tests {
             5,
             &rppal::gpio::Error::PermissionDenied("/dev/gpiomem".into()),
         );
-        assert!(
-            e.0.contains("gpio group") && e.0.contains("usermod -aG gpio weatherd"),
-            "{e}"
+        assert_eq!(
+            e.to_string(),
+            "GPIO5: permission denied opening /dev/gpiomem: add the weatherd user to the gpio \
+             group (`sudo usermod -aG gpio weatherd`) and restart the service"
         );
         let e = describe_gpio_error(5, &rppal::gpio::Error::UnknownModel);
-        assert!(e.0.contains("not a Raspberry Pi"), "{e}");
+        assert!(e.to_string().contains("not a Raspberry Pi"), "{e}");
         let busy = std::io::Error::from_raw_os_error(libc::EBUSY);
         let e = describe_gpio_error(4, &rppal::gpio::Error::Io(busy));
+        assert_eq!(e, GpioError::Busy { bcm: 4 });
         assert!(
-            e.0.contains("GPIO4 is busy") && e.0.contains("w1-gpio"),
+            e.to_string().contains("GPIO4 is busy") && e.to_string().contains("w1-gpio"),
             "{e}"
         );
+        // The typed error becomes the hardware error with the same words.
+        assert_eq!(HwError::from(e.clone()).0, e.to_string());
     }
 }

@@ -5,13 +5,13 @@
 //! The Linux adapters disagree on the errno for a NACK (the Pi's i2c-bcm2835 says
 //! EREMOTEIO, others ENXIO), so both are mapped here rather than in every driver.
 
-use crate::hw::{HwError, I2cBus, I2cError};
+use crate::hw::{BusKind, HwError, I2cBus, I2cError, OpenError};
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, Operation};
 use linux_embedded_hal::i2cdev::linux::LinuxI2CError;
 use linux_embedded_hal::I2cdev;
 
 /// An open `/dev/i2c-N`.
-pub struct LinuxI2c {
+pub(crate) struct LinuxI2c {
     dev: I2cdev,
     path: String,
 }
@@ -71,7 +71,7 @@ fn errno_of(e: &LinuxI2CError) -> Option<i32> {
 
 /// ENXIO and EREMOTEIO (and whatever linux-embedded-hal already calls a NACK) mean
 /// nobody answered; everything else is a bus failure.
-pub fn classify(errno: Option<i32>, kind: ErrorKind) -> I2cError {
+pub(crate) fn classify(errno: Option<i32>, kind: ErrorKind) -> I2cError {
     match (errno, kind) {
         (Some(libc::ENXIO | libc::EREMOTEIO), _) | (_, ErrorKind::NoAcknowledge(_)) => {
             I2cError::NoAcknowledge
@@ -80,19 +80,19 @@ pub fn classify(errno: Option<i32>, kind: ErrorKind) -> I2cError {
     }
 }
 
-/// What to do when the bus device cannot be opened.
-pub fn open_error(path: &str, errno: Option<i32>, text: &str) -> HwError {
-    HwError(match errno {
-        Some(libc::EACCES | libc::EPERM) => format!(
-            "{path}: permission denied: add the weatherd user to the i2c group \
-             (`sudo usermod -aG i2c weatherd`) and restart the service"
-        ),
-        Some(libc::ENOENT) => format!(
-            "{path} does not exist: enable I2C with `dtparam=i2c_arm=on` in /boot/firmware/config.txt \
-             (or `sudo raspi-config`, Interface Options) and reboot"
-        ),
-        _ => format!("{path}: cannot open the I2C bus: {text}"),
-    })
+/// Why the bus device could not be opened, from the errno.
+pub(crate) fn open_error(path: &str, errno: Option<i32>, text: &str) -> OpenError {
+    let path = path.to_string();
+    let bus = BusKind::I2c;
+    match errno {
+        Some(libc::EACCES | libc::EPERM) => OpenError::PermissionDenied { path, bus },
+        Some(libc::ENOENT) => OpenError::NotEnabled { path, bus },
+        _ => OpenError::Other {
+            path,
+            bus,
+            detail: text.to_string(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -128,12 +128,22 @@ mod tests {
     #[test]
     fn open_errors_name_the_fix() {
         let e = open_error("/dev/i2c-1", Some(libc::EACCES), "");
-        assert!(
-            e.0.contains("i2c group") && e.0.contains("usermod -aG i2c weatherd"),
-            "{e}"
+        assert_eq!(
+            e.to_string(),
+            "/dev/i2c-1: permission denied: add the weatherd user to the i2c group \
+             (`sudo usermod -aG i2c weatherd`) and restart the service"
         );
         let e = open_error("/dev/i2c-1", Some(libc::ENOENT), "");
-        assert!(e.0.contains("dtparam=i2c_arm=on"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "/dev/i2c-1 does not exist: enable I2C with `dtparam=i2c_arm=on` in \
+             /boot/firmware/config.txt (or `sudo raspi-config`, Interface Options) and reboot"
+        );
+        let e = open_error("/dev/i2c-1", Some(libc::EIO), "I/O error");
+        assert_eq!(
+            e.to_string(),
+            "/dev/i2c-1: cannot open the I2C bus: I/O error"
+        );
     }
 
     #[test]

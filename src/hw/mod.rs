@@ -13,6 +13,75 @@ pub mod spi;
 #[error("{0}")]
 pub struct HwError(pub String);
 
+/// Which bus device file failed to open (the group that may use it, how to enable it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusKind {
+    I2c,
+    Spi,
+}
+
+impl BusKind {
+    /// The Unix group whose members may open the device file.
+    fn group(self) -> &'static str {
+        match self {
+            BusKind::I2c => "i2c",
+            BusKind::Spi => "spi",
+        }
+    }
+    /// The bus's name in messages.
+    fn name(self) -> &'static str {
+        match self {
+            BusKind::I2c => "I2C",
+            BusKind::Spi => "SPI",
+        }
+    }
+    /// What the device file is.
+    fn device(self) -> &'static str {
+        match self {
+            BusKind::I2c => "I2C bus",
+            BusKind::Spi => "SPI device",
+        }
+    }
+    /// The `/boot/firmware/config.txt` line that enables the bus.
+    fn overlay(self) -> &'static str {
+        match self {
+            BusKind::I2c => "dtparam=i2c_arm=on",
+            BusKind::Spi => "dtparam=spi=on",
+        }
+    }
+}
+
+/// Why a bus device file (`/dev/i2c-1`, `/dev/spidev0.0`) could not be opened; its
+/// `Display` tells the operator the fix, as rppal's errors do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "{path}: permission denied: add the weatherd user to the {group} group \
+         (`sudo usermod -aG {group} weatherd`) and restart the service",
+        group = bus.group()
+    )]
+    PermissionDenied { path: String, bus: BusKind },
+    #[error(
+        "{path} does not exist: enable {name} with `{overlay}` in /boot/firmware/config.txt \
+         (or `sudo raspi-config`, Interface Options) and reboot",
+        name = bus.name(),
+        overlay = bus.overlay()
+    )]
+    NotEnabled { path: String, bus: BusKind },
+    #[error("{path}: cannot open the {device}: {detail}", device = bus.device())]
+    Other {
+        path: String,
+        bus: BusKind,
+        detail: String,
+    },
+}
+
+impl From<OpenError> for HwError {
+    fn from(e: OpenError) -> HwError {
+        HwError(e.to_string())
+    }
+}
+
 /// A GPIO input that delivers falling edges with the kernel's own timestamps.
 pub trait EdgeSource: Send {
     /// Appends, in time order, every edge with `from <= ts < until` that has not been
@@ -104,6 +173,18 @@ pub trait Backend: Send + Sync {
     /// returns at once, moving only its emulated chips' clocks on.
     fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
         Box::new(ThreadSleep)
+    }
+}
+
+/// The backend's delay as a sized `DelayNs` for a driver generic over its delay
+/// (embedded-hal implements `DelayNs` for `&mut T`, not for `Box<dyn DelayNs>`).
+/// Drivers wait only through this: on the simulator (and in tests) the wait moves an
+/// emulated chip's clock and returns at once, so a replay never sleeps.
+pub struct BackendDelay(pub Box<dyn embedded_hal::delay::DelayNs + Send>);
+
+impl embedded_hal::delay::DelayNs for BackendDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        self.0.delay_ns(ns)
     }
 }
 

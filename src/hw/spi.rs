@@ -12,14 +12,14 @@
 //! bytes on the wire with embedded-hal-mock; on the Pi it runs on linux-embedded-hal's
 //! `SpidevDevice`.
 
-use crate::hw::{AdcChannel, HwError};
+use crate::hw::{AdcChannel, BusKind, HwError, OpenError};
 use embedded_hal::spi::SpiDevice;
 use linux_embedded_hal::spidev::{SpiModeFlags, SpidevOptions};
 use linux_embedded_hal::SpidevDevice;
 
 /// The MCP3008's maximum clock is 1.35 MHz at 2.7 V and 3.6 MHz at 5 V; 1 MHz keeps
 /// a margin at the Pi's 3.3 V, and a read still takes only ~30 µs.
-pub const CLOCK_HZ: u32 = 1_000_000;
+pub(crate) const CLOCK_HZ: u32 = 1_000_000;
 
 /// One channel of an MCP3008.
 pub struct Mcp3008<S> {
@@ -53,7 +53,7 @@ impl<S: SpiDevice> Mcp3008<S> {
     /// The 10-bit result of a reply, or why it is not one. While the MCP3008 samples,
     /// MISO floats; it then drives a null bit low before the result. A high null bit
     /// means nothing drove the line: no chip, or MISO not connected.
-    pub fn decode(rx: [u8; 3]) -> Option<u16> {
+    pub(crate) fn decode(rx: [u8; 3]) -> Option<u16> {
         if rx[1] & 0x04 != 0 {
             return None;
         }
@@ -94,19 +94,19 @@ pub fn open(path: &str, channel: u8) -> Result<Mcp3008<SpidevDevice>, HwError> {
     Mcp3008::new(dev, channel, path)
 }
 
-/// What to do when the SPI device cannot be opened.
-pub fn open_error(path: &str, e: &std::io::Error) -> HwError {
-    HwError(match e.kind() {
-        std::io::ErrorKind::PermissionDenied => format!(
-            "{path}: permission denied: add the weatherd user to the spi group \
-             (`sudo usermod -aG spi weatherd`) and restart the service"
-        ),
-        std::io::ErrorKind::NotFound => format!(
-            "{path} does not exist: enable SPI with `dtparam=spi=on` in /boot/firmware/config.txt \
-             (or `sudo raspi-config`, Interface Options) and reboot"
-        ),
-        _ => format!("{path}: cannot open the SPI device: {e}"),
-    })
+/// Why the SPI device could not be opened.
+pub(crate) fn open_error(path: &str, e: &std::io::Error) -> OpenError {
+    let path = path.to_string();
+    let bus = BusKind::Spi;
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { path, bus },
+        std::io::ErrorKind::NotFound => OpenError::NotEnabled { path, bus },
+        _ => OpenError::Other {
+            path,
+            bus,
+            detail: e.to_string(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -189,7 +189,11 @@ mod tests {
             "/dev/spidev0.0",
             &std::io::Error::from(std::io::ErrorKind::PermissionDenied),
         );
-        assert!(e.0.contains("spi group"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "/dev/spidev0.0: permission denied: add the weatherd user to the spi group \
+             (`sudo usermod -aG spi weatherd`) and restart the service"
+        );
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("spidev0.0");
         let e = open(missing.to_str().unwrap(), 0)

@@ -41,6 +41,14 @@ const MAX_WIND_KMH: f64 = 240.0;
 const MAX_WIND_DEBOUNCE_MS: f64 = 20.0;
 
 impl SensorKind for AnemometerConfig {
+    const EXAMPLE: &'static str = r#"
+[sensors.anemometer]
+type = "anemometer"
+pin = 5
+kmh_per_hz = 2.4
+debounce_ms = 3.0
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![Quantity::WindSpeedKmh]
     }

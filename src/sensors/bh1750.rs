@@ -22,26 +22,28 @@ use super::{Claim, Driver, PolledSensor, SensorError, SensorKind};
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::hw::i2c::DynI2c;
-use crate::hw::Backend;
+use crate::hw::{Backend, BackendDelay};
 use crate::observation::{Quantity, Reading};
 use crate::probe::{Finding, Status};
+use crate::sim::SimHardware;
 use embedded_hal::delay::DelayNs;
-use embedded_hal::i2c::{Error as _, ErrorKind, I2c};
+use embedded_hal::i2c::{Error as _, ErrorKind, ErrorType, I2c, Operation};
+use std::sync::{Arc, Mutex};
 
-pub const POWER_DOWN: u8 = 0x00;
+pub(crate) const POWER_DOWN: u8 = 0x00;
 pub const POWER_ON: u8 = 0x01;
-pub const RESET: u8 = 0x07;
-pub const CONTINUOUS_H_RES: u8 = 0x10;
-pub const ONE_TIME_H_RES: u8 = 0x20;
+pub(crate) const RESET: u8 = 0x07;
+pub(crate) const CONTINUOUS_H_RES: u8 = 0x10;
+pub(crate) const ONE_TIME_H_RES: u8 = 0x20;
 
 /// The datasheet's maximum high-resolution measurement time.
-pub const MEASUREMENT_MS: u32 = 180;
+pub(crate) const MEASUREMENT_MS: u32 = 180;
 /// The count a saturated sensor returns.
 const SATURATED: u16 = u16::MAX;
 
 /// Illuminance of a raw count at the default measurement time (MTreg = 69): the
 /// datasheet's "1.2 counts per lx" (its example: 0x83 0x90 = 33680 → 28067 lx).
-pub fn lux_from_count(count: u16) -> f64 {
+pub(crate) fn lux_from_count(count: u16) -> f64 {
     f64::from(count) / 1.2
 }
 
@@ -83,6 +85,15 @@ pub mod defaults {
 }
 
 impl SensorKind for Bh1750Config {
+    const EXAMPLE: &'static str = r#"
+[sensors.light]
+type = "bh1750"
+bus = "/dev/i2c-1"
+address = 0x23
+quantity = "illuminance_lux"
+mode = "one_time"
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![Quantity::from_name(&self.quantity)]
     }
@@ -122,6 +133,18 @@ impl SensorKind for Bh1750Config {
         build(self, hw)
     }
 
+    /// An emulated BH1750 at the configured address, reading the simulated daylight
+    /// through a diffuser (see [`SIM_DIFFUSER`]).
+    fn simulate(&self, hw: &SimHardware) {
+        let weather = hw.weather().clone();
+        let time = hw.time().clone();
+        let chip = SimBh1750 {
+            lux: Box::new(move || weather.illuminance_lux(time.get()) * SIM_DIFFUSER),
+            measuring: false,
+        };
+        hw.attach_i2c(self.address, Arc::new(Mutex::new(chip)));
+    }
+
     /// A BH1750 has no id register; reading its 2-byte result is harmless.
     fn probe_i2c(bus: &mut crate::hw::I2cBus, _bus_name: &str) -> Vec<Finding> {
         let mut findings = Vec::new();
@@ -146,9 +169,10 @@ impl SensorKind for Bh1750Config {
 /// on the first read, so a sensor plugged in after start-up still works.
 pub fn build(c: &Bh1750Config, hw: &dyn Backend) -> Result<Driver, SensorError> {
     let bus = DynI2c(hw.i2c(&c.bus)?);
+    // The backend's delay, never a thread sleep: a replay must not wait in real time.
     let sensor = Bh1750::new(
         bus,
-        ThreadSleep,
+        BackendDelay(hw.delay()),
         Settings {
             bus: c.bus.clone(),
             address: c.address,
@@ -273,8 +297,53 @@ impl<I: I2c + Send, D: DelayNs + Send> PolledSensor for Bh1750<I, D> {
     }
 }
 
-/// Waits by sleeping the calling thread: reads run on blocking threads.
-pub use crate::hw::ThreadSleep;
+/// The share of the daylight the simulated sensor sees: it sits behind a diffuser,
+/// as the module docs advise, so the brightest simulated sun (about 110 000 lx) reads
+/// about 44 000 lx, below the chip's 54 612 lx limit.
+pub const SIM_DIFFUSER: f64 = 0.4;
+
+/// The simulated BH1750: after a measurement command, a 2-byte read returns the
+/// count of the light at that moment (the simulator's clock stands still during the
+/// driver's wait, so the measurement time does not show); before any, it returns 0,
+/// as the chip's cleared data register does.
+struct SimBh1750 {
+    lux: Box<dyn Fn() -> f64 + Send>,
+    measuring: bool,
+}
+
+impl ErrorType for SimBh1750 {
+    type Error = crate::hw::I2cError;
+}
+
+impl I2c for SimBh1750 {
+    fn transaction(
+        &mut self,
+        _address: u8,
+        operations: &mut [Operation<'_>],
+    ) -> Result<(), crate::hw::I2cError> {
+        for op in operations {
+            match op {
+                Operation::Write([CONTINUOUS_H_RES | ONE_TIME_H_RES]) => self.measuring = true,
+                Operation::Write([POWER_ON | POWER_DOWN | RESET]) => {}
+                Operation::Write(_) => return Err(crate::hw::I2cError::Bus),
+                Operation::Read(buf) => {
+                    let count = if self.measuring {
+                        ((self.lux)() * 1.2)
+                            .round()
+                            .clamp(0.0, f64::from(SATURATED)) as u16
+                    } else {
+                        0
+                    };
+                    let bytes = count.to_be_bytes();
+                    for (i, b) in buf.iter_mut().enumerate() {
+                        *b = bytes.get(i).copied().unwrap_or(0xff);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

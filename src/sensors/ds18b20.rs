@@ -65,6 +65,13 @@ pub mod defaults {
 }
 
 impl SensorKind for Ds18b20Config {
+    const EXAMPLE: &'static str = r#"
+[sensors.ground]
+type = "ds18b20"
+quantity = "ground_temperature_c"
+pin = 4
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![Quantity::from_name(&self.quantity)]
     }
@@ -182,7 +189,7 @@ impl PolledSensor for Ds18b20 {
 
 /// Why a `w1_slave` text is not a temperature.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum W1Error {
+pub(crate) enum W1Error {
     #[error("CRC check failed (crc=.. NO): noise on the 1-Wire line")]
     Crc,
     #[error("85 °C power-on value: the probe has not converted since it was powered")]
@@ -194,7 +201,7 @@ pub enum W1Error {
 }
 
 /// The temperature in °C from a `w1_slave` text.
-pub fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
+pub(crate) fn parse_w1_slave(text: &str) -> Result<f64, W1Error> {
     let mut lines = text.lines();
     let (Some(crc_line), Some(t_line)) = (lines.next(), lines.next()) else {
         return Err(W1Error::Garbage(format!(

@@ -43,6 +43,10 @@ pub(crate) trait SensorKind {
     /// in `quantities` order (the last serves the rest): `type` when the type
     /// implies them, else the key that names each.
     const QUANTITY_KEYS: &'static [&'static str] = &["type"];
+    /// This type's table as `weatherd.example.toml` shows it (active, or commented
+    /// out with `#   ` for an optional add-on), with the example's values: the key
+    /// lines only, comments stay in the example. A test holds the two together.
+    const EXAMPLE: &'static str;
     /// Checks this sensor's own values (ranges, addresses the chip can answer at),
     /// reporting every problem under `at` (`sensors.NAME`).
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
@@ -153,6 +157,10 @@ macro_rules! sensor_registry {
             /// Every value `type` may take, in the order error messages list them.
             pub const TYPES: &'static [&'static str] = &[$($type),+];
 
+            /// Each type's example table (`type`, TOML), from its module.
+            pub const EXAMPLES: &'static [(&'static str, &'static str)] =
+                &[$(($type, <$module::$config as SensorKind>::EXAMPLE)),+];
+
             /// The `type` value of this sensor.
             pub fn type_name(&self) -> &'static str {
                 match self {
@@ -240,7 +248,7 @@ impl SensorConfig {
         self.kind().quantities()
     }
     /// The key inside the sensor's table that decides its `index`th quantity.
-    pub fn quantity_key(&self, index: usize) -> &'static str {
+    pub(crate) fn quantity_key(&self, index: usize) -> &'static str {
         self.kind().quantity_key(index)
     }
     /// The hardware this sensor takes.
@@ -302,7 +310,7 @@ pub enum Driver {
 }
 
 /// A configured sensor, ready to sample.
-pub struct Registered {
+pub(crate) struct Registered {
     pub name: Arc<str>,
     pub driver: Driver,
 }
@@ -310,7 +318,7 @@ pub struct Registered {
 /// Builds every sensor in the config. A sensor whose hardware cannot be opened is
 /// still registered, as a driver that reports that error as a fault on every read, so
 /// a broken sensor degrades that sensor only.
-pub fn build_all(config: &Config, hw: &dyn Backend) -> Vec<Registered> {
+pub(crate) fn build_all(config: &Config, hw: &dyn Backend) -> Vec<Registered> {
     config
         .sensors
         .iter()

@@ -36,6 +36,14 @@ pub mod defaults {
 const MAX_RAIN_DEBOUNCE_MS: f64 = 1000.0;
 
 impl SensorKind for RainGaugeConfig {
+    const EXAMPLE: &'static str = r#"
+[sensors.rain]
+type = "rain_gauge"
+pin = 6
+mm_per_tip = 0.2794
+debounce_ms = 50.0
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![Quantity::RainMm]
     }

@@ -22,8 +22,9 @@ use super::{Claim, Driver, PolledSensor, SensorError, SensorKind};
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::hw::i2c::DynI2c;
-use crate::hw::Backend;
+use crate::hw::{Backend, BackendDelay, I2cBus};
 use crate::observation::{Quantity, Reading};
+use crate::probe::{Finding, Status};
 use crate::sim::SimHardware;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{Error as _, ErrorKind, ErrorType, I2c, Operation};
@@ -31,6 +32,8 @@ use std::sync::{Arc, Mutex};
 
 /// Single shot, high repeatability, clock stretching disabled.
 pub const MEASURE_HIGH_REPEATABILITY: [u8; 2] = [0x24, 0x00];
+/// Read the status register (datasheet 4.11): 2 bytes and a CRC, harmless to ask.
+pub const READ_STATUS: [u8; 2] = [0xf3, 0x2d];
 /// The datasheet's maximum high-repeatability measurement time, in µs.
 pub const MEASUREMENT_US: u32 = 15_500;
 
@@ -65,6 +68,15 @@ pub mod defaults {
 }
 
 impl SensorKind for Sht31Config {
+    const EXAMPLE: &'static str = r#"
+[sensors.sht31]
+type = "sht31"
+bus = "/dev/i2c-1"
+address = 0x44
+temperature_quantity = "sht31_temperature_c"
+humidity_quantity = "sht31_humidity_pct"
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![
             Quantity::from_name(&self.temperature_quantity),
@@ -109,6 +121,43 @@ impl SensorKind for Sht31Config {
             sensor: Box::new(Sht31::new(bus, BackendDelay(hw.delay()), self.settings())),
             blocking: hw.blocking_io(),
         })
+    }
+
+    /// Reads the status register at both addresses: a reply whose CRC checks is an
+    /// SHT3x (no other common chip at 0x44/0x45 speaks Sensirion's CRC).
+    fn probe_i2c(bus: &mut I2cBus, bus_name: &str) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for address in [0x44u8, 0x45] {
+            let mut status = [0u8; 3];
+            let answered =
+                bus.write(address, &READ_STATUS).is_ok() && bus.read(address, &mut status).is_ok();
+            if !answered {
+                continue;
+            }
+            let (status, message) = if crc8(&status[0..2]) == status[2] {
+                (
+                    Status::Info,
+                    format!(
+                        "an SHT3x temperature/humidity sensor answers at {address:#04x} on {bus_name} \
+                         (`type = \"sht31\"`, `address = {address:#04x}`)"
+                    ),
+                )
+            } else {
+                (
+                    Status::Info,
+                    format!(
+                        "something answers at {address:#04x} on {bus_name} but not as an SHT31 does \
+                         (its status word failed the CRC check)"
+                    ),
+                )
+            };
+            findings.push(Finding {
+                status,
+                message,
+                fix: None,
+            });
+        }
+        findings
     }
 
     /// An emulated SHT31 at the configured address, measuring the simulated air.
@@ -166,14 +215,14 @@ pub fn humidity_pct(raw: u16) -> f64 {
 
 /// The raw words a chip reports for these conditions (the inverse of the
 /// conversions, clamped to the word's range), for emulators.
-pub fn raw_words(temperature_c: f64, humidity_pct: f64) -> (u16, u16) {
+pub(crate) fn raw_words(temperature_c: f64, humidity_pct: f64) -> (u16, u16) {
     let t = ((temperature_c + 45.0) * 65535.0 / 175.0).round();
     let rh = (humidity_pct * 65535.0 / 100.0).round();
     (t.clamp(0.0, 65535.0) as u16, rh.clamp(0.0, 65535.0) as u16)
 }
 
 /// The 6 result bytes for two raw words, each followed by its CRC.
-pub fn result_bytes(t: u16, rh: u16) -> [u8; 6] {
+pub(crate) fn result_bytes(t: u16, rh: u16) -> [u8; 6] {
     let [t0, t1] = t.to_be_bytes();
     let [h0, h1] = rh.to_be_bytes();
     [t0, t1, crc8(&[t0, t1]), h0, h1, crc8(&[h0, h1])]
@@ -269,16 +318,6 @@ impl<I: I2c + Send, D: DelayNs + Send> PolledSensor for Sht31<I, D> {
     }
 }
 
-/// The backend's delay as a sized `DelayNs` (embedded-hal implements it for `&mut T`,
-/// not for `Box<dyn DelayNs>`).
-pub struct BackendDelay(pub Box<dyn DelayNs + Send>);
-
-impl DelayNs for BackendDelay {
-    fn delay_ns(&mut self, ns: u32) {
-        self.0.delay_ns(ns)
-    }
-}
-
 /// The simulated SHT31: a measurement command samples the air; the next 6-byte read
 /// returns it with its CRCs; a read with no measurement pending is not acknowledged,
 /// as on the chip.
@@ -322,6 +361,69 @@ impl I2c for SimSht31 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Acknowledges only `at` and answers every read with `reply`.
+    struct StatusBus {
+        at: u8,
+        reply: [u8; 3],
+    }
+
+    impl ErrorType for StatusBus {
+        type Error = crate::hw::I2cError;
+    }
+
+    impl I2c for StatusBus {
+        fn transaction(
+            &mut self,
+            address: u8,
+            operations: &mut [Operation<'_>],
+        ) -> Result<(), crate::hw::I2cError> {
+            if address != self.at {
+                return Err(crate::hw::I2cError::NoAcknowledge);
+            }
+            for op in operations {
+                if let Operation::Read(buf) = op {
+                    buf.copy_from_slice(&self.reply[..buf.len()]);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn probe_names_an_sht3x_by_its_status_crc() {
+        let word = [0x80, 0x10];
+        let good = [word[0], word[1], crc8(&word)];
+        let mut bus: I2cBus = Box::new(StatusBus {
+            at: 0x45,
+            reply: good,
+        });
+        let findings = Sht31Config::probe_i2c(&mut bus, "/dev/i2c-1");
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(findings[0].message.contains("SHT3x") && findings[0].message.contains("0x45"));
+        assert!(
+            findings[0].message.contains("type = \"sht31\""),
+            "{findings:?}"
+        );
+
+        let bad = [word[0], word[1], crc8(&word) ^ 1];
+        let mut bus: I2cBus = Box::new(StatusBus {
+            at: 0x44,
+            reply: bad,
+        });
+        let findings = Sht31Config::probe_i2c(&mut bus, "/dev/i2c-1");
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].message.contains("not as an SHT31"),
+            "{findings:?}"
+        );
+
+        let mut bus: I2cBus = Box::new(StatusBus {
+            at: 0x23,
+            reply: good,
+        });
+        assert!(Sht31Config::probe_i2c(&mut bus, "/dev/i2c-1").is_empty());
+    }
 
     #[test]
     fn crc_of_the_datasheet_example() {

@@ -12,7 +12,7 @@ use crate::observation::{Quantity, Reading};
 use std::collections::BTreeMap;
 
 /// Full scale of the MCP3008's 10-bit conversion.
-pub const ADC_FULL_SCALE: f64 = 1023.0;
+pub(crate) const ADC_FULL_SCALE: f64 = 1023.0;
 
 /// Half-width of the band of a table with a single position (no neighbour to take a
 /// midpoint from): 1/64 of full scale.
@@ -20,13 +20,13 @@ const LONE_BAND_HALF_WIDTH: f64 = ADC_FULL_SCALE / 64.0;
 
 /// The expected counts of a vane, sorted by count, with the accepted band of each.
 #[derive(Clone, Debug, PartialEq)]
-pub struct VaneTable {
+pub(crate) struct VaneTable {
     /// (expected count, lower bound inclusive, upper bound inclusive, degrees)
     pub bands: Vec<VaneBand>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct VaneBand {
+pub(crate) struct VaneBand {
     pub deg: f64,
     pub expected: f64,
     pub low: f64,
@@ -51,7 +51,7 @@ impl VaneTable {
     }
 
     /// The table for any list of positions (see [`VaneTable::from_config`]).
-    pub fn from_positions(positions: &[VanePosition], divider_ohm: f64) -> VaneTable {
+    pub(crate) fn from_positions(positions: &[VanePosition], divider_ohm: f64) -> VaneTable {
         let mut points: Vec<(f64, f64)> = positions
             .iter()
             .map(|p| (expected_count(p.ohm, divider_ohm), p.deg))
@@ -88,7 +88,7 @@ impl VaneTable {
     ///
     /// Bounds are inclusive; a count exactly on the boundary two bands share goes to
     /// the lower one (with the standard table no integer count does).
-    pub fn classify(&self, count: u16) -> Option<f64> {
+    pub(crate) fn classify(&self, count: u16) -> Option<f64> {
         let count = f64::from(count);
         let i = self.bands.partition_point(|b| b.high < count);
         self.bands.get(i).filter(|b| b.low <= count).map(|b| b.deg)
@@ -97,7 +97,7 @@ impl VaneTable {
 
 /// The count a 10-bit ratiometric ADC reads for vane resistance `ohm` above a
 /// `divider_ohm` resistor to ground.
-pub fn expected_count(ohm: f64, divider_ohm: f64) -> f64 {
+pub(crate) fn expected_count(ohm: f64, divider_ohm: f64) -> f64 {
     ADC_FULL_SCALE * divider_ohm / (divider_ohm + ohm)
 }
 
@@ -131,7 +131,7 @@ pub struct VanePosition {
 pub mod defaults {
     use super::VanePosition;
 
-    pub fn spi_device() -> String {
+    pub(crate) fn spi_device() -> String {
         "/dev/spidev0.0".into()
     }
     pub fn reads_per_sample() -> u32 {
@@ -170,6 +170,13 @@ pub mod defaults {
 }
 
 impl SensorKind for WindVaneConfig {
+    const EXAMPLE: &'static str = r#"
+[sensors.wind_vane]
+type = "wind_vane"
+spi = "/dev/spidev0.0"
+channel = 0
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![Quantity::WindDirDeg]
     }

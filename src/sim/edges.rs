@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 const CELL_NS: i64 = NANOS_PER_SEC;
 /// The cup rotation integrates the wind in steps of a quarter of a second.
-pub const CUP_STEPS_PER_SEC: usize = 4;
+pub(crate) const CUP_STEPS_PER_SEC: usize = 4;
 const STEP_NS: i64 = CELL_NS / CUP_STEPS_PER_SEC as i64;
 const HOUR_S: i64 = 3600;
 /// Nobody turns a cup anemometer faster than this; it also bounds edges per cell, and
@@ -118,7 +118,7 @@ impl SimEdgeSource {
     }
 
     /// Appends every edge of 1-second cell `cell` (seconds since the epoch), in order.
-    pub fn cell_edges(&mut self, cell: i64, out: &mut Vec<Timestamp>) {
+    pub(crate) fn cell_edges(&mut self, cell: i64, out: &mut Vec<Timestamp>) {
         match self.kind {
             Kind::Wind { kmh_per_hz } => self.wind_cell(cell, kmh_per_hz, out),
             Kind::Rain { mm_per_tip } => self.rain_cell(cell, mm_per_tip, out),

@@ -15,19 +15,19 @@ use std::sync::{Arc, Mutex};
 
 /// The standard Argent/SparkFun vane: resistance at each of its 16 positions, from N
 /// clockwise in 22.5° steps (see the reference table).
-pub const VANE_OHMS: [f64; 16] = [
+pub(crate) const VANE_OHMS: [f64; 16] = [
     33_000.0, 6_570.0, 8_200.0, 891.0, 1_000.0, 688.0, 2_200.0, 1_410.0, 3_900.0, 3_140.0,
     16_000.0, 14_120.0, 120_000.0, 42_120.0, 64_900.0, 21_880.0,
 ];
 /// The vane's divider resistor to ground.
-pub const VANE_DIVIDER_OHM: f64 = 4_700.0;
+pub(crate) const VANE_DIVIDER_OHM: f64 = 4_700.0;
 
 /// The id of the simulated DS18B20 probe.
 pub const SIM_PROBE_ID: &str = "28-00000sim0001";
 
 /// The address the simulated BME280 answers at, the example config's (an Adafruit
 /// breakout, SDO high). Move it with [`SimHardware::bme280`]`.set_address`.
-pub const SIM_BME280_ADDRESS: u8 = 0x77;
+pub(crate) const SIM_BME280_ADDRESS: u8 = 0x77;
 
 const STREAM_VANE: u64 = 0x5641_4e45;
 
@@ -42,7 +42,7 @@ impl embedded_hal::delay::DelayNs for NoDelay {
 
 /// An emulated I2C device a sensor module puts on the simulated bus
 /// ([`SimHardware::attach_i2c`]), shared by every handle to the bus.
-pub type SimI2cDevice = Arc<Mutex<dyn I2c<Error = I2cError> + Send>>;
+pub(crate) type SimI2cDevice = Arc<Mutex<dyn I2c<Error = I2cError> + Send>>;
 
 /// Simulated hardware for one station.
 pub struct SimHardware {
@@ -195,7 +195,7 @@ pub fn vane_position(dir_deg: f64) -> usize {
 }
 
 /// The wind vane through its divider into an MCP3008 channel, with ±2 counts of noise.
-pub struct SimVane {
+pub(crate) struct SimVane {
     weather: Arc<Weather>,
     time: SimTime,
     channel: u8,
@@ -238,7 +238,7 @@ impl AdcChannel for SimVane {
 }
 
 /// A 1-Wire bus with one DS18B20 in the ground.
-pub struct SimOneWire {
+pub(crate) struct SimOneWire {
     weather: Arc<Weather>,
     time: SimTime,
 }
@@ -263,7 +263,7 @@ impl OneWire for SimOneWire {
 /// The `w1_slave` text the kernel's w1_therm driver writes for a DS18B20 at
 /// `temperature_c` (12-bit resolution): the 9 scratchpad bytes with their CRC check,
 /// then the same bytes and `t=` in millidegrees.
-pub fn w1_slave_text(temperature_c: f64) -> String {
+pub(crate) fn w1_slave_text(temperature_c: f64) -> String {
     let raw = (temperature_c.clamp(-55.0, 125.0) * 16.0).round() as i16;
     let [lsb, msb] = raw.to_le_bytes();
     // TH, TL, config (12 bit), reserved 0xFF, "count remain", 0x10, as real parts read.
@@ -285,7 +285,7 @@ pub fn w1_slave_text(temperature_c: f64) -> String {
 }
 
 /// The Dallas/Maxim 1-Wire CRC-8 (polynomial x^8 + x^5 + x^4 + 1, reflected).
-pub fn crc8_maxim(bytes: &[u8]) -> u8 {
+pub(crate) fn crc8_maxim(bytes: &[u8]) -> u8 {
     let mut crc = 0u8;
     for &byte in bytes {
         let mut b = byte;

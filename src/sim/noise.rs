@@ -7,7 +7,7 @@ use rand_pcg::Pcg64Mcg;
 /// The SplitMix64 finaliser: a fast bijective mixer with good avalanche, enough to turn
 /// consecutive cell indices into unrelated seeds.
 #[inline]
-pub fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -16,7 +16,7 @@ pub fn mix(mut z: u64) -> u64 {
 /// One hash for one cell of one stream. Streams keep independent phenomena (wind,
 /// rain, temperature noise …) from sharing random numbers.
 #[inline]
-pub fn hash(seed: u64, stream: u64, cell: i64) -> u64 {
+pub(crate) fn hash(seed: u64, stream: u64, cell: i64) -> u64 {
     mix(mix(seed ^ mix(stream.wrapping_add(0x9e37_79b9_7f4a_7c15))) ^ cell as u64)
 }
 
@@ -28,7 +28,7 @@ pub fn unit(h: u64) -> f64 {
 
 /// A generator for the cell's own random numbers (several per cell).
 #[inline]
-pub fn cell_rng(seed: u64, stream: u64, cell: i64) -> Pcg64Mcg {
+pub(crate) fn cell_rng(seed: u64, stream: u64, cell: i64) -> Pcg64Mcg {
     let a = hash(seed, stream, cell);
     let b = mix(a ^ 0x6a09_e667_f3bc_c908);
     Pcg64Mcg::new((u128::from(a) << 64) | u128::from(b))
@@ -37,7 +37,7 @@ pub fn cell_rng(seed: u64, stream: u64, cell: i64) -> Pcg64Mcg {
 /// Smooth 1-D value noise in [-1, 1]: random values at multiples of `scale_s`,
 /// joined by a quintic fade so the first and second derivatives are continuous.
 #[inline]
-pub fn value_noise(seed: u64, stream: u64, t_s: f64, scale_s: f64) -> f64 {
+pub(crate) fn value_noise(seed: u64, stream: u64, t_s: f64, scale_s: f64) -> f64 {
     let x = t_s / scale_s;
     let i = x.floor();
     let f = x - i;
@@ -50,7 +50,7 @@ pub fn value_noise(seed: u64, stream: u64, t_s: f64, scale_s: f64) -> f64 {
 
 /// Fractal value noise: `octaves` layers, each half the scale and half the amplitude
 /// of the previous, normalised back to roughly [-1, 1].
-pub fn fbm(seed: u64, stream: u64, t_s: f64, scale_s: f64, octaves: u32) -> f64 {
+pub(crate) fn fbm(seed: u64, stream: u64, t_s: f64, scale_s: f64, octaves: u32) -> f64 {
     let mut sum = 0.0;
     let mut amp = 1.0;
     let mut norm = 0.0;

@@ -15,7 +15,7 @@ pub(super) struct StatAcc {
     pub(super) max: Option<f64>,
 }
 
-pub(super) fn opt_min(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+fn opt_min(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),

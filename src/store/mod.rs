@@ -55,6 +55,7 @@ use std::time::Duration;
 
 mod archive;
 mod daily;
+mod daily_extra;
 mod hourly;
 mod outbox;
 mod query;
@@ -62,6 +63,7 @@ mod report;
 mod row;
 
 pub use daily::local_date;
+pub use daily_extra::{DailyRow, DayStat};
 pub use outbox::{UploadStatus, UPLOAD_STATE_OK};
 pub use query::{Every, SensorFaults, Table, Value};
 pub use report::{PendingReport, PendingState};
@@ -73,17 +75,16 @@ pub const APPLICATION_ID: i32 = 0x5754_4852;
 
 /// The migration steps, in order: step `i` takes a database from schema version `i` to
 /// `i + 1`, in one transaction. A new schema version appends a step here (and never
-/// edits an old one: databases in the field were created by it).
-///
-/// Step 0 is `schema.sql`, which always describes the newest version: a new database
-/// is created by it alone, at [`SCHEMA_VERSION`], and the later steps only upgrade
-/// databases created by an older weatherd (a test holds an upgraded version-1
-/// database equal to a new one).
+/// edits an old one: databases in the field were created by it). Step 0 is
+/// `schema.sql`, which always describes the NEWEST schema: a new database is created
+/// by it alone, at [`SCHEMA_VERSION`]; the later steps only upgrade older files.
 const MIGRATIONS: &[&str] = &[
     SCHEMA_SQL,
-    // 1 → 2: derived values (altimeter, heat index, wind chill, apparent temperature)
+    // 1 → 2: times of the daily extremes, `daily_extra` (refilled on open).
+    include_str!("v2_daily_times.sql"),
+    // 2 → 3: derived values (altimeter, heat index, wind chill, apparent temperature)
     // and the `spike` fault kind.
-    include_str!("migrations/v2_derived_and_spike.sql"),
+    include_str!("v3_derived_and_spike.sql"),
 ];
 
 /// The newest schema version this build knows.
@@ -568,7 +569,7 @@ fn migrate(conn: &mut Connection, path: &Path, from: i64) -> Result<(), StoreErr
         .enumerate()
         .skip(usize::try_from(from).unwrap_or(usize::MAX))
     {
-        // `schema.sql` creates the newest version at once (see MIGRATIONS).
+        // schema.sql creates the newest schema in one step.
         let version = if step == 0 {
             SCHEMA_VERSION
         } else {

@@ -18,6 +18,10 @@ const STATE_UPLOAD_SUCCESS: &str = "upload_last_success_ts.";
 const STATE_UPLOAD_ERROR: &str = "upload_last_error.";
 const STATE_UPLOAD_ERROR_TS: &str = "upload_last_error_ts.";
 const STATE_UPLOAD_INFLIGHT: &str = "upload_inflight.";
+/// Current-conditions networks: the observation time last sent (seconds).
+const STATE_UPLOAD_SENT_TS: &str = "upload_last_sent_ts.";
+/// ... and what was sent (the fields, never a secret).
+const STATE_UPLOAD_SENT: &str = "upload_last_sent.";
 /// The state an uploader records after every acknowledged batch.
 pub const UPLOAD_STATE_OK: &str = "ok";
 
@@ -36,6 +40,9 @@ pub struct UploadStatus {
     pub backlog: i64,
     /// Start of the oldest record after the cursor.
     pub oldest_waiting: Option<Timestamp>,
+    /// Current-conditions networks only: the time of the last observation sent and
+    /// what was sent (fields and values, without credentials).
+    pub last_sent: Option<(Timestamp, String)>,
 }
 
 fn fault_kind(name: &str) -> Option<FaultKind> {
@@ -250,7 +257,9 @@ impl Reader {
 
 /// What an uploader records.
 impl Outbox {
-    /// Advances an uploader's cursor (call only after the destination acknowledged).
+    /// Sets an uploader's cursor by hand (a test double: the uploader advances it only
+    /// through `acknowledge`; only with the `testkit` feature).
+    #[cfg(any(test, feature = "testkit"))]
     pub fn set_upload_cursor(&mut self, destination: &str, id: i64) -> Result<(), StoreError> {
         let key = state_key(STATE_CURSOR_PREFIX, destination);
         self.db
@@ -324,6 +333,39 @@ impl Outbox {
         Ok(())
     }
 
+    /// Records what a current-conditions network last accepted: the observation's time
+    /// (its schedule and rate limit resume from it after a restart) and the fields sent.
+    pub fn set_upload_sent(
+        &mut self,
+        destination: &str,
+        observed: Timestamp,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut put =
+                tx.prepare_cached("INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)")?;
+            put.execute(params![
+                state_key(STATE_UPLOAD_SENT_TS, destination),
+                observed.secs()
+            ])?;
+            put.execute(params![state_key(STATE_UPLOAD_SENT, destination), what])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// See [`Reader::upload_last_sent`].
+    pub fn upload_last_sent(
+        &self,
+        destination: &str,
+    ) -> Result<Option<(Timestamp, String)>, StoreError> {
+        self.db.upload_last_sent(destination)
+    }
+
     /// Records the last id of a batch before it is first sent (see `upload_inflight`).
     pub fn set_upload_inflight(
         &mut self,
@@ -341,7 +383,39 @@ impl Outbox {
     }
 }
 
+impl Db {
+    fn upload_last_sent(
+        &self,
+        destination: &str,
+    ) -> Result<Option<(Timestamp, String)>, StoreError> {
+        let get = |prefix: &str| -> Result<Option<SqlValue>, StoreError> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT value FROM state WHERE key = ?1")?
+                .query_row([state_key(prefix, destination)], |row| row.get(0))
+                .optional()?)
+        };
+        Ok(
+            match (get(STATE_UPLOAD_SENT_TS)?, get(STATE_UPLOAD_SENT)?) {
+                (Some(SqlValue::Integer(t)), Some(SqlValue::Text(what))) => {
+                    Some((Timestamp::from_secs(t), what))
+                }
+                _ => None,
+            },
+        )
+    }
+}
+
 impl Reader {
+    /// A current-conditions network's last accepted observation: its time and what
+    /// was sent (`None` for archive destinations and before the first).
+    pub fn upload_last_sent(
+        &self,
+        destination: &str,
+    ) -> Result<Option<(Timestamp, String)>, StoreError> {
+        self.db.upload_last_sent(destination)
+    }
+
     /// Everything `weatherd status` shows about one destination.
     pub fn upload_status(&self, destination: &str) -> Result<UploadStatus, StoreError> {
         let get = |prefix: &str| -> Result<Option<SqlValue>, StoreError> {
@@ -371,6 +445,7 @@ impl Reader {
             last_error_at: int(get(STATE_UPLOAD_ERROR_TS)?).map(Timestamp::from_secs),
             backlog,
             oldest_waiting,
+            last_sent: self.upload_last_sent(destination)?,
         })
     }
 

@@ -10,6 +10,7 @@
 //! database before the first attempt, so that holds across restarts too. Uploaders
 //! keep nothing important in memory.
 
+pub mod current;
 pub mod http;
 pub mod mqtt;
 pub mod outbox;
@@ -43,6 +44,9 @@ pub(crate) trait DestinationKind: Sized {
     /// The smallest valid table of this type, without `type` and `name` (its
     /// required keys): for tests that go over every registered type.
     const MINIMAL: &'static str;
+    /// True for a current-conditions network (`current`): it gets each record as soon
+    /// as it is stored (no batching delay) and sends only what its schedule wants.
+    const CURRENT_CONDITIONS: bool = false;
     /// What `build` returns.
     type Destination: Destination;
     fn name(&self) -> &str;
@@ -135,6 +139,14 @@ macro_rules! destination_registry {
                 }
             }
 
+            /// True for the current-conditions networks (WU, WOW, CWOP, Windy), false
+            /// for archive destinations.
+            pub fn is_current_conditions(&self) -> bool {
+                match self {
+                    $(UploadConfig::$variant(_) => <$module::$config as DestinationKind>::CURRENT_CONDITIONS,)+
+                }
+            }
+
             fn kind(&self) -> &dyn DestinationObject {
                 match self {
                     $(UploadConfig::$variant(c) => c,)+
@@ -156,6 +168,10 @@ macro_rules! destination_registry {
 destination_registry! {
     Http("http") => http::HttpConfig,
     Mqtt("mqtt") => mqtt::MqttConfig,
+    Wunderground("wunderground") => current::WundergroundConfig,
+    Wow("wow") => current::WowConfig,
+    Cwop("cwop") => current::CwopConfig,
+    Windy("windy") => current::WindyConfig,
 }
 
 /// [`DestinationKind`] without its associated items, so the registry can hand any
@@ -515,8 +531,34 @@ impl DeliveryError {
     }
 }
 
+/// What a destination may need to know about the station besides its records (the
+/// current-conditions networks read rain totals and the position; archive
+/// destinations need none of it).
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub db_path: std::path::PathBuf,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub elevation_m: f64,
+    pub time_zone: chrono_tz::Tz,
+    pub clock: SiteClock,
+}
+
+/// The clock the station runs on, which current-conditions schedules follow.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SiteClock {
+    /// The wall clock: "now" is the system time.
+    Real,
+    /// `--simulate`: "now" is the newest stored record; real-time pauses (the polite
+    /// gap between backfilled observations) are divided by `speed` (`None`: `max`).
+    Simulated { speed: Option<f64> },
+}
+
 /// A place records are delivered to.
 pub trait Destination: Send + 'static {
+    /// Called once before the first delivery with the station's facts.
+    fn attach(&mut self, _site: &Site) {}
+
     /// Delivers the whole batch and returns only once the destination acknowledged all
     /// of it (an HTTP 2xx, or every PUBACK).
     fn deliver(&mut self, batch: &Batch) -> impl Future<Output = Result<(), DeliveryError>> + Send;

@@ -19,6 +19,8 @@ pub struct Uploads {
     wake: watch::Sender<i64>,
     drain: watch::Sender<bool>,
     stop: watch::Sender<bool>,
+    /// Handed to each destination before it starts (`Destination::attach`).
+    site: Option<super::Site>,
 }
 
 impl Uploads {
@@ -29,6 +31,7 @@ impl Uploads {
             wake: watch::channel(0).0,
             drain: watch::channel(false).0,
             stop: watch::channel(false).0,
+            site: None,
         }
     }
 
@@ -139,12 +142,35 @@ fn summary_of(
 /// bad CA file) is logged once and marked stopped in the database; the station and the
 /// other destinations run on.
 pub fn spawn_all(config: &Config, db_path: &Path, grace: Duration) -> Uploads {
+    spawn_all_on(config, db_path, grace, super::SiteClock::Real)
+}
+
+/// [`spawn_all`] for a station on `clock` (the current-conditions networks' schedules
+/// follow it: simulated under `--simulate`).
+pub fn spawn_all_on(
+    config: &Config,
+    db_path: &Path,
+    grace: Duration,
+    clock: super::SiteClock,
+) -> Uploads {
     let mut uploads = Uploads::none();
+    uploads.site = Some(super::Site {
+        db_path: db_path.to_path_buf(),
+        latitude: config.station.latitude,
+        longitude: config.station.longitude,
+        elevation_m: config.station.elevation_m,
+        time_zone: config.time_zone(),
+        clock,
+    });
     let station_id = super::station_id(&config.station.name);
     for upload in &config.upload {
         let name = upload.name().to_string();
         let mut policy = Policy::from_common(&upload.common());
         policy.shutdown_grace = grace;
+        if upload.is_current_conditions() {
+            // Each record as soon as it is stored: the network's own schedule decides.
+            policy.batch_max_age = Duration::ZERO;
+        }
         let outbox = match Store::open_outbox(db_path) {
             Ok(s) => s,
             Err(e) => {
@@ -174,6 +200,10 @@ impl Uploads {
         let wake = self.wake.subscribe();
         let drain = self.drain.subscribe();
         let (name, station_id) = (name.to_string(), station_id.to_string());
+        let mut destination = destination;
+        if let Some(site) = &self.site {
+            destination.attach(site);
+        }
         Some(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|s| *s).await;

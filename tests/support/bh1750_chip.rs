@@ -67,12 +67,6 @@ impl Bh1750Chip {
         })))
     }
 
-    /// The same chip timed by the real clock (for drivers that really sleep).
-    pub fn on_real_clock(self) -> Self {
-        self.state().virtual_ns = None;
-        self
-    }
-
     fn state(&self) -> MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }

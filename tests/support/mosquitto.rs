@@ -1,9 +1,7 @@
 //! A real mosquitto broker on a free loopback port, owned by one test (or the bench):
 //! started with a generated config, killed when dropped.
 //!
-//! Shared by `tests/upload_mqtt.rs` and `benches/upload_mqtt.rs` through `#[path]`.
-
-#![allow(dead_code)]
+//! Used by `tests/upload_mqtt.rs` and `benches/upload_mqtt.rs`.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -39,21 +39,23 @@ use embedded_hal::i2c::{ErrorType, I2c, Operation, SevenBitAddress};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub const REG_CALIB_PT: u8 = 0x88;
-pub const REG_CHIP_ID: u8 = 0xD0;
-pub const REG_RESET: u8 = 0xE0;
-pub const REG_CALIB_H: u8 = 0xE1;
+mod inverse;
+
+pub(crate) const REG_CALIB_PT: u8 = 0x88;
+pub(crate) const REG_CHIP_ID: u8 = 0xD0;
+pub(crate) const REG_RESET: u8 = 0xE0;
+pub(crate) const REG_CALIB_H: u8 = 0xE1;
 pub const REG_CTRL_HUM: u8 = 0xF2;
-pub const REG_STATUS: u8 = 0xF3;
+pub(crate) const REG_STATUS: u8 = 0xF3;
 pub const REG_CTRL_MEAS: u8 = 0xF4;
 pub const REG_CONFIG: u8 = 0xF5;
-pub const REG_DATA: u8 = 0xF7;
-pub const SOFT_RESET: u8 = 0xB6;
+pub(crate) const REG_DATA: u8 = 0xF7;
+pub(crate) const SOFT_RESET: u8 = 0xB6;
 /// Status bit 3: a conversion is running.
-pub const STATUS_MEASURING: u8 = 0x08;
+pub(crate) const STATUS_MEASURING: u8 = 0x08;
 
-pub const CHIP_ID_BME280: u8 = 0x60;
-pub const CHIP_ID_BMP280: u8 = 0x58;
+pub(crate) const CHIP_ID_BME280: u8 = 0x60;
+pub(crate) const CHIP_ID_BMP280: u8 = 0x58;
 
 /// Which part is soldered on the breakout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +68,7 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub fn chip_id(self) -> u8 {
+    pub(crate) fn chip_id(self) -> u8 {
         match self {
             Variant::Bme280 => CHIP_ID_BME280,
             Variant::Bmp280 => CHIP_ID_BMP280,
@@ -75,222 +77,6 @@ impl Variant {
     }
     fn has_humidity(self) -> bool {
         !matches!(self, Variant::Bmp280)
-    }
-}
-
-// The calibration struct is the driver's (the same datasheet fields); the emulator
-// adds the register images, the test calibration and the inverse formulas.
-impl Calibration {
-    /// The sample calibration of the BMP280 datasheet's worked example (section 3.12 /
-    /// 8.1: adc_T = 519888 → 25.08 °C, adc_P = 415148 → 100653 Pa), with humidity
-    /// values typical of real BME280 parts (the datasheet gives no humidity example).
-    pub const DATASHEET: Calibration = Calibration {
-        t1: 27504,
-        t2: 26435,
-        t3: -1000,
-        p1: 36477,
-        p2: -10685,
-        p3: 3024,
-        p4: 2855,
-        p5: 140,
-        p6: -7,
-        p7: 15500,
-        p8: -14600,
-        p9: 6000,
-        h1: 75,
-        h2: 362,
-        h3: 0,
-        h4: 313,
-        h5: 50,
-        h6: 30,
-    };
-
-    /// The 26 bytes at 0x88..=0xA1 (0xA0 is unused; 0xA1 holds dig_H1).
-    pub fn pt_bytes(&self) -> [u8; 26] {
-        let mut b = [0u8; 26];
-        let words: [u16; 12] = [
-            self.t1,
-            self.t2 as u16,
-            self.t3 as u16,
-            self.p1,
-            self.p2 as u16,
-            self.p3 as u16,
-            self.p4 as u16,
-            self.p5 as u16,
-            self.p6 as u16,
-            self.p7 as u16,
-            self.p8 as u16,
-            self.p9 as u16,
-        ];
-        for (i, w) in words.iter().enumerate() {
-            b[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
-        }
-        b[25] = self.h1;
-        b
-    }
-
-    /// The 7 bytes at 0xE1..=0xE7; dig_H4 and dig_H5 are 12-bit values sharing 0xE5.
-    pub fn h_bytes(&self) -> [u8; 7] {
-        let h2 = (self.h2 as u16).to_le_bytes();
-        let h4 = self.h4 as u16;
-        let h5 = self.h5 as u16;
-        [
-            h2[0],
-            h2[1],
-            self.h3,
-            (h4 >> 4) as u8,
-            ((h4 & 0x0f) as u8) | (((h5 & 0x0f) as u8) << 4),
-            (h5 >> 4) as u8,
-            self.h6 as u8,
-        ]
-    }
-
-    /// Datasheet double-precision temperature compensation: (°C, t_fine).
-    pub fn temperature(&self, adc_t: u32) -> (f64, f64) {
-        let x = f64::from(adc_t);
-        let var1 = (x / 16384.0 - f64::from(self.t1) / 1024.0) * f64::from(self.t2);
-        let d = x / 131072.0 - f64::from(self.t1) / 8192.0;
-        let var2 = d * d * f64::from(self.t3);
-        // The datasheet stores t_fine as a 32-bit integer.
-        ((var1 + var2) / 5120.0, (var1 + var2).trunc())
-    }
-
-    /// Datasheet double-precision pressure compensation, in Pa.
-    pub fn pressure(&self, adc_p: u32, t_fine: f64) -> f64 {
-        let mut var1 = t_fine / 2.0 - 64000.0;
-        let mut var2 = var1 * var1 * f64::from(self.p6) / 32768.0;
-        var2 += var1 * f64::from(self.p5) * 2.0;
-        var2 = var2 / 4.0 + f64::from(self.p4) * 65536.0;
-        var1 = (f64::from(self.p3) * var1 * var1 / 524288.0 + f64::from(self.p2) * var1) / 524288.0;
-        var1 = (1.0 + var1 / 32768.0) * f64::from(self.p1);
-        if var1 == 0.0 {
-            return 0.0;
-        }
-        let mut p = 1048576.0 - f64::from(adc_p);
-        p = (p - var2 / 4096.0) * 6250.0 / var1;
-        let var1 = f64::from(self.p9) * p * p / 2147483648.0;
-        let var2 = p * f64::from(self.p8) / 32768.0;
-        p + (var1 + var2 + f64::from(self.p7)) / 16.0
-    }
-
-    /// Datasheet double-precision humidity compensation, in %, before clamping.
-    pub fn humidity(&self, adc_h: u32, t_fine: f64) -> f64 {
-        let v = t_fine - 76800.0;
-        let v = (f64::from(adc_h) - (f64::from(self.h4) * 64.0 + f64::from(self.h5) / 16384.0 * v))
-            * (f64::from(self.h2) / 65536.0
-                * (1.0
-                    + f64::from(self.h6) / 67108864.0
-                        * v
-                        * (1.0 + f64::from(self.h3) / 67108864.0 * v)));
-        v * (1.0 - f64::from(self.h1) * v / 524288.0)
-    }
-
-    /// The raw ADC values the chip would report for these conditions.
-    pub fn raw_for(&self, air: AirConditions) -> RawSample {
-        self.raw_near(air, None)
-    }
-
-    /// The same as [`Calibration::raw_for`], searching outwards from `previous` first:
-    /// the air changes little between two measurements, so a few steps bracket the
-    /// answer instead of twenty halvings of the whole range. The answer is the same.
-    pub fn raw_near(&self, air: AirConditions, previous: Option<RawSample>) -> RawSample {
-        let temperature_c = air.temperature_c.clamp(-40.0, 85.0);
-        let adc_t = search(
-            (0, (1 << 20) - 1),
-            previous.map(|p| p.adc_t),
-            temperature_c,
-            |x| self.temperature(x).0,
-            true,
-        );
-        let t_fine = self.temperature(adc_t).1;
-        let pressure_pa = air.pressure_pa.clamp(30_000.0, 110_000.0);
-        let adc_p = search(
-            (0, (1 << 20) - 1),
-            previous.map(|p| p.adc_p),
-            pressure_pa,
-            |x| self.pressure(x, t_fine),
-            false,
-        );
-        let humidity_pct = air.humidity_pct.clamp(0.0, 100.0);
-        let adc_h = search(
-            (0, 0xffff),
-            previous.map(|p| u32::from(p.adc_h)),
-            humidity_pct,
-            |x| self.humidity(x, t_fine),
-            true,
-        );
-        RawSample {
-            adc_t,
-            adc_p,
-            adc_h: adc_h as u16,
-        }
-    }
-}
-
-/// The raw value in `range` whose image under the monotonic `f` is nearest `target`,
-/// bracketed first around `hint` when there is one.
-fn search(
-    range: (u32, u32),
-    hint: Option<u32>,
-    target: f64,
-    f: impl Fn(u32) -> f64,
-    increasing: bool,
-) -> u32 {
-    let below = |x: u32| {
-        if increasing {
-            f(x) < target
-        } else {
-            f(x) > target
-        }
-    };
-    let (min, max) = range;
-    let (mut lo, mut hi) = range;
-    if let Some(h) = hint.map(|h| h.clamp(min, max)) {
-        // Gallop away from the hint until the first x with !below(x) is bracketed.
-        let mut step = 1u32;
-        if below(h) {
-            lo = h + 1;
-            loop {
-                let probe = h.saturating_add(step).min(max);
-                if !below(probe) || probe == max {
-                    hi = probe;
-                    break;
-                }
-                lo = probe + 1;
-                step = step.saturating_mul(2);
-            }
-        } else {
-            hi = h;
-            loop {
-                let probe = h.saturating_sub(step).max(min);
-                if below(probe) {
-                    lo = probe + 1;
-                    break;
-                }
-                hi = probe;
-                if probe == min {
-                    lo = min;
-                    break;
-                }
-                step = step.saturating_mul(2);
-            }
-        }
-        lo = lo.min(hi);
-    }
-    // Invariant: the first x with !below(x) lies in lo..=hi (or there is none).
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if below(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    let candidate = lo.clamp(min, max);
-    if candidate > min && (f(candidate - 1) - target).abs() < (f(candidate) - target).abs() {
-        candidate - 1
-    } else {
-        candidate
     }
 }
 
@@ -311,7 +97,7 @@ pub struct RawSample {
 }
 
 /// Where the chip gets its air from when it measures.
-pub type AirSource = Arc<dyn Fn() -> AirConditions + Send + Sync>;
+pub(crate) type AirSource = Arc<dyn Fn() -> AirConditions + Send + Sync>;
 
 /// How long this part takes to convert (datasheet 9.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -733,91 +519,4 @@ impl I2c<SevenBitAddress> for Bme280Chip {
 }
 
 #[cfg(test)]
-mod tests {
-
-    #[test]
-    fn searching_from_a_previous_measurement_finds_the_same_raw_values() {
-        let c = Calibration::DATASHEET;
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |lo: f64, hi: f64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            lo + (rng % 10_000) as f64 / 10_000.0 * (hi - lo)
-        };
-        let mut previous = None;
-        for i in 0..400 {
-            let air = AirConditions {
-                temperature_c: next(-45.0, 90.0),
-                pressure_pa: next(25_000.0, 115_000.0),
-                humidity_pct: next(-5.0, 105.0),
-            };
-            let cold = c.raw_for(air);
-            // Far hints (any earlier answer) and near ones (a nudged copy) alike.
-            let hint = if i % 2 == 0 {
-                previous
-            } else {
-                Some(RawSample {
-                    adc_t: cold.adc_t + 3,
-                    adc_p: cold.adc_p.saturating_sub(2),
-                    adc_h: cold.adc_h,
-                })
-            };
-            assert_eq!(c.raw_near(air, hint), cold, "{air:?} from {hint:?}");
-            previous = Some(cold);
-        }
-    }
-    use super::*;
-
-    #[test]
-    fn datasheet_worked_example_in_double_precision() {
-        let c = Calibration::DATASHEET;
-        let (t, t_fine) = c.temperature(519_888);
-        assert_eq!(t_fine, 128_422.0);
-        assert!((t - 25.08).abs() < 0.005, "{t}");
-        let p = c.pressure(415_148, t_fine);
-        assert!((p - 100_653.27).abs() < 0.05, "{p}");
-    }
-
-    #[test]
-    fn inversion_finds_the_worked_example() {
-        let c = Calibration::DATASHEET;
-        let (t, t_fine) = c.temperature(519_888);
-        let p = c.pressure(415_148, t_fine);
-        let raw = c.raw_for(AirConditions {
-            temperature_c: t,
-            pressure_pa: p,
-            humidity_pct: 50.0,
-        });
-        assert_eq!(raw.adc_t, 519_888);
-        assert_eq!(raw.adc_p, 415_148);
-        let h = c.humidity(u32::from(raw.adc_h), t_fine);
-        assert!((h - 50.0).abs() < 0.01, "{h}");
-    }
-
-    #[test]
-    fn calibration_bytes_round_trip_h4_h5_packing() {
-        let c = Calibration {
-            h4: -300,
-            h5: 1234,
-            ..Calibration::DATASHEET
-        };
-        let h = c.h_bytes();
-        // The bme280 crate's unpacking (sign-extended nibbles).
-        let h4 = (h[3] as i8 as i16 * 16) | ((h[4] as i8 as i16) & 0x0F);
-        let h5 = (h[5] as i8 as i16 * 16) | (((h[4] as i8 as i16) & 0xF0) >> 4);
-        assert_eq!((h4, h5), (-300, 1234));
-        let pt = Calibration::DATASHEET.pt_bytes();
-        assert_eq!(&pt[0..2], &27504u16.to_le_bytes());
-        assert_eq!(&pt[4..6], &(-1000i16).to_le_bytes());
-        assert_eq!(pt[25], 75);
-    }
-
-    #[test]
-    fn resolution_follows_oversampling_and_filter() {
-        assert_eq!(reduce_resolution(0xABCDE, 0, 0), 0x80000);
-        assert_eq!(reduce_resolution(0xABCDE, 1, 0), 0xABCD0);
-        assert_eq!(reduce_resolution(0xABCDE, 5, 0), 0xABCDE);
-        assert_eq!(reduce_resolution(0xABCDE, 1, 4), 0xABCDE);
-    }
-}
+mod tests;

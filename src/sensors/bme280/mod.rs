@@ -33,6 +33,9 @@ use crate::observation::{Quantity, Reading};
 use crate::probe::{Finding, Status};
 use embedded_hal::delay::DelayNs;
 
+mod calibration;
+pub use calibration::Calibration;
+
 const REG_CALIB_PT: u8 = 0x88;
 const REG_CHIP_ID: u8 = 0xD0;
 const REG_RESET: u8 = 0xE0;
@@ -93,6 +96,13 @@ pub mod defaults {
 }
 
 impl SensorKind for Bme280Config {
+    const EXAMPLE: &'static str = r#"
+[sensors.bme280]
+type = "bme280"
+bus = "/dev/i2c-1"
+address = 0x77
+"#;
+
     fn quantities(&self) -> Vec<Quantity> {
         vec![
             Quantity::TemperatureC,
@@ -301,7 +311,7 @@ impl Settings {
             | (osrs_bits(self.oversampling_pressure).unwrap_or(1) << 2)
     }
 
-    pub fn ctrl_hum(&self) -> u8 {
+    pub(crate) fn ctrl_hum(&self) -> u8 {
         osrs_bits(self.oversampling_humidity).unwrap_or(1)
     }
 
@@ -313,7 +323,7 @@ impl Settings {
     /// The datasheet's maximum measurement time (section 9.1), in µs, rounded up:
     /// 1.25 + 2.3·osrs_t + (2.3·osrs_p + 0.575) + (2.3·osrs_h + 0.575) ms, the
     /// humidity term only when humidity is measured (not on a BMP280).
-    pub fn max_measurement_us(&self, humidity: bool) -> u32 {
+    pub(crate) fn max_measurement_us(&self, humidity: bool) -> u32 {
         // In ns-free integer µs: 2.3 ms = 2300 µs, 0.575 ms = 575 µs.
         let t = 1_250 + 2_300 * u32::from(self.oversampling_temperature);
         let p = 2_300 * u32::from(self.oversampling_pressure) + 575;
@@ -327,7 +337,7 @@ impl Settings {
 }
 
 /// Register bits for an oversampling factor (datasheet tables 20, 22, 23).
-pub fn osrs_bits(factor: u8) -> Option<u8> {
+pub(crate) fn osrs_bits(factor: u8) -> Option<u8> {
     match factor {
         1 => Some(1),
         2 => Some(2),
@@ -339,7 +349,7 @@ pub fn osrs_bits(factor: u8) -> Option<u8> {
 }
 
 /// Register bits for an IIR filter coefficient (datasheet table 28).
-pub fn filter_bits(coefficient: u8) -> Option<u8> {
+pub(crate) fn filter_bits(coefficient: u8) -> Option<u8> {
     match coefficient {
         0 => Some(0),
         2 => Some(1),
@@ -347,123 +357,6 @@ pub fn filter_bits(coefficient: u8) -> Option<u8> {
         8 => Some(3),
         16 => Some(4),
         _ => None,
-    }
-}
-
-/// The factory trimming values (datasheet names, table 16).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Calibration {
-    pub t1: u16,
-    pub t2: i16,
-    pub t3: i16,
-    pub p1: u16,
-    pub p2: i16,
-    pub p3: i16,
-    pub p4: i16,
-    pub p5: i16,
-    pub p6: i16,
-    pub p7: i16,
-    pub p8: i16,
-    pub p9: i16,
-    pub h1: u8,
-    pub h2: i16,
-    pub h3: u8,
-    pub h4: i16,
-    pub h5: i16,
-    pub h6: i8,
-}
-
-impl Calibration {
-    /// From the 26 bytes at 0x88..=0xA1 and the 7 at 0xE1..=0xE7 (zeros for a BMP280,
-    /// which has no humidity calibration).
-    pub fn from_registers(pt: &[u8; 26], h: &[u8; 7]) -> Calibration {
-        let u = |i: usize| u16::from_le_bytes([pt[i], pt[i + 1]]);
-        let s = |i: usize| i16::from_le_bytes([pt[i], pt[i + 1]]);
-        Calibration {
-            t1: u(0),
-            t2: s(2),
-            t3: s(4),
-            p1: u(6),
-            p2: s(8),
-            p3: s(10),
-            p4: s(12),
-            p5: s(14),
-            p6: s(16),
-            p7: s(18),
-            p8: s(20),
-            p9: s(22),
-            h1: pt[25],
-            h2: i16::from_le_bytes([h[0], h[1]]),
-            h3: h[2],
-            // Two signed 12-bit values sharing 0xE5: dig_H4 = 0xE4[7:0] 0xE5[3:0],
-            // dig_H5 = 0xE6[7:0] 0xE5[7:4]; the high byte carries the sign.
-            h4: (i16::from(h[3] as i8) << 4) | i16::from(h[4] & 0x0f),
-            h5: (i16::from(h[5] as i8) << 4) | i16::from(h[4] >> 4),
-            h6: h[6] as i8,
-        }
-    }
-
-    /// t_fine from the 20-bit adc_T (datasheet 4.2.3, BME280_compensate_T_int32).
-    /// 64-bit arithmetic gives the same results as the datasheet's 32-bit code for any
-    /// real chip, and cannot overflow on garbage calibration.
-    pub fn t_fine(&self, adc_t: u32) -> i64 {
-        let adc = i64::from(adc_t);
-        let t1 = i64::from(self.t1);
-        let var1 = (((adc >> 3) - (t1 << 1)) * i64::from(self.t2)) >> 11;
-        let d = (adc >> 4) - t1;
-        let var2 = (((d * d) >> 12) * i64::from(self.t3)) >> 14;
-        var1 + var2
-    }
-
-    /// °C from t_fine. The datasheet's int32 code rounds this to 0.01 °C,
-    /// `(t_fine·5 + 128) >> 8`; dividing without that rounding keeps the chip's own
-    /// resolution (0.005 °C at ×1) instead of adding 0.005 °C of rounding error.
-    pub fn temperature_c(t_fine: i64) -> f64 {
-        t_fine as f64 / 5120.0
-    }
-
-    /// Pa from the 20-bit adc_P (datasheet 4.2.3, BME280_compensate_P_int64, whose
-    /// result is Pa in Q24.8). None when dig_P1 makes the divisor zero (a chip whose
-    /// calibration reads as zeros). 128-bit arithmetic cannot overflow on garbage.
-    pub fn pressure_pa(&self, adc_p: u32, t_fine: i64) -> Option<f64> {
-        let mut var1 = i128::from(t_fine) - 128_000;
-        let mut var2 = var1 * var1 * i128::from(self.p6);
-        var2 += (var1 * i128::from(self.p5)) << 17;
-        var2 += i128::from(self.p4) << 35;
-        var1 = ((var1 * var1 * i128::from(self.p3)) >> 8) + ((var1 * i128::from(self.p2)) << 12);
-        var1 = (((1i128 << 47) + var1) * i128::from(self.p1)) >> 33;
-        if var1 == 0 {
-            return None;
-        }
-        let mut p = 1_048_576 - i128::from(adc_p);
-        p = (((p << 31) - var2) * 3125) / var1;
-        let var1 = (i128::from(self.p9) * (p >> 13) * (p >> 13)) >> 25;
-        let var2 = (i128::from(self.p8) * p) >> 19;
-        p = ((p + var1 + var2) >> 8) + (i128::from(self.p7) << 4);
-        Some(p as f64 / 256.0)
-    }
-
-    /// %RH from the 16-bit adc_H (datasheet 4.2.3, bme280_compensate_H_int32, whose
-    /// result is %RH·1024, clamped to 0..100 %). Note that dig_H3 appears once, inside
-    /// the dig_H6 term: Bosch's double-precision API code multiplies by
-    /// `(1 + dig_H3·(t_fine − 76800)/2^26)` a second time, which the datasheet does not.
-    pub fn humidity_pct(&self, adc_h: u16, t_fine: i64) -> f64 {
-        // 128-bit: the same results as the datasheet's 32-bit code for any real chip,
-        // and no overflow (a panic in a debug build) on garbage calibration.
-        let v = i128::from(t_fine) - 76_800;
-        let h1 = i128::from(self.h1);
-        let h2 = i128::from(self.h2);
-        let h3 = i128::from(self.h3);
-        let h4 = i128::from(self.h4);
-        let h5 = i128::from(self.h5);
-        let h6 = i128::from(self.h6);
-        let x = ((((i128::from(adc_h) << 14) - (h4 << 20) - (h5 * v)) + 16_384) >> 15)
-            * (((((((v * h6) >> 10) * (((v * h3) >> 11) + 32_768)) >> 10) + 2_097_152) * h2
-                + 8_192)
-                >> 14);
-        let x = x - (((((x >> 15) * (x >> 15)) >> 7) * h1) >> 4);
-        let x = x.clamp(0, 419_430_400);
-        (x >> 12) as f64 / 1024.0
     }
 }
 
@@ -736,131 +629,4 @@ fn bus_hint(e: I2cError) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The BMP280 datasheet's worked example (section 3.12), whose temperature and
-    /// pressure calibration and formulas the BME280 shares.
-    const EXAMPLE: Calibration = Calibration {
-        t1: 27504,
-        t2: 26435,
-        t3: -1000,
-        p1: 36477,
-        p2: -10685,
-        p3: 3024,
-        p4: 2855,
-        p5: 140,
-        p6: -7,
-        p7: 15500,
-        p8: -14600,
-        p9: 6000,
-        h1: 75,
-        h2: 362,
-        h3: 0,
-        h4: 313,
-        h5: 50,
-        h6: 30,
-    };
-
-    #[test]
-    fn datasheet_worked_example_in_integers() {
-        let t_fine = EXAMPLE.t_fine(519_888);
-        assert_eq!(t_fine, 128_422);
-        // The datasheet's int32 result, 2508 (25.08 °C).
-        assert_eq!((t_fine * 5 + 128) >> 8, 2508);
-        let p = EXAMPLE.pressure_pa(415_148, t_fine).expect("pressure");
-        // The int64 code gives 100653.27 Pa for the example.
-        assert!((p - 100_653.27).abs() < 0.02, "{p}");
-    }
-
-    #[test]
-    fn maximum_measurement_times_follow_the_datasheet() {
-        // Datasheet 9.1: weather monitoring 9.3 ms max; ×16 everything 112.8 ms.
-        assert_eq!(Settings::WEATHER_MONITORING.max_measurement_us(true), 9_300);
-        let all16 = Settings {
-            oversampling_temperature: 16,
-            oversampling_pressure: 16,
-            oversampling_humidity: 16,
-            iir_filter_coefficient: 16,
-        };
-        assert_eq!(all16.max_measurement_us(true), 112_800);
-        // The bme280 crate's settings (×2 T, ×16 P, ×1 H): 46.1 ms, longer than the
-        // 40 ms it waited.
-        let old = Settings {
-            oversampling_temperature: 2,
-            oversampling_pressure: 16,
-            oversampling_humidity: 1,
-            iir_filter_coefficient: 16,
-        };
-        assert_eq!(old.max_measurement_us(true), 46_100);
-        assert_eq!(
-            Settings::WEATHER_MONITORING.max_measurement_us(false),
-            6_425
-        );
-    }
-
-    #[test]
-    fn register_values_for_the_settings() {
-        let w = Settings::WEATHER_MONITORING;
-        assert_eq!(
-            (w.ctrl_meas(), w.ctrl_hum(), w.config()),
-            (0x24, 0x01, 0x00)
-        );
-        let old = Settings {
-            oversampling_temperature: 2,
-            oversampling_pressure: 16,
-            oversampling_humidity: 1,
-            iir_filter_coefficient: 16,
-        };
-        // The crate's init(): ctrl_meas 0x54, config 0x10.
-        assert_eq!((old.ctrl_meas(), old.config()), (0x54, 0x10));
-    }
-
-    #[test]
-    fn calibration_unpacks_the_shared_h4_h5_nibbles() {
-        // dig_H4 = -300 (0xED4), dig_H5 = 1234 (0x4D2): 0xE4 = 0xED, 0xE5 = 0x24, 0xE6 = 0x4D.
-        let h = [0x6a, 0x01, 0x28, 0xed, 0x24, 0x4d, 0x1e];
-        let c = Calibration::from_registers(&[1; 26], &h);
-        assert_eq!((c.h2, c.h3, c.h4, c.h5, c.h6), (362, 40, -300, 1234, 30));
-    }
-
-    #[test]
-    fn humidity_integer_formula_equals_the_datasheet_double_formula() {
-        // The datasheet's double code, with dig_H3 inside the dig_H6 term only.
-        let double = |c: &Calibration, adc_h: f64, t_fine: f64| {
-            let v = t_fine - 76800.0;
-            let v = (adc_h - (f64::from(c.h4) * 64.0 + f64::from(c.h5) / 16384.0 * v))
-                * (f64::from(c.h2) / 65536.0
-                    * (1.0
-                        + f64::from(c.h6) / 67108864.0
-                            * v
-                            * (1.0 + f64::from(c.h3) / 67108864.0 * v)));
-            (v * (1.0 - f64::from(c.h1) * v / 524288.0)).clamp(0.0, 100.0)
-        };
-        for h3 in [0u8, 40, 255] {
-            let c = Calibration { h3, ..EXAMPLE };
-            for t_fine in [-20_480i64, 51_200, 128_000, 204_800] {
-                for adc_h in (20_000u16..40_000).step_by(997) {
-                    let i = c.humidity_pct(adc_h, t_fine);
-                    let d = double(&c, f64::from(adc_h), t_fine as f64);
-                    assert!(
-                        (i - d).abs() < 0.01,
-                        "h3 {h3} t_fine {t_fine} adc {adc_h}: {i} vs {d}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn garbage_calibration_does_not_panic() {
-        let c = Calibration::from_registers(&[0xff; 26], &[0xff; 7]);
-        for adc in [0u32, 0x7ffff, 0xfffff] {
-            let t_fine = c.t_fine(adc);
-            let _ = c.pressure_pa(adc, t_fine);
-            let _ = c.humidity_pct(0xffff, t_fine);
-        }
-        let zero = Calibration::from_registers(&[0; 26], &[0; 7]);
-        assert_eq!(zero.pressure_pa(415_148, 0), None);
-    }
-}
+mod tests;

@@ -1,23 +1,19 @@
--- Schema version 1 -> 2 (issue 12): derived values and spike QC.
+-- Schema version 2 -> 3 (issue 12): derived values and spike QC.
 --
 -- One transaction (the store runs each step in one): every row is kept. The derived
 -- columns of records written before the upgrade stay NULL (their inputs, the means,
 -- are all still in the archive, so a query can compute them, but weatherd does not
--- rewrite history); the daily extremes of the days before stay NULL likewise.
+-- rewrite history). Their daily mean/min/max live in `daily_extra` (driven by
+-- record::COLUMNS), which therefore has nothing for the days before either.
 
 ALTER TABLE archive ADD COLUMN altimeter_hpa REAL;
 ALTER TABLE archive ADD COLUMN heat_index_c REAL;
 ALTER TABLE archive ADD COLUMN wind_chill_c REAL;
 ALTER TABLE archive ADD COLUMN apparent_temperature_c REAL;
 
-ALTER TABLE daily ADD COLUMN heat_index_max_c REAL;
-ALTER TABLE daily ADD COLUMN wind_chill_min_c REAL;
-ALTER TABLE daily ADD COLUMN apparent_temperature_min_c REAL;
-ALTER TABLE daily ADD COLUMN apparent_temperature_max_c REAL;
-
 -- A fault kind is a CHECK constraint, which SQLite cannot alter: the table is rebuilt
 -- with the new kind `spike`, keeping every row and id.
-CREATE TABLE fault_v2 (
+CREATE TABLE fault_new (
     id          INTEGER PRIMARY KEY,
     archive_id  INTEGER NOT NULL REFERENCES archive (id) ON DELETE CASCADE,
     -- The sensor's name, as in the [sensors.NAME] table of weatherd.toml.
@@ -32,10 +28,10 @@ CREATE TABLE fault_v2 (
     -- The first fault's message, for the operator.
     message     TEXT    NOT NULL
 );
-INSERT INTO fault_v2 (id, archive_id, sensor, quantity, kind, count, first_ts, message)
+INSERT INTO fault_new (id, archive_id, sensor, quantity, kind, count, first_ts, message)
 SELECT id, archive_id, sensor, quantity, kind, count, first_ts, message FROM fault;
 DROP TABLE fault;
-ALTER TABLE fault_v2 RENAME TO fault;
+ALTER TABLE fault_new RENAME TO fault;
 CREATE INDEX fault_by_archive ON fault (archive_id);
 
 DROP VIEW records;
@@ -55,29 +51,3 @@ SELECT
     rain_mm, rain_rate_mm_per_h, rain_n,
     altimeter_hpa, heat_index_c, wind_chill_c, apparent_temperature_c
 FROM archive;
-
-DROP VIEW daily_summary;
-CREATE VIEW daily_summary AS
-SELECT
-    date,
-    records,
-    temperature_sum_c / nullif(temperature_n, 0)               AS temperature_c,
-    temperature_min_c,
-    temperature_max_c,
-    humidity_sum_pct / nullif(humidity_n, 0)                   AS humidity_pct,
-    humidity_min_pct,
-    humidity_max_pct,
-    pressure_sum_hpa / nullif(pressure_n, 0)                   AS pressure_hpa,
-    pressure_min_hpa,
-    pressure_max_hpa,
-    ground_temperature_sum_c / nullif(ground_temperature_n, 0) AS ground_temperature_c,
-    ground_temperature_min_c,
-    ground_temperature_max_c,
-    wind_speed_sum_kmh / nullif(wind_n, 0)                     AS wind_speed_kmh,
-    wind_gust_kmh,
-    rain_mm,
-    heat_index_max_c,
-    wind_chill_min_c,
-    apparent_temperature_min_c,
-    apparent_temperature_max_c
-FROM daily;

@@ -1,7 +1,6 @@
 //! An in-process HTTP receiver for upload tests and the benchmark: decompresses gzip,
 //! checks the bearer token, drops repeats by idempotency key and by record id (as a
 //! real server should), and injects faults from a script.
-#![allow(dead_code)]
 
 use flate2::read::GzDecoder;
 use std::collections::{BTreeMap, HashSet};

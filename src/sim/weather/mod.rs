@@ -35,6 +35,11 @@ use crate::time::Timestamp;
 use rand::Rng;
 use std::f64::consts::PI;
 
+mod light;
+mod memo;
+pub use memo::MeanWindCache;
+use memo::*;
+
 const SECS_PER_DAY: f64 = 86_400.0;
 const SECS_PER_HOUR: f64 = 3_600.0;
 const DAYS_PER_YEAR: f64 = 365.2422;
@@ -48,79 +53,6 @@ const STORM_CELL_S: f64 = 4.0 * SECS_PER_DAY;
 const GUST_CELL_S: f64 = 20.0;
 /// Grid of the slow wind terms.
 const WIND_GRID_S: f64 = 60.0;
-
-/// Noise streams: one per phenomenon so they are independent.
-mod stream {
-    pub const CLOUD: u64 = 1;
-    pub const T_SYNOPTIC: u64 = 2;
-    pub const T_MESO: u64 = 3;
-    pub const T_SHORT: u64 = 4;
-    pub const DRYNESS: u64 = 5;
-    pub const P_SYNOPTIC: u64 = 6;
-    pub const P_MESO: u64 = 7;
-    pub const WIND_SYNOPTIC: u64 = 8;
-    pub const STORM: u64 = 9;
-    pub const TURB_SLOW: u64 = 10;
-    pub const TURB_FAST: u64 = 11;
-    pub const GUST: u64 = 12;
-    pub const DIR_SYNOPTIC: u64 = 13;
-    pub const DIR_MESO: u64 = 14;
-    pub const DIR_TURB: u64 = 15;
-    pub const RAIN: u64 = 16;
-    pub const DIR_SEASONAL: u64 = 17;
-}
-
-/// The wind's random nodes last used: the two grid nodes of the slow wind, both
-/// turbulence noises' and the gust cell's. A memo only: the values are the same with or
-/// without it (the same arithmetic on the same numbers), so it cannot make a resumed
-/// run differ. It makes an evaluation a few multiplications, which the anemometer's
-/// four evaluations per simulated second need.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct MeanWindCache {
-    node: Option<i64>,
-    a: f64,
-    b: f64,
-    turb_slow: NoiseNodes,
-    turb_fast: NoiseNodes,
-    gust_cell: Option<i64>,
-    gust: Option<GustBurst>,
-}
-
-/// The two random values around one cell of [`value_noise`].
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct NoiseNodes {
-    cell: Option<i64>,
-    a: f64,
-    b: f64,
-}
-
-/// `x.floor()`, skipping the call (a libm call on baseline x86-64) when `x` lies in the
-/// cell remembered: the same value either way.
-#[inline]
-fn floor_near(x: f64, cell: Option<i64>) -> f64 {
-    match cell {
-        Some(c) if (c as f64) <= x && x < (c + 1) as f64 => c as f64,
-        _ => x.floor(),
-    }
-}
-
-/// [`value_noise`] with its nodes memoised: bit-identical results.
-#[inline]
-fn value_noise_memo(seed: u64, stream: u64, t_s: f64, scale_s: f64, memo: &mut NoiseNodes) -> f64 {
-    let x = t_s / scale_s;
-    let i = floor_near(x, memo.cell);
-    let f = x - i;
-    let i = i as i64;
-    if memo.cell != Some(i) {
-        *memo = NoiseNodes {
-            cell: Some(i),
-            a: unit(hash(seed, stream, i)) * 2.0 - 1.0,
-            b: unit(hash(seed, stream, i + 1)) * 2.0 - 1.0,
-        };
-    }
-    let w = f * f * f * (f * (f * 6.0 - 15.0) + 10.0);
-    memo.a + (memo.b - memo.a) * w
-}
 
 /// One gust burst: where it starts (s), how long it lasts (s), its strength.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -162,7 +94,7 @@ impl Shower {
 /// function of seed and cell), so the rain gauge, which asks about the same few cells
 /// every simulated second, does not redo their noise and random draws.
 #[derive(Clone, Debug, Default)]
-pub struct RainMemo {
+pub(crate) struct RainMemo {
     cells: Vec<(i64, Option<Shower>)>,
     next: usize,
 }
@@ -172,7 +104,7 @@ const RAIN_MEMO_CELLS: usize = 8;
 
 /// A dry spell at least this long empties the rain gauge's bucket (it evaporates): the
 /// next rain starts from a new seeded fill level.
-pub const BUCKET_DRIES_AFTER_S: f64 = SECS_PER_HOUR;
+pub(crate) const BUCKET_DRIES_AFTER_S: f64 = SECS_PER_HOUR;
 /// How far back (hour cells) a wet spell is followed to its start; a longer unbroken
 /// chain of showers (days of rain) starts its bucket level afresh there.
 const SPELL_LOOKBACK_CELLS: i64 = 72;
@@ -333,7 +265,7 @@ impl Weather {
     }
 
     /// [`Weather::rain_mm_between`] with a memo of the showers (same values).
-    pub fn rain_mm_between_memo(
+    pub(crate) fn rain_mm_between_memo(
         &self,
         from: Timestamp,
         until: Timestamp,
@@ -382,7 +314,7 @@ impl Weather {
     }
 
     /// [`Weather::rain_spell`] with a memo of the showers (same values).
-    pub fn rain_spell_memo(&self, t: Timestamp, memo: &mut RainMemo) -> Option<RainSpell> {
+    pub(crate) fn rain_spell_memo(&self, t: Timestamp, memo: &mut RainMemo) -> Option<RainSpell> {
         let s = t.as_secs_f64();
         let now_cell = (s / SHOWER_CELL_S).floor() as i64;
         let mut spell: Option<RainSpell> = None;
@@ -415,13 +347,14 @@ impl Weather {
         spell
     }
 
-    /// Rain (mm) fallen since the start of `spell` up to `t`.
-    pub fn spell_rain_mm(&self, spell: RainSpell, t: Timestamp) -> f64 {
-        self.spell_rain_mm_memo(spell, t, &mut RainMemo::default())
-    }
-
-    /// [`Weather::spell_rain_mm`] with a memo of the showers (same values).
-    pub fn spell_rain_mm_memo(&self, spell: RainSpell, t: Timestamp, memo: &mut RainMemo) -> f64 {
+    /// Rain (mm) fallen since the start of `spell` up to `t`, with a memo of the
+    /// showers.
+    pub(crate) fn spell_rain_mm_memo(
+        &self,
+        spell: RainSpell,
+        t: Timestamp,
+        memo: &mut RainMemo,
+    ) -> f64 {
         let s = t.as_secs_f64();
         if s <= spell.start_s {
             return 0.0;
@@ -474,12 +407,16 @@ impl Weather {
     /// The daily wave in °C: its amplitude grows with the sun's height and shrinks
     /// under cloud.
     fn diurnal_c(&self, s: f64, rain_mmh: f64) -> f64 {
-        let cloud = (0.5
-            + 0.5 * fbm(self.seed, stream::CLOUD, s, 10.0 * SECS_PER_HOUR, 2)
-            + rain_mmh / (rain_mmh + 1.0))
-            .clamp(0.0, 1.0);
+        let cloud = self.cloud_at(s, rain_mmh);
         let amplitude = (3.5 + 1.5 * self.sun_factor(s)) * (1.0 - 0.6 * cloud);
         amplitude * self.diurnal_shape(s)
+    }
+
+    /// Cloud cover, 0 (clear) to 1 (overcast): slow noise, and full under rain.
+    fn cloud_at(&self, s: f64, rain_mmh: f64) -> f64 {
+        (0.5 + 0.5 * fbm(self.seed, stream::CLOUD, s, 10.0 * SECS_PER_HOUR, 2)
+            + rain_mmh / (rain_mmh + 1.0))
+            .clamp(0.0, 1.0)
     }
 
     /// -1 at the winter solstice, +1 at the summer solstice of this hemisphere.
@@ -726,7 +663,7 @@ impl Weather {
 }
 
 /// Magnus formula over water (a = 17.62, b = 243.12 °C), clamped to 5..=100 %.
-pub fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64 {
+pub(crate) fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64 {
     const A: f64 = 17.62;
     const B: f64 = 243.12;
     let rh = 100.0
@@ -735,48 +672,4 @@ pub fn relative_humidity_pct(temperature_c: f64, dew_point_c: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn diurnal_shape_is_continuous_with_extremes_at_dawn_and_afternoon() {
-        let w = Weather::new(1, 52.0, 0.0);
-        let day0 = 180.0 * SECS_PER_DAY;
-        let mut prev = w.diurnal_shape(day0);
-        let (mut min, mut max) = ((f64::MAX, 0.0), (f64::MIN, 0.0));
-        for k in 1..(2 * 24 * 60) {
-            let s = day0 + k as f64 * 60.0;
-            let v = w.diurnal_shape(s);
-            assert!((v - prev).abs() < 0.05, "jump at minute {k}: {prev} -> {v}");
-            prev = v;
-            let h = (s / SECS_PER_HOUR) % 24.0;
-            if v < min.0 {
-                min = (v, h);
-            }
-            if v > max.0 {
-                max = (v, h);
-            }
-        }
-        assert!((max.1 - PEAK_HOUR).abs() < 0.1, "max at {}", max.1);
-        // Midsummer at 52°N: sunrise about 03:45 solar time.
-        assert!((3.4..4.5).contains(&min.1), "min at {}", min.1);
-    }
-
-    #[test]
-    fn station_pressure_falls_with_elevation() {
-        let sea = Weather::new(1, 52.0, 0.0);
-        let hill = Weather::new(1, 52.0, 1000.0);
-        let t = Timestamp::from_secs(1_000_000);
-        let ratio = hill.station_pressure_hpa(t) / sea.station_pressure_hpa(t);
-        // 1000 m of standard atmosphere: 898.7 / 1013.25.
-        assert!((ratio - 0.8870).abs() < 0.001, "{ratio}");
-    }
-
-    #[test]
-    fn magnus_humidity() {
-        assert!((relative_humidity_pct(20.0, 20.0) - 100.0).abs() < 1e-9);
-        let rh = relative_humidity_pct(20.0, 10.0);
-        assert!((rh - 52.5).abs() < 0.5, "{rh}");
-        assert_eq!(relative_humidity_pct(40.0, -40.0), 5.0);
-    }
-}
+mod tests;
