@@ -1,4 +1,4 @@
--- weatherd database schema, version 2.
+-- weatherd database schema, version 3.
 --
 -- This file is the documentation of the database as much as its definition: weatherd
 -- embeds it and runs it once to create a new database, and you can read the database
@@ -18,6 +18,8 @@
 --     `_c` degrees Celsius, `_pct` percent relative humidity, `_hpa` hectopascal,
 --     `_kmh` kilometres per hour, `_deg` degrees clockwise from true north,
 --     `_mm` millimetres of rain, `_mm_per_h` millimetres per hour.
+--   * Columns added by a later schema version come last in their table; an older
+--     database upgraded to it has NULL there for the records written before.
 --   * `_ts` columns are Unix times in whole seconds, UTC. The `records` view shows them
 --     as readable text (2026-01-01T00:00:00Z); in your own queries use
 --     strftime('%Y-%m-%dT%H:%M:%SZ', start_ts, 'unixepoch').
@@ -32,7 +34,7 @@
 -- write into a database that belongs to another program, and `file` can tell.
 PRAGMA application_id = 1465141330;
 -- The schema version of this file. weatherd sets it too, after creating the tables.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- One row per archive interval (normally one minute), written once and never changed.
 --
@@ -95,6 +97,21 @@ CREATE TABLE archive (
     rain_rate_mm_per_h        REAL,
     rain_n                    INTEGER NOT NULL DEFAULT 0,
 
+    -- Since schema version 3: derived values, each computed from this record's means;
+    -- NULL where the formula is not defined or an input is missing (and in records
+    -- written before the upgrade). A day's mean, lowest and highest of each (the
+    -- highest heat index, the lowest wind chill) are in `daily_extra`:
+    -- altimeter setting (ASOS/NWS) from the mean station pressure and the elevation;
+    altimeter_hpa             REAL,
+    -- NWS heat index from mean temperature and humidity, only at 26.7 °C (80 °F) and up;
+    heat_index_c              REAL,
+    -- NWS/Environment Canada wind chill from mean temperature and wind speed, only at
+    -- 10 °C or below with more than 4.8 km/h of wind;
+    wind_chill_c              REAL,
+    -- apparent temperature (Steadman 1994, as the Australian BoM publishes it) from
+    -- mean temperature, humidity and wind speed (m/s).
+    apparent_temperature_c    REAL,
+
     CHECK (end_ts > start_ts)
 );
 
@@ -125,7 +142,7 @@ CREATE TABLE fault (
     -- The quantity affected, or NULL when the whole sensor failed.
     quantity    TEXT,
     kind        TEXT    NOT NULL
-                CHECK (kind IN ('read_error', 'timeout', 'busy', 'out_of_range')),
+                CHECK (kind IN ('read_error', 'timeout', 'busy', 'out_of_range', 'spike')),
     -- How many samples in the interval had this fault, and when the first happened.
     count       INTEGER NOT NULL,
     first_ts    INTEGER NOT NULL,
@@ -244,7 +261,8 @@ SELECT
     ground_temperature_n,
     dew_point_c, sea_level_pressure_hpa,
     wind_speed_kmh, wind_gust_kmh, wind_dir_deg, wind_n, wind_dir_n,
-    rain_mm, rain_rate_mm_per_h, rain_n
+    rain_mm, rain_rate_mm_per_h, rain_n,
+    altimeter_hpa, heat_index_c, wind_chill_c, apparent_temperature_c
 FROM archive;
 
 -- One row per station-local day: means, extremes (and, since version 2, when they

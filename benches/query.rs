@@ -91,7 +91,7 @@ impl Weather {
             self.rain_tip = Some(start.add_secs(30));
         }
         let ground = 10.0 + season * 0.5;
-        ArchiveRecord {
+        let mut record = ArchiveRecord {
             start,
             end: start.add_secs(60),
             samples: 12,
@@ -112,7 +112,11 @@ impl Weather {
             extras: Vec::new(),
             faults: Vec::new(),
             last_rain_tip: self.rain_tip,
-        }
+            ..ArchiveRecord::default()
+        };
+        // The derived values as the aggregator computes them, so rows are full width.
+        record.derive(50.0);
+        record
     }
 }
 

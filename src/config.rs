@@ -46,6 +46,10 @@ pub struct Config {
     /// QC limits by quantity name; values outside become NULL plus a fault.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qc: BTreeMap<String, QcLimits>,
+    /// The spike test's rate-of-change limits: the plain keys of `[qc]`
+    /// (`temperature_c_per_minute = 3.0`), read by `parse` beside the range tables.
+    #[serde(skip)]
+    pub spike: crate::spike::SpikeLimits,
     /// `[report]`: degree-day bases and thresholds of `weatherd report`.
     #[serde(default)]
     pub report: crate::report::ReportSettings,

@@ -33,6 +33,7 @@ pub mod report;
 pub mod sampler;
 pub mod sensors;
 pub mod sim;
+pub mod spike;
 pub mod station;
 pub mod status;
 pub mod store;

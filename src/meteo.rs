@@ -1,7 +1,11 @@
-//! Meteorology as pure functions: dew point, sea-level pressure, WMO gust, vector-mean
-//! wind direction and rain rate.
+//! Meteorology as pure functions: dew point, sea-level pressure, altimeter setting,
+//! heat index, wind chill, apparent temperature, WMO gust, vector-mean wind direction
+//! and rain rate.
 
 use crate::time::{Timestamp, NANOS_PER_SEC};
+
+mod comfort;
+pub use comfort::*;
 
 /// Magnus coefficients over water (Alduchov & Eskridge / Sonntag form).
 pub const MAGNUS_A: f64 = 17.62;

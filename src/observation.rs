@@ -109,6 +109,9 @@ pub enum FaultKind {
     Busy,
     /// The value was outside the QC limits after calibration and was discarded.
     OutOfRange,
+    /// The value changed faster than the quantity's rate-of-change limit allows (or a
+    /// pulse input counted faster than its hardware can) and was discarded.
+    Spike,
 }
 
 impl FaultKind {
@@ -118,6 +121,7 @@ impl FaultKind {
             FaultKind::Timeout => "timeout",
             FaultKind::Busy => "busy",
             FaultKind::OutOfRange => "out_of_range",
+            FaultKind::Spike => "spike",
         }
     }
 }

@@ -67,6 +67,42 @@ pub struct ArchiveRecord {
     /// store persists so a restart computes the next rate exactly as if it had not
     /// stopped.
     pub last_rain_tip: Option<Timestamp>,
+    /// Altimeter setting (ASOS) from the mean station pressure and the elevation.
+    pub altimeter_hpa: Option<f64>,
+    /// NWS heat index from the mean temperature and mean humidity (≥ 26.7 °C only).
+    pub heat_index_c: Option<f64>,
+    /// NWS/Environment Canada wind chill from the mean temperature and mean wind speed
+    /// (T ≤ 10 °C and V > 4.8 km/h only).
+    pub wind_chill_c: Option<f64>,
+    /// Steadman/BoM apparent temperature from the mean temperature, humidity and wind.
+    pub apparent_temperature_c: Option<f64>,
+}
+
+impl ArchiveRecord {
+    /// Computes the derived values of issue 12 from this record's means: the altimeter
+    /// setting from the mean station pressure and `elevation_m`; the heat index from
+    /// the mean temperature and humidity; the wind chill from the mean temperature and
+    /// mean wind speed; the apparent temperature from all three (wind in m/s). Each is
+    /// `None` where an input is missing or its formula is not defined (see
+    /// [`crate::meteo`]).
+    pub fn derive(&mut self, elevation_m: f64) {
+        use crate::meteo;
+        let (t, h, v) = (
+            self.temperature_c.mean,
+            self.humidity_pct.mean,
+            self.wind_speed_kmh,
+        );
+        self.altimeter_hpa = self
+            .pressure_hpa
+            .mean
+            .and_then(|p| meteo::altimeter_setting_hpa(p, elevation_m));
+        self.heat_index_c = t.zip(h).and_then(|(t, h)| meteo::heat_index_c(t, h));
+        self.wind_chill_c = t.zip(v).and_then(|(t, v)| meteo::wind_chill_c(t, v));
+        self.apparent_temperature_c = t
+            .zip(h)
+            .zip(v)
+            .and_then(|((t, h), v)| meteo::apparent_temperature_c(t, h, meteo::kmh_to_ms(v)));
+    }
 }
 
 /// Where the store's history ends, so a restarted daemon neither duplicates nor skips
@@ -224,7 +260,7 @@ macro_rules! count {
 /// `records` view, `weatherd query --every raw` and the upload's record objects list
 /// them. The store's insert and read, and the upload's fields and units, are driven by
 /// this table; a test holds it against `schema.sql` and `docs/upload.schema.json`.
-pub const COLUMNS: [Column; 27] = [
+pub const COLUMNS: [Column; 31] = [
     count!("samples", "samples", Samples, samples),
     real!(
         daily "temperature_c",
@@ -353,6 +389,25 @@ pub const COLUMNS: [Column; 27] = [
         rain_rate_mm_per_h
     ),
     count!(daily "rain_n", "rain", Count, rain_n),
+    // Derived values for the weather networks and people (issue 12), after the
+    // original columns so that a migration can append them to the archive table. Not
+    // `daily`: a day keeps their mean, lowest and highest in `daily_extra`.
+    real!(
+        "altimeter_hpa",
+        "altimeter",
+        Derived,
+        HECTOPASCAL,
+        altimeter_hpa
+    ),
+    real!("heat_index_c", "heat_index", Derived, CELSIUS, heat_index_c),
+    real!("wind_chill_c", "wind_chill", Derived, CELSIUS, wind_chill_c),
+    real!(
+        "apparent_temperature_c",
+        "apparent_temperature",
+        Derived,
+        CELSIUS,
+        apparent_temperature_c
+    ),
 ];
 
 /// The names of [`COLUMNS`], in order (for SQL column lists).

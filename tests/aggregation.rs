@@ -10,6 +10,7 @@ use weatherd::config::{Config, QcLimits};
 use weatherd::observation::{Fault, FaultKind, Quantity, Reading, Sample};
 use weatherd::pulse::Debouncer;
 use weatherd::record::{ArchiveRecord, Resume};
+use weatherd::spike::SpikeLimits;
 use weatherd::time::{Timestamp, NANOS_PER_MILLI, NANOS_PER_SEC};
 
 /// 2026-01-01T00:00:00Z, on every grid.
@@ -21,8 +22,13 @@ fn t(s: i64) -> Timestamp {
     Timestamp::from_secs(T0 + s)
 }
 
+/// The example config without the spike test: these hand-made series step freely to
+/// test other rules (tests/spike_qc.rs tests the spike test).
 fn config() -> AggregatorConfig {
-    AggregatorConfig::from_config(&Config::example())
+    AggregatorConfig {
+        spike: SpikeLimits::off(),
+        ..AggregatorConfig::from_config(&Config::example())
+    }
 }
 
 fn aggregator() -> Aggregator {

@@ -97,9 +97,11 @@ fn a_version_1_database_upgrades_keeping_every_row_and_gains_the_daily_times() {
         conn.execute_batch(include_str!("fixtures/schema_v1.sql"))
             .unwrap();
         let v1_daily = columns(&conn, "daily").join(", ");
+        // Later versions add archive columns (the derived values of version 3).
+        let v1_archive = columns(&conn, "archive").join(", ");
         conn.execute_batch(&format!(
             "ATTACH '{}' AS new;
-             INSERT INTO archive SELECT * FROM new.archive;
+             INSERT INTO archive ({v1_archive}) SELECT {v1_archive} FROM new.archive;
              INSERT INTO archive_extra SELECT * FROM new.archive_extra;
              INSERT INTO state SELECT * FROM new.state;
              INSERT INTO daily ({v1_daily}) SELECT {v1_daily} FROM new.daily;

@@ -20,6 +20,8 @@ pub struct AggregatorConfig {
     pub anemometer_sensor: Arc<str>,
     /// The rain gauge's sensor name, for faults about rain.
     pub rain_gauge_sensor: Arc<str>,
+    /// Rate-of-change limits (`[qc]` plain keys).
+    pub spike: SpikeLimits,
 }
 
 impl AggregatorConfig {
@@ -62,6 +64,7 @@ impl AggregatorConfig {
             rain_gauge_sensor: Arc::from(
                 rain_gauge.map_or("rain_gauge", |(name, _)| name.as_str()),
             ),
+            spike: c.spike,
         }
     }
 }

@@ -25,6 +25,11 @@
 //!   Quantities without limits are only checked for being finite. A wind direction is
 //!   wrapped into `[0, 360)` after its offset (a vane mounted 10° off north reading
 //!   355° is 5°, not 365°).
+//! - **Spikes.** A reading that passed its range limits then faces the rate-of-change
+//!   limits of [`crate::spike`] (`[qc] temperature_c_per_minute` & co.): a spike is
+//!   discarded with a `Spike` fault, as a range fault is; a sample whose bucket tips or
+//!   anemometer closures come faster than the hardware can make them loses its rain or
+//!   wind data the same way.
 //! - **Faults** from samples and from QC are counted per (sensor, quantity, kind), in
 //!   order of first occurrence, with the first time and message.
 //! - **Polled quantities** (temperature, humidity, pressure, ground temperature and
@@ -34,7 +39,11 @@
 //!   `wind_speed_kmh` or `rain_mm` is ignored: those come from pulse counts only.
 //! - **Dew point** from the mean temperature and mean humidity; **sea-level pressure**
 //!   from the mean pressure and mean temperature, or 15 °C (the standard atmosphere)
-//!   when no temperature was valid in the interval.
+//!   when no temperature was valid in the interval. From the same means (and the mean
+//!   wind speed): the **altimeter setting** (mean pressure, elevation), **heat index**
+//!   (temperature, humidity), **wind chill** (temperature, wind speed) and **apparent
+//!   temperature** (temperature, humidity, wind speed in m/s), each `None` where its
+//!   formula is not defined (see [`meteo`]) or an input is missing.
 //! - **Wind speed.** Each sample with anemometer closures (and a configured
 //!   `kmh_per_hz`) has a speed `closures · kmh_per_hz / sample_interval`; a speed
 //!   outside the `wind_speed_kmh` QC limits discards that sample's wind data. The mean
@@ -73,12 +82,15 @@ use crate::config::{Config, QcLimits, SensorConfig};
 use crate::meteo::{self, VectorSum};
 use crate::observation::{Fault, FaultKind, Quantity, Sample};
 use crate::record::{ArchiveRecord, FaultCount, Resume, Stat};
+use crate::spike::{SpikeFilter, SpikeLimits};
 use crate::time::Timestamp;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 mod config;
+mod rules;
 pub use config::AggregatorConfig;
+use rules::Rules;
 
 /// The rain rate the default `rain_mm` QC limit allows over one sample period.
 pub(crate) const DEFAULT_RAIN_LIMIT_MM_PER_H: f64 = 500.0;
@@ -90,92 +102,6 @@ pub(crate) const STANDARD_TEMPERATURE_C: f64 = 15.0;
 /// ending early in it begin up to 3 s before it, and the speed at such a window's start
 /// comes from the closure before that.
 pub(crate) const GUST_CARRY_S: i64 = 2 * meteo::GUST_WINDOW_S;
-
-/// Index of a standard quantity into the per-quantity arrays of `Rules`.
-fn standard_index(q: &Quantity) -> Option<usize> {
-    Some(match q {
-        Quantity::TemperatureC => 0,
-        Quantity::HumidityPct => 1,
-        Quantity::PressureHpa => 2,
-        Quantity::GroundTemperatureC => 3,
-        Quantity::WindDirDeg => 4,
-        Quantity::WindSpeedKmh => 5,
-        Quantity::RainMm => 6,
-        Quantity::Extra(_) => return None,
-    })
-}
-
-/// Calibration and QC, laid out so the hot path does not hash standard quantities.
-struct Rules {
-    offset: [f64; 7],
-    limits: [Option<QcLimits>; 7],
-    extra_offset: HashMap<Arc<str>, f64>,
-    extra_limits: HashMap<Arc<str>, QcLimits>,
-}
-
-impl Rules {
-    fn new(cfg: &AggregatorConfig) -> Rules {
-        let mut rules = Rules {
-            offset: [0.0; 7],
-            limits: [None; 7],
-            extra_offset: HashMap::new(),
-            extra_limits: HashMap::new(),
-        };
-        for (q, &offset) in &cfg.calibration {
-            match (standard_index(q), q) {
-                (Some(i), _) => rules.offset[i] = offset,
-                (None, Quantity::Extra(name)) => {
-                    rules.extra_offset.insert(name.clone(), offset);
-                }
-                (None, _) => {}
-            }
-        }
-        for (q, &limits) in &cfg.qc {
-            match (standard_index(q), q) {
-                (Some(i), _) => rules.limits[i] = Some(limits),
-                (None, Quantity::Extra(name)) => {
-                    rules.extra_limits.insert(name.clone(), limits);
-                }
-                (None, _) => {}
-            }
-        }
-        rules
-    }
-
-    fn offset(&self, q: &Quantity) -> f64 {
-        match (standard_index(q), q) {
-            (Some(i), _) => self.offset[i],
-            (None, Quantity::Extra(name)) if !self.extra_offset.is_empty() => {
-                self.extra_offset.get(&**name).copied().unwrap_or(0.0)
-            }
-            _ => 0.0,
-        }
-    }
-
-    fn limits(&self, q: &Quantity) -> Option<QcLimits> {
-        match (standard_index(q), q) {
-            (Some(i), _) => self.limits[i],
-            (None, Quantity::Extra(name)) if !self.extra_limits.is_empty() => {
-                self.extra_limits.get(&**name).copied()
-            }
-            _ => None,
-        }
-    }
-
-    /// `Ok` when `value` passes QC for `q`, else the reason, naming value and limits.
-    fn check(&self, q: &Quantity, value: f64) -> Result<(), String> {
-        if !value.is_finite() {
-            return Err(format!("{q} is not a number ({value})"));
-        }
-        match self.limits(q) {
-            Some(l) if !(l.min..=l.max).contains(&value) => Err(format!(
-                "{q} {value} is outside the QC limits {}..{}",
-                l.min, l.max
-            )),
-            _ => Ok(()),
-        }
-    }
-}
 
 /// Running mean/min/max of one quantity.
 #[derive(Clone, Copy, Debug, Default)]
@@ -286,11 +212,22 @@ impl Interval {
     }
 
     fn out_of_range(&mut self, at: Timestamp, sensor: &Arc<str>, q: Quantity, message: String) {
+        self.qc_fault(at, sensor, q, FaultKind::OutOfRange, message);
+    }
+
+    fn qc_fault(
+        &mut self,
+        at: Timestamp,
+        sensor: &Arc<str>,
+        q: Quantity,
+        kind: FaultKind,
+        message: String,
+    ) {
         self.count_fault(Fault {
             at,
             sensor: sensor.clone(),
             quantity: Some(q),
-            kind: FaultKind::OutOfRange,
+            kind,
             message,
         });
     }
@@ -325,6 +262,10 @@ pub struct Aggregator {
     carry_from: Timestamp,
     carry_until: Option<Timestamp>,
     dropped: u64,
+    /// The spike test's memory of the polled quantities.
+    spikes: SpikeFilter,
+    /// The last accepted anemometer closure, the reference for the closure-rate test.
+    last_closure: Option<Timestamp>,
 }
 
 impl Aggregator {
@@ -343,6 +284,8 @@ impl Aggregator {
             carry_from: Timestamp::default(),
             carry_until: None,
             dropped: 0,
+            spikes: SpikeFilter::default(),
+            last_closure: None,
         }
     }
 
@@ -411,8 +354,26 @@ impl Aggregator {
         let mut sample_speed_kmh = None;
         if let (Some(kmh_per_hz), Some(closures)) = (self.cfg.kmh_per_hz, wind_pulses.as_deref()) {
             let speed = closures.len() as f64 * kmh_per_hz / si;
-            match self.rules.check(&Quantity::WindSpeedKmh, speed) {
-                Ok(()) => {
+            // The closure-rate limit: configured, or the rate of the range limit.
+            let max_hz = self.cfg.spike.wind_closures_per_second.or_else(|| {
+                let max_kmh = self.rules.limits(&Quantity::WindSpeedKmh)?.max;
+                (kmh_per_hz > 0.0).then(|| max_kmh / kmh_per_hz)
+            });
+            let spike = max_hz.and_then(|hz| {
+                crate::spike::too_fast(closures, self.last_closure, hz, "anemometer closures")
+            });
+            match (self.rules.check(&Quantity::WindSpeedKmh, speed), spike) {
+                (Ok(()), Some(why)) => cur.qc_fault(
+                    at,
+                    &self.cfg.anemometer_sensor,
+                    Quantity::WindSpeedKmh,
+                    FaultKind::Spike,
+                    format!("{why}; sample's wind discarded as a spike"),
+                ),
+                (Ok(()), None) => {
+                    if let Some(&last) = closures.last() {
+                        self.last_closure = Some(last);
+                    }
                     let period_start = at.add_secs(-self.sample_interval_s);
                     if cur.wind_from.is_none() {
                         // The first wind data of this record: the windows that end
@@ -444,7 +405,7 @@ impl Aggregator {
                     cur.closures.extend_from_slice(closures);
                     sample_speed_kmh = Some(speed);
                 }
-                Err(why) => cur.out_of_range(
+                (Err(why), _) => cur.out_of_range(
                     at,
                     &self.cfg.anemometer_sensor,
                     Quantity::WindSpeedKmh,
@@ -458,8 +419,17 @@ impl Aggregator {
 
         if let (Some(mm_per_tip), Some(tips)) = (self.cfg.mm_per_tip, rain_tips.as_deref()) {
             let rain_mm = tips.len() as f64 * mm_per_tip;
-            match self.rules.check(&Quantity::RainMm, rain_mm) {
-                Ok(()) => {
+            let per_second = self.cfg.spike.rain_tips_per_second;
+            let spike = crate::spike::too_fast(tips, self.last_rain_tip, per_second, "bucket tips");
+            match (self.rules.check(&Quantity::RainMm, rain_mm), spike) {
+                (Ok(()), Some(why)) => cur.qc_fault(
+                    at,
+                    &self.cfg.rain_gauge_sensor,
+                    Quantity::RainMm,
+                    FaultKind::Spike,
+                    format!("{why}; sample's rain discarded as a spike"),
+                ),
+                (Ok(()), None) => {
                     cur.rain_n += 1;
                     cur.tips += tips.len() as u64;
                     if let Some(rate) =
@@ -471,7 +441,7 @@ impl Aggregator {
                         self.last_rain_tip = Some(self.last_rain_tip.map_or(last, |t| t.max(last)));
                     }
                 }
-                Err(why) => cur.out_of_range(
+                (Err(why), _) => cur.out_of_range(
                     at,
                     &self.cfg.rain_gauge_sensor,
                     Quantity::RainMm,
@@ -497,6 +467,10 @@ impl Aggregator {
                     String::new()
                 };
                 cur.out_of_range(at, &sensor, reading.quantity, format!("{why}{raw}"));
+                continue;
+            }
+            if let Err(why) = self.spikes.check(&self.cfg.spike, &sensor, q, at, value) {
+                cur.qc_fault(at, &sensor, reading.quantity, FaultKind::Spike, why);
                 continue;
             }
             match q {
@@ -608,7 +582,7 @@ impl Aggregator {
         }
 
         cur.extras.sort_by(|a, b| a.0.cmp(&b.0));
-        ArchiveRecord {
+        let mut record = ArchiveRecord {
             start: cur.start,
             end,
             samples: cur.samples,
@@ -633,6 +607,9 @@ impl Aggregator {
                 .collect(),
             faults: std::mem::take(&mut cur.faults),
             last_rain_tip: self.last_rain_tip,
-        }
+            ..ArchiveRecord::default()
+        };
+        record.derive(self.cfg.elevation_m);
+        record
     }
 }

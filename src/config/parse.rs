@@ -36,8 +36,10 @@ pub(crate) fn parse(text: &str) -> Result<Config, Problem> {
         .map_err(|e: toml::de::Error| Problem::new(KeyPath::root(), e.message().to_string()))?;
     let sensors = table.remove("sensors");
     let uploads = table.remove("upload");
+    let spike = take_spike_limits(&mut table)?;
     let mut config: Config = deserialize(toml::Value::Table(table), &KeyPath::root())
         .map_err(hint_misplaced_top_level_key)?;
+    config.spike = spike;
     if let Some(sensors) = sensors {
         config.sensors = parse_sensors(sensors)?;
     }
@@ -45,6 +47,22 @@ pub(crate) fn parse(text: &str) -> Result<Config, Problem> {
         config.upload = parse_uploads(uploads)?;
     }
     Ok(config)
+}
+
+/// `[qc]` holds two kinds of entry: a `[qc.QUANTITY]` range-limit table per quantity,
+/// and the spike test's plain keys (`temperature_c_per_minute = 3.0`), which are taken
+/// out here so the rest reads as a map of tables. A `qc` that is not a table is left
+/// for the `Config` deserializer to report.
+fn take_spike_limits(table: &mut toml::Table) -> Result<crate::spike::SpikeLimits, Problem> {
+    let mut spike = toml::Table::new();
+    if let Some(toml::Value::Table(qc)) = table.get_mut("qc") {
+        for key in crate::spike::SpikeLimits::KEYS {
+            if let Some(v) = qc.remove(key) {
+                spike.insert(key.to_string(), v);
+            }
+        }
+    }
+    deserialize(toml::Value::Table(spike), &KeyPath::of(&["qc"]))
 }
 
 /// The keys that must come before the first `[table]` header.

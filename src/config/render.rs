@@ -39,5 +39,18 @@ pub(crate) fn render(config: &Config) -> String {
             }
         }
     }
+    // The spike test's limits are plain keys of `[qc]`, beside its range tables (see
+    // `parse`), so serde (which skips them) cannot place them.
+    if let Ok(Ok(spike)) = toml::to_string(&config.spike).map(|s| s.parse::<DocumentMut>()) {
+        let qc = doc
+            .entry("qc")
+            .or_insert_with(|| Item::Table(toml_edit::Table::new()));
+        if let Some(qc) = qc.as_table_mut() {
+            qc.set_implicit(false);
+            for (key, item) in spike.iter() {
+                qc.insert(key, item.clone());
+            }
+        }
+    }
     format!("# Effective configuration: the file as weatherd reads it, with every default filled in.\n\n{doc}")
 }

@@ -220,7 +220,38 @@ impl Validator<'_> {
         ok
     }
 
+    /// The spike test's limits: each a finite number, 0 (off) or more; at least one
+    /// reading confirms a step.
+    fn spike_limits(&mut self, c: &Config) {
+        let s = &c.spike;
+        let rates = [
+            ("temperature_c_per_minute", Some(s.temperature_c_per_minute)),
+            ("humidity_pct_per_minute", Some(s.humidity_pct_per_minute)),
+            ("pressure_hpa_per_minute", Some(s.pressure_hpa_per_minute)),
+            ("rain_tips_per_second", Some(s.rain_tips_per_second)),
+            ("wind_closures_per_second", s.wind_closures_per_second),
+        ];
+        for (key, value) in rates {
+            let path = KeyPath::of(&["qc", key]);
+            if let Some(v) = value {
+                if self.finite(&path, v) && v < 0.0 {
+                    self.push(
+                        path,
+                        format!("must be 0 (no spike test) or a positive rate, found {v}"),
+                    );
+                }
+            }
+        }
+        if s.spike_confirm_samples == 0 {
+            self.push(
+                KeyPath::of(&["qc", "spike_confirm_samples"]),
+                "must be at least 1 (the readings that confirm a genuine step), found 0",
+            );
+        }
+    }
+
     fn calibration_and_qc(&mut self, c: &Config) {
+        self.spike_limits(c);
         for (name, offset) in &c.calibration {
             let path = KeyPath::of(&["calibration", name]);
             if self.quantity_name(path.clone(), name) {

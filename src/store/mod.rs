@@ -82,6 +82,9 @@ const MIGRATIONS: &[&str] = &[
     SCHEMA_SQL,
     // 1 → 2: times of the daily extremes, `daily_extra` (refilled on open).
     include_str!("v2_daily_times.sql"),
+    // 2 → 3: derived values (altimeter, heat index, wind chill, apparent temperature)
+    // and the `spike` fault kind.
+    include_str!("v3_derived_and_spike.sql"),
 ];
 
 /// The newest schema version this build knows.

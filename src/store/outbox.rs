@@ -51,6 +51,7 @@ fn fault_kind(name: &str) -> Option<FaultKind> {
         FaultKind::Timeout,
         FaultKind::Busy,
         FaultKind::OutOfRange,
+        FaultKind::Spike,
     ]
     .into_iter()
     .find(|k| k.name() == name)
@@ -479,6 +480,7 @@ mod tests {
             FaultKind::Timeout,
             FaultKind::Busy,
             FaultKind::OutOfRange,
+            FaultKind::Spike,
         ] {
             assert_eq!(fault_kind(k.name()), Some(k));
         }

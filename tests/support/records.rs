@@ -73,6 +73,10 @@ pub fn full(start: Timestamp) -> ArchiveRecord {
             message: "CRC mismatch".into(),
         }],
         last_rain_tip: Some(start.add_nanos(42_123_456_789)),
+        altimeter_hpa: Some(1011.4),
+        heat_index_c: Some(27.25),
+        wind_chill_c: Some(-3.5),
+        apparent_temperature_c: Some(10.75),
         ..empty(start)
     }
 }
