@@ -64,7 +64,8 @@ fn records_equal_the_store_for_each_range_and_step() {
     let srv = TestServer::start(config("UTC"), &db, now);
     let reader = Store::open_read_only(&db).unwrap();
     let ranges = [(T0, T0 + 3 * 86_400), (T0 + 3600 + 17, T0 + 2 * 86_400 - 5), (T0 + 86_400, T0 + 86_400 + 7200)];
-    for (from, to) in ranges {
+    // Twice: the second pass answers hours from the server's cache of complete hours.
+    for (from, to) in ranges.iter().chain(&ranges).copied() {
         for (every, name) in [(Every::Raw, "raw"), (Every::Hour, "hour"), (Every::Day, "day")] {
             let path = format!("/api/v1/records?from={from}&to={to}&every={name}&points=10000");
             let j = srv.json(&path);
@@ -390,6 +391,9 @@ fn the_event_stream_delivers_a_new_record() {
     assert!(seen.is_empty() || !seen.contains("event: record"));
     let newest = T0 + 3 * 86_400 - 60;
     assert_eq!(first["record"]["start"].as_i64(), Some(newest));
+    // Warm the hour cache, then store an hour more: the new hour is answered too.
+    let hours = |to: i64| srv.json(&format!("/api/v1/records?from={T0}&to={to}&every=hour&columns=temperature_c"));
+    let before = hours(T0 + 3 * 86_400 + 7200);
     // The station stores a record and says so.
     let mut store = Store::open(&db, "UTC".parse().unwrap()).unwrap();
     let rec = record(Timestamp::from_secs(newest + 60), 60, 99_999);
@@ -398,6 +402,19 @@ fn the_event_stream_delivers_a_new_record() {
     let next = read_event(&mut seen);
     assert_eq!(next["record"]["start"].as_i64(), Some(newest + 60));
     assert_eq!(next["record"]["temperature_c"].as_f64(), rec.temperature_c.mean.map(rounded));
+    let more: Vec<_> = (1..120).map(|k| record(Timestamp::from_secs(newest + 60 + 60 * k), 60, k)).collect();
+    store.insert_batch(&more).unwrap();
+    let after = hours(T0 + 3 * 86_400 + 7200);
+    assert_eq!(times(&before).len(), 72 - 2 + 1, "72 hours, a 2-hour gap as one null row");
+    assert_eq!(times(&after).len(), 73, "two hours more");
+    let reader = Store::open_read_only(&db).unwrap();
+    let t = reader.query(Some(Timestamp::from_secs(T0)), Some(Timestamp::from_secs(T0 + 3 * 86_400 + 7200)), Every::Hour).unwrap();
+    let c = t.column("temperature_c").unwrap();
+    let want: Vec<Option<f64>> = t.rows.iter().map(|r| num(&r[c])).collect();
+    let got = values(&after, "temperature_c");
+    // The day-2 gap's null row aside, the answer is the store's hours.
+    let got: Vec<Option<f64>> = got.into_iter().enumerate().filter(|(i, _)| times(&after)[*i] != T0 + 86_400 + 36_000).map(|(_, v)| v).collect();
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -97,12 +97,17 @@ impl Reply {
 /// Sends raw bytes and reads the whole answer (the request must say
 /// `Connection: close`). Decodes a chunked body.
 pub fn request(addr: SocketAddr, raw: &str) -> Reply {
-    let mut s = TcpStream::connect(addr).expect("connect");
+    try_request(addr, raw).unwrap_or_else(|e| panic!("no HTTP answer to {raw:?}: {e}"))
+}
+
+/// [`request`], with the failure as an error.
+pub fn try_request(addr: SocketAddr, raw: &str) -> Result<Reply, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(raw.as_bytes()).expect("send");
+    s.write_all(raw.as_bytes()).map_err(|e| format!("send: {e}"))?;
     let mut all = Vec::new();
     let _ = s.read_to_end(&mut all);
-    parse(&all).unwrap_or_else(|| panic!("no HTTP answer to {raw:?}: {:?}", String::from_utf8_lossy(&all)))
+    parse(&all).ok_or_else(|| format!("not HTTP: {:?}", String::from_utf8_lossy(&all)))
 }
 
 pub fn parse(all: &[u8]) -> Option<Reply> {
