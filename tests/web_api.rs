@@ -353,11 +353,18 @@ fn records_csv_is_the_query_csv_with_local_times() {
     let mut want = Vec::new();
     weatherd::query::render(&table, weatherd::query::Format::Csv, &mut want).unwrap();
     assert_eq!(r.text(), String::from_utf8(want).unwrap());
+    // tz=local (the default): `weatherd query --format csv`, local twins at the end.
     let r = srv.get(&format!("/api/v1/records.csv?from={from}&to={to}"));
     let text = r.text();
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().starts_with("id,start_utc,start_local,end_utc,"));
-    assert!(lines.next().unwrap().contains(",2026-03-01T01:00:00Z,2026-03-01T02:00:00+01:00,"), "{text}");
+    assert!(lines.next().unwrap().ends_with(",start_local"), "{text}");
+    let first = lines.next().unwrap();
+    assert!(first.contains(",2026-03-01T01:00:00Z,") && first.ends_with(",2026-03-01T02:00:00+01:00"), "{text}");
+    let mut table = table;
+    weatherd::query::add_local_columns(&mut table, "Europe/Berlin".parse().unwrap());
+    let mut want = Vec::new();
+    weatherd::query::render(&table, weatherd::query::Format::Csv, &mut want).unwrap();
+    assert_eq!(text, String::from_utf8(want).unwrap());
 }
 
 #[test]
@@ -571,4 +578,39 @@ fn web_config_is_validated_with_the_key_and_line() {
     assert!(c.web.enabled);
     assert_eq!(c.web.listen_or_default(false), "0.0.0.0:8080");
     assert_eq!(c.web.listen_or_default(true), "127.0.0.1:8080");
+}
+
+#[test]
+fn climate_answers_are_the_report_modules_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = three_days(dir.path());
+    let srv = TestServer::start(config("UTC"), &db, Timestamp::from_secs(T0 + 3 * 86_400));
+    let reader = Store::open_read_only(&db).unwrap();
+    let settings = config("UTC").report;
+    let json_of = |write: &dyn Fn(&mut Vec<u8>)| -> Json {
+        let mut out = Vec::new();
+        write(&mut out);
+        serde_json::from_slice(&out).unwrap()
+    };
+    let month = weatherd::report::month(&reader, 2026, 3, &settings).unwrap();
+    let want = json_of(&|o| weatherd::report::render_month(&month, weatherd::query::Format::Json, o).unwrap());
+    assert_eq!(srv.json("/api/v1/climate?month=2026-03"), want);
+    let year = weatherd::report::year(&reader, 2026, &settings).unwrap();
+    let want = json_of(&|o| weatherd::report::render_year(&year, weatherd::query::Format::Json, o).unwrap());
+    assert_eq!(srv.json("/api/v1/climate?year=2026"), want);
+    let records = weatherd::report::records(&reader, &settings).unwrap();
+    let want = json_of(&|o| weatherd::report::render_records(&records, weatherd::query::Format::Json, o).unwrap());
+    assert_eq!(srv.json("/api/v1/climate/records"), want);
+    for (path, parameter) in [
+        ("/api/v1/climate?month=2026-13", "month"),
+        ("/api/v1/climate?month=march", "month"),
+        ("/api/v1/climate?year=26", "year"),
+        ("/api/v1/climate", "month"),
+        ("/api/v1/climate?month=2026-03&year=2026", "year"),
+    ] {
+        let r = srv.get(path);
+        assert_eq!(r.status, 400, "{path}");
+        let j: Json = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(j["parameter"], parameter, "{path}: {j}");
+    }
 }

@@ -443,3 +443,80 @@ pub(super) async fn metrics(s: S, h: HeaderMap, q: Q) -> Response {
         Err(e) => e.into_response(),
     }
 }
+
+/// Bytes a renderer wrote, as a JSON answer (gzipped on the blocking thread).
+fn rendered(
+    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+    gz: bool,
+) -> Result<Body, ApiError> {
+    let mut out = Vec::new();
+    write(&mut out).map_err(|e| ApiError::internal(format!("cannot write the report: {e}")))?;
+    Ok(Body::new(out, gz))
+}
+
+fn report_error(e: crate::report::ReportError) -> ApiError {
+    match e {
+        crate::report::ReportError::Store(e) => ApiError::store(e),
+        crate::report::ReportError::Period(m) => ApiError::bad("month", m),
+    }
+}
+
+/// `/api/v1/climate?month=YYYY-MM` or `?year=YYYY`: the report module's JSON, the
+/// same as `weatherd report --format json`.
+pub(super) async fn climate(s: S, h: HeaderMap, q: Q) -> Response {
+    use crate::query::Format;
+    let p = match Params::parse(q, &["month", "year"]) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let gz = accepts_gzip(&h);
+    let answer = s
+        .read(move |r, s| {
+            let settings = &s.config.report;
+            match (p.get("month"), p.get("year")) {
+                (Some(_), Some(_)) => Err(ApiError::bad("year", "give month or year, not both")),
+                (Some(m), None) => {
+                    let (year, month) =
+                        crate::report::parse_month(m).map_err(|e| ApiError::bad("month", e))?;
+                    let report = crate::report::month(r, year, month, settings).map_err(report_error)?;
+                    rendered(|out| crate::report::render_month(&report, Format::Json, out), gz)
+                }
+                (None, Some(y)) => {
+                    let year = crate::report::parse_year(y).map_err(|e| ApiError::bad("year", e))?;
+                    let report = crate::report::year(r, year, settings).map_err(report_error)?;
+                    rendered(|out| crate::report::render_year(&report, Format::Json, out), gz)
+                }
+                (None, None) => Err(ApiError::bad(
+                    "month",
+                    "give month=YYYY-MM (a monthly summary) or year=YYYY (a yearly one)",
+                )),
+            }
+        })
+        .await;
+    match answer {
+        Ok(body) => body.respond("application/json; charset=utf-8"),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `/api/v1/climate/records`: the station's records, as `weatherd report --records
+/// --format json` writes them.
+pub(super) async fn climate_records(s: S, h: HeaderMap, q: Q) -> Response {
+    if let Err(e) = Params::parse(q, &[]) {
+        return e.into_response();
+    }
+    let gz = accepts_gzip(&h);
+    let answer = s
+        .read(move |r, s| {
+            let report = crate::report::records(r, &s.config.report).map_err(report_error)?;
+            rendered(
+                |out| crate::report::render_records(&report, crate::query::Format::Json, out),
+                gz,
+            )
+        })
+        .await;
+    match answer {
+        Ok(body) => body.respond("application/json; charset=utf-8"),
+        Err(e) => e.into_response(),
+    }
+}

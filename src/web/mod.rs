@@ -341,6 +341,8 @@ fn router(state: State) -> Router {
         .route("/api/v1/daily", get(api::daily))
         .route("/api/v1/windrose", get(api::windrose))
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/climate", get(api::climate))
+        .route("/api/v1/climate/records", get(api::climate_records))
         .route("/metrics", get(api::metrics))
         .route("/", get(assets::index))
         .route("/assets/{name}", get(assets::asset))

@@ -175,7 +175,8 @@ pub fn statistic_of(name: &str) -> Statistic {
 
 /// Columns that are bookkeeping, not plot values.
 fn is_key(name: &str) -> bool {
-    matches!(name, "id" | "start_utc" | "end_utc" | "date")
+    // Times (and the local times of extremes in daily rows) are not plot values.
+    matches!(name, "id" | "date") || name.ends_with("_utc") || name.ends_with("_local")
 }
 
 fn is_count(name: &str) -> bool {
@@ -489,8 +490,9 @@ pub fn build(
     Ok(out)
 }
 
-/// `records.csv`: the same CSV as `weatherd query --format csv`, with a
-/// `start_local` column after the UTC time for `tz=local` (the default).
+/// `records.csv`: the same CSV as `weatherd query --format csv` (with the local
+/// twins of the UTC times, `start_local`, … at the end) for `tz=local`, the default;
+/// without them for `tz=utc`.
 fn csv(reader: &Reader, s: &AppState, p: &Params) -> Result<(String, Vec<u8>), ApiError> {
     let (now, tz) = (s.now(), s.tz());
     let every = p.every()?;
@@ -502,14 +504,7 @@ fn csv(reader: &Reader, s: &AppState, p: &Params) -> Result<(String, Vec<u8>), A
     };
     let mut table = reader.query(Some(from), Some(to), every)?;
     if local {
-        if let Some(key) = table.column("start_utc") {
-            table.columns.insert(key + 1, "start_local".into());
-            for row in &mut table.rows {
-                let t = row_time(&row[key], tz);
-                let text = t.map_or(Value::Null, |t| Value::Text(local_rfc3339(t, tz)));
-                row.insert(key + 1, text);
-            }
-        }
+        crate::query::add_local_columns(&mut table, tz);
     }
     let mut body = Vec::new();
     crate::query::render(&table, crate::query::Format::Csv, &mut body)
