@@ -60,7 +60,7 @@ pub struct SensorLine {
 
 /// Collects the report. With a config, destinations and sensors come from it (plus any
 /// the database knows that the config no longer has); without, from the database.
-pub(crate) fn gather(
+pub fn gather(
     store: &Reader,
     config: Option<&Config>,
     now: Timestamp,

@@ -24,3 +24,4 @@ pub mod policy;
 pub mod records;
 pub mod report;
 pub mod tsdb;
+pub mod web_api;
