@@ -25,6 +25,9 @@
   window.addEventListener("unhandledrejection", (e) =>
     W.errors.push("unhandled rejection: " + String((e.reason && e.reason.message) || e.reason)),
   );
+  document.addEventListener("securitypolicyviolation", (e) =>
+    W.errors.push("Content-Security-Policy blocked " + e.blockedURI + " (" + e.violatedDirective + ")"),
+  );
   const consoleError = console.error.bind(console);
   console.error = function () {
     W.errors.push(Array.prototype.map.call(arguments, String).join(" "));
