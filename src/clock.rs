@@ -15,6 +15,7 @@ pub enum Speed {
     Max,
 }
 
+#[derive(Clone)]
 pub enum Clock {
     /// The system's wall clock (`CLOCK_REALTIME`), which NTP may step.
     Real,

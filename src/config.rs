@@ -50,6 +50,46 @@ pub struct Config {
     /// the upload registry (`parse`), never by this derive.
     #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
     pub upload: Vec<crate::upload::UploadConfig>,
+    /// The web page and JSON API the daemon serves (`[web]`).
+    #[serde(default)]
+    pub web: Web,
+}
+
+/// The `[web]` table: the page and the read-only API (`src/web/`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    #[serde(default = "defaults::web_enabled")]
+    pub enabled: bool,
+    /// `host:port` to listen on. Unset: `0.0.0.0:8080` on a station (the classroom
+    /// reaches it over the LAN), `127.0.0.1:8080` under `--simulate` (a laptop's
+    /// simulator should not be visible to the whole network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            enabled: defaults::web_enabled(),
+            listen: None,
+        }
+    }
+}
+
+impl Web {
+    pub const DEFAULT_LISTEN: &'static str = "0.0.0.0:8080";
+    pub const DEFAULT_LISTEN_SIMULATED: &'static str = "127.0.0.1:8080";
+
+    /// The address to listen on: `listen`, or the default for a station or a
+    /// simulation.
+    pub fn listen_or_default(&self, simulated: bool) -> &str {
+        match &self.listen {
+            Some(l) => l,
+            None if simulated => Self::DEFAULT_LISTEN_SIMULATED,
+            None => Self::DEFAULT_LISTEN,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -107,6 +147,9 @@ pub mod defaults {
     }
     pub fn database_path() -> PathBuf {
         PathBuf::from("weather.db")
+    }
+    pub fn web_enabled() -> bool {
+        true
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`probe`]: `weatherd probe`, what the machine has and what to fix.
 //! - [`upload`]: the outbox uploaders (HTTP, MQTT), one cursor per destination.
 //! - [`station`]: wires it all together for `weatherd run`; [`status`]: `weatherd status`.
+//! - [`web`]: the page and the read-only JSON API the daemon serves (`[web]`).
 
 pub mod aggregate;
 pub mod cli;
@@ -37,3 +38,4 @@ pub mod store;
 pub mod time;
 pub mod timesync;
 pub mod upload;
+pub mod web;

@@ -229,7 +229,15 @@ pub async fn run(
             });
         }
     }
-    run_in_draining(config, store, env, opts.drain_timeout, shutdown).await
+    // The page and API, on this runtime; a port in use turns the page off, not the station.
+    let live = crate::web::Live::new();
+    let simulated = opts.simulation.is_some();
+    let web = crate::web::start(config, &opts.db_path, env.clock.clone(), live.clone(), simulated);
+    let result = run_loop(config, store, env, opts.drain_timeout, shutdown, &live).await;
+    if let Some(web) = web {
+        web.shutdown().await;
+    }
+    result
 }
 
 /// Runs a station on a given environment (tests pass steppable clocks and scripted
@@ -248,10 +256,23 @@ pub async fn run_in(
 /// stored (`run --drain-timeout`). A stop on a signal only gets the grace period.
 pub async fn run_in_draining(
     config: &Config,
+    store: Store,
+    env: Env,
+    drain_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary, RunError> {
+    let live = crate::web::Live::new();
+    run_loop(config, store, env, drain_timeout, shutdown, &live).await
+}
+
+/// The station loop; `live` tells the web server about stored records and the clock.
+async fn run_loop(
+    config: &Config,
     mut store: Store,
     env: Env,
     drain_timeout: Duration,
     shutdown: impl Future<Output = ()>,
+    live: &crate::web::Live,
 ) -> Result<RunSummary, RunError> {
     let Env {
         clock,
@@ -329,6 +350,8 @@ pub async fn run_in_draining(
             }
             _ = clock.sleep_until(tick) => {}
         }
+        // How late the loop woke for its tick (the web load test reads it).
+        tracing::debug!(tick = %tick, late_us = (clock.now().0 - tick.0) / 1000, "tick");
         if wall {
             let now = clock.now();
             if now.0 + tolerance < tick.0 {
@@ -360,6 +383,7 @@ pub async fn run_in_draining(
 
         if !synced {
             synced = sync.is_synchronized();
+            live.set_clock_synchronised(synced);
             if synced && summary.discarded_unsynced > 0 {
                 tracing::info!(
                     discarded = summary.discarded_unsynced,
@@ -397,7 +421,11 @@ pub async fn run_in_draining(
                 pending.push(rec, &mut summary);
             }
         }
+        let written = summary.records_written;
         pending.write(&mut store, &mut summary, &uploads, false);
+        if summary.records_written != written {
+            live.record_stored();
+        }
         if stored && !uploads.is_empty() {
             // On a one-thread runtime a `--speed max` replay never waits, so without
             // this the uploaders would not run until the replay ends. After the write,

@@ -34,6 +34,17 @@ pub(crate) fn problems(c: &Config, line_of: LineOf<'_>) -> Vec<Problem> {
         );
     }
     v.calibration_and_qc(c);
+    if let Some(listen) = &c.web.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            v.push(
+                KeyPath::of(&["web", "listen"]),
+                format!(
+                    "`{listen}` is not an address and port to listen on: write e.g. \"0.0.0.0:8080\" \
+                     (every network interface) or \"127.0.0.1:8080\" (this machine only)"
+                ),
+            );
+        }
+    }
     // Sensors in file order, so "already used by" names the one written first.
     let mut sensors: Vec<(KeyPath, &SensorConfig)> = c
         .sensors
