@@ -11,7 +11,7 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -36,6 +36,11 @@ const ASSETS: [Asset; 5] = [
         name: "uplot.min.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../assets/web/uplot.min.css"),
+    },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../assets/web/favicon.svg"),
     },
 ];
 
