@@ -145,6 +145,18 @@ async fn the_page_in_a_real_browser() {
     let rose_total = js(&client, "return window.weatherd.windrose && window.weatherd.windrose.total;").await;
     assert!(rose_total.as_u64().unwrap_or(0) > 0, "the wind rose counted no records: {rose_total}");
 
+    // The Data section's link downloads CSV for its chosen range.
+    let link = js(&client, "return document.getElementById('csv-link').href;").await;
+    let link = link.as_str().expect("the CSV link has an href");
+    let mut answer = ureq::get(link).call().unwrap_or_else(|e| panic!("GET {link}: {e}"));
+    let content_type = answer.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
+    assert!(
+        content_type.as_deref().is_some_and(|t| t.starts_with("text/csv")),
+        "{link} answered {content_type:?}"
+    );
+    let csv = answer.body_mut().read_to_string().expect("CSV body");
+    assert!(csv.lines().count() > 1, "{link}: no rows in the CSV:\n{csv}");
+
     // Live: a newer record appears in "Now" without a reload.
     let before = js(
         &client,

@@ -604,20 +604,107 @@
     for (const [k, v] of Object.entries(obj)) dl.append(el("dt", {}, [humanise(k.replace(/\./g, " "))]), el("dd", {}, [cell(v)]));
     return dl;
   }
+  // NOAA-style tables for the report module's JSON (`weatherd report --format json`:
+  // MonthReport {kind: "month", days, summary}, YearReport {kind: "year", months,
+  // summary}, StationRecords {kind: "records", ...}); anything else falls back to the
+  // generic rendering above.
+  function hhmm(x) {
+    return x && x.at_local ? x.at_local.slice(11, 16) : "";
+  }
+  function ext(x) {
+    return x ? x.value : null;
+  }
+  function extDate(x) {
+    return x && (x.date || (x.at_local || "").slice(0, 10)) ? (x.date || x.at_local.slice(0, 10)).slice(5) : "";
+  }
+  function noaaTable(head, rows, foot) {
+    const tr = (cells, tag) => el("tr", {}, cells.map((c) => el(tag, tag === "th" ? { scope: "col" } : {}, [c === null || c === undefined ? "–" : typeof c === "number" && !Number.isInteger(c) ? c.toFixed(1) : String(c)])));
+    return el("table", { class: "noaa" }, [
+      el("thead", {}, [tr(head, "th")]),
+      el("tbody", {}, rows.map((r) => tr(r, "td"))),
+      el("tfoot", {}, foot ? [tr(foot, "td")] : []),
+    ]);
+  }
+  function thresholds(summary) {
+    const lines = [];
+    const add = (list, words) => (list || []).forEach((t) => lines.push(el("li", {}, [words(t.threshold) + ": " + t.days])));
+    add(summary.days_rain_at_least_mm, (x) => "Days with rain ≥ " + x + " mm");
+    add(summary.days_max_at_least_c, (x) => "Days with high ≥ " + x + " °C");
+    add(summary.days_max_at_most_c, (x) => "Days with high ≤ " + x + " °C");
+    add(summary.days_min_at_most_c, (x) => "Days with low ≤ " + x + " °C");
+    return el("ul", { class: "thresholds" }, lines);
+  }
+  function renderMonth(box, r) {
+    const b = r.basis || r;
+    const s = r.summary || {};
+    const head = ["Day", "Mean °C", "High", "Time", "Low", "Time", "HDD", "CDD", "Rain mm", "Wind km/h", "Gust", "Time", "Dir"];
+    const rows = r.days.map((d) => [
+      d.day, d.temperature_mean_c, ext(d.temperature_max), hhmm(d.temperature_max), ext(d.temperature_min), hhmm(d.temperature_min),
+      d.heating_degree_days, d.cooling_degree_days, d.rain_mm, d.wind_speed_mean_kmh, ext(d.wind_gust_max), hhmm(d.wind_gust_max), d.wind_dir_dominant,
+    ]);
+    const foot = [
+      "Month", s.temperature_mean_c, ext(s.temperature_max), extDate(s.temperature_max), ext(s.temperature_min), extDate(s.temperature_min),
+      s.heating_degree_days, s.cooling_degree_days, s.rain_mm, s.wind_speed_mean_kmh, ext(s.wind_gust_max), extDate(s.wind_gust_max), s.wind_dir_dominant,
+    ];
+    box.replaceChildren(
+      el("h4", {}, ["Climatological summary for " + r.month + " (" + (b.time_zone || tz()) + ")"]),
+      el("div", { class: "scroll" }, [noaaTable(head, rows, foot)]),
+      el("p", { class: "hint" }, [
+        "Heating (HDD) and cooling (CDD) degree days from " + b.heating_base_c + " °C and " + b.cooling_base_c + " °C. Days with data: " + (s.days_with_data ?? "–") + ".",
+      ]),
+      thresholds(s),
+    );
+  }
+  function renderYear(box, r) {
+    const s = r.summary || {};
+    const head = ["Month", "Mean °C", "Mean high", "Mean low", "High", "Date", "Low", "Date", "HDD", "CDD", "Rain mm", "Wettest day", "Date", "Wind km/h", "Gust", "Date", "Dir"];
+    const line = (name, m) => [
+      name, m.temperature_mean_c, m.temperature_max_mean_c, m.temperature_min_mean_c, ext(m.temperature_max), extDate(m.temperature_max),
+      ext(m.temperature_min), extDate(m.temperature_min), m.heating_degree_days, m.cooling_degree_days, m.rain_mm, ext(m.rain_day_max),
+      extDate(m.rain_day_max), m.wind_speed_mean_kmh, ext(m.wind_gust_max), extDate(m.wind_gust_max), m.wind_dir_dominant,
+    ];
+    box.replaceChildren(
+      el("h4", {}, ["Climatological summary for " + r.year + " (" + ((r.basis || r).time_zone || tz()) + ")"]),
+      el("div", { class: "scroll" }, [noaaTable(head, r.months.map((m) => line(m.month.slice(5), m)), line("Year", s))]),
+      thresholds(s),
+    );
+  }
+  function renderRecords(box, r) {
+    const when = (x) => (x ? (x.at_local ? x.at_local.slice(0, 16).replace("T", " ") : x.date) : "");
+    const rows = [
+      ["Highest temperature", ext(r.temperature_max), "°C", when(r.temperature_max)],
+      ["Lowest temperature", ext(r.temperature_min), "°C", when(r.temperature_min)],
+      ["Warmest day (mean)", ext(r.warmest_day), "°C", when(r.warmest_day)],
+      ["Coldest day (mean)", ext(r.coldest_day), "°C", when(r.coldest_day)],
+      ["Wettest day", ext(r.rain_day_max), "mm", when(r.rain_day_max)],
+      ["Wettest month", ext(r.rain_month_max), "mm", when(r.rain_month_max)],
+      ["Highest rain rate", ext(r.rain_rate_max), "mm/h", when(r.rain_rate_max)],
+      ["Strongest gust", ext(r.wind_gust_max), "km/h", when(r.wind_gust_max)],
+    ];
+    box.replaceChildren(
+      el("table", { class: "records" }, [
+        el("tbody", {}, rows.map(([what, v, unit, at]) => el("tr", {}, [el("th", { scope: "row" }, [what]), el("td", {}, [v === null ? "–" : v.toFixed(1) + " " + unit]), el("td", {}, [at || ""])]))),
+      ]),
+      el("p", { class: "hint" }, ["From " + (r.first_date || "–") + " to " + (r.last_date || "–") + ", " + (r.days_with_data ?? 0) + " days with data."]),
+    );
+  }
   async function loadClimate(kind) {
     const box = $("climate-report");
     const q = kind === "year" ? "year=" + $("climate-year").value : "month=" + $("climate-month").value;
     try {
-      renderReport(box, await getJSON("/api/v1/climate?" + q));
+      const r = await getJSON("/api/v1/climate?" + q);
+      if (r.kind === "month" && Array.isArray(r.days)) renderMonth(box, r);
+      else if (r.kind === "year" && Array.isArray(r.months)) renderYear(box, r);
+      else renderReport(box, r);
     } catch (e) {
-      showProblem(box, e.status === 404 ? "No climate report for that period." : "Cannot load the report: " + e.message);
+      showProblem(box, "Cannot load the climate report: " + e.message);
     }
   }
   async function loadRecords() {
     const box = $("climate-records");
     try {
       const rec = await getJSON("/api/v1/climate/records");
-      if (Array.isArray(rec)) box.replaceChildren(table(rec));
+      if (rec && rec.kind === "records") renderRecords(box, rec);
       else renderReport(box, rec);
     } catch (e) {
       showProblem(box, "Cannot load the station records: " + e.message);
@@ -647,19 +734,34 @@
     t = guess - offsetSeconds(t); // settle across a DST change
     return t;
   }
+  function nextDay(date) {
+    const [y, m, d] = date.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, d) + 86400000).toISOString().slice(0, 10);
+  }
+  // The link's URL follows the form: local days [from, to], "to" included.
+  function updateCsvLink() {
+    const from = $("csv-from").value, to = $("csv-to").value;
+    const link = $("csv-link");
+    const ok = from && to && to >= from;
+    link.classList.toggle("disabled", !ok);
+    if (!ok) {
+      link.removeAttribute("href");
+      return;
+    }
+    link.href =
+      "/api/v1/records.csv?from=" + localMidnight(from) + "&to=" + localMidnight(nextDay(to)) +
+      "&every=" + $("csv-every").value + "&tz=" + $("csv-tz").value;
+  }
   function setupCsv() {
-    $("csv-form").addEventListener("submit", (e) => {
-      const from = $("csv-from").value, to = $("csv-to").value;
-      if (!from || !to || to < from) {
-        e.preventDefault();
-        alert("Choose a first and last day (the last not before the first).");
-        return;
-      }
-      $("csv-from-t").value = localMidnight(from);
-      // "To (including)": up to the next local midnight.
-      const next = new Date(Date.UTC(...to.split("-").map((x, i) => Number(x) - (i === 1 ? 1 : 0))) + 86400000);
-      $("csv-to-t").value = localMidnight(next.toISOString().slice(0, 10));
+    const form = $("csv-form");
+    form.addEventListener("input", updateCsvLink);
+    form.addEventListener("change", updateCsvLink);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault(); // Enter in a field: download, as the link would
+      updateCsvLink();
+      if ($("csv-link").href) $("csv-link").click();
     });
+    updateCsvLink();
   }
 
   // ---- Health --------------------------------------------------------------------
