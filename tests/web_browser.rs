@@ -134,17 +134,6 @@ async fn the_page_in_a_real_browser() {
     let points = points.expect("records kept arriving while comparing the plots 20 times");
     assert_eq!(points as u64, 86_400 / interval, "a 24-h plot of raw records");
 
-    // The wind rose, climate, records and health load without a problem shown.
-    wait_for_sections(&client).await;
-    let problems = js(
-        &client,
-        "return Array.from(document.querySelectorAll('.problem')).map((e) => e.textContent);",
-    )
-    .await;
-    assert_eq!(problems, serde_json::json!([]), "sections report problems");
-    let rose_total = js(&client, "return window.weatherd.windrose && window.weatherd.windrose.total;").await;
-    assert!(rose_total.as_u64().unwrap_or(0) > 0, "the wind rose counted no records: {rose_total}");
-
     // The Data section's link downloads CSV for its chosen range.
     let link = js(&client, "return document.getElementById('csv-link').href;").await;
     let link = link.as_str().expect("the CSV link has an href");
@@ -193,6 +182,17 @@ async fn the_page_in_a_real_browser() {
         std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {path}: {e}"));
         println!("screenshot written to {path}");
     }
+
+    // The wind rose, climate, records and health load without a problem shown.
+    wait_for_sections(&client).await;
+    let problems = js(
+        &client,
+        "return Array.from(document.querySelectorAll('.problem')).map((e) => e.textContent);",
+    )
+    .await;
+    assert_eq!(problems, serde_json::json!([]), "sections report problems");
+    let rose_total = js(&client, "return window.weatherd.windrose && window.weatherd.windrose.total;").await;
+    assert!(rose_total.as_u64().unwrap_or(0) > 0, "the wind rose counted no records: {rose_total}");
 
     // No errors: none caught by the page's hooks, none in the browser's log (console,
     // failed loads, Content-Security-Policy violations).

@@ -95,8 +95,7 @@ pub struct Station {
 }
 
 impl Station {
-    /// Fills `db` with `days` of simulated records from `start` (at `--speed max`), and
-    /// returns the simulated time the fill ended.
+    /// Fills `db` with `days` of simulated records from `start` (at `--speed max`).
     pub fn prefill(config: &Path, db: &Path, start: &str, days: u32) {
         let out = Command::new(env!("CARGO_BIN_EXE_weatherd"))
             .args(["run", "--simulate", "--speed", "max", "--seed", "7", "--start", start])
@@ -118,10 +117,11 @@ impl Station {
     }
 
     /// Starts a live simulated station at `speed` from `start` on `db`, and waits for
-    /// the URL of its page in its log.
+    /// the URL of its page in its log. The seed is the pre-fill's: the simulated weather
+    /// is a function of (seed, time), so the live records continue the pre-filled ones.
     pub fn start(config: &Path, db: &Path, start: &str, speed: u32) -> Station {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weatherd"))
-            .args(["run", "--simulate", "--seed", "8", "--start", start])
+            .args(["run", "--simulate", "--seed", "7", "--start", start])
             .arg("--speed")
             .arg(speed.to_string())
             .arg("--config")
