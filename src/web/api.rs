@@ -3,14 +3,14 @@
 
 use super::params::{self, local_midnight, ApiError, Params};
 use super::records::{local_rfc3339, unit_symbol};
-use super::{json, AppState, State};
+use super::{accepts_gzip, AppState, Body, State};
 use crate::query::format_real;
 use crate::record::COLUMNS;
 use crate::store::{Every, Reader, Table, Value};
 use crate::time::Timestamp;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
-use axum::http::{header, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value as Json};
@@ -50,7 +50,9 @@ fn secs_of(v: &Value) -> Option<i64> {
     }
 }
 
-async fn answer<F>(s: &State, q: Q, known: &'static [&'static str], f: F) -> Response
+/// Parses the parameters, runs `f` on a blocking thread with a reader, and answers
+/// its JSON (serialised and compressed there too).
+async fn answer<F>(s: &State, headers: &HeaderMap, q: Q, known: &'static [&'static str], f: F) -> Response
 where
     F: FnOnce(&Reader, &AppState, &Params) -> Result<Json, ApiError> + Send + 'static,
 {
@@ -58,8 +60,12 @@ where
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    match s.read(move |r, s| f(r, s, &p)).await {
-        Ok(v) => json(v.to_string()),
+    let gz = accepts_gzip(headers);
+    match s
+        .read(move |r, s| Ok(Body::new(f(r, s, &p)?.to_string().into_bytes(), gz)))
+        .await
+    {
+        Ok(body) => body.respond("application/json; charset=utf-8"),
         Err(e) => e.into_response(),
     }
 }
@@ -79,8 +85,8 @@ pub fn label(name: &str) -> String {
     words
 }
 
-pub(super) async fn station(s: S, q: Q) -> Response {
-    answer(&s, q, &[], |_, s, _| Ok(station_json(s))).await
+pub(super) async fn station(s: S, h: HeaderMap, q: Q) -> Response {
+    answer(&s, &h, q, &[], |_, s, _| Ok(station_json(s))).await
 }
 
 fn station_json(s: &AppState) -> Json {
@@ -119,8 +125,8 @@ fn station_json(s: &AppState) -> Json {
     })
 }
 
-pub(super) async fn latest(s: S, q: Q) -> Response {
-    answer(&s, q, &[], |r, s, _| latest_json(r, s)).await
+pub(super) async fn latest(s: S, h: HeaderMap, q: Q) -> Response {
+    answer(&s, &h, q, &[], |r, s, _| latest_json(r, s)).await
 }
 
 /// The newest row of a raw table as an object (`start`, `end`, `start_local`, columns).
@@ -253,8 +259,8 @@ pub(super) async fn events(s: S, q: Q) -> Response {
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
-pub(super) async fn daily(s: S, q: Q) -> Response {
-    answer(&s, q, &["from", "to"], |r, s, p| {
+pub(super) async fn daily(s: S, h: HeaderMap, q: Q) -> Response {
+    answer(&s, &h, q, &["from", "to"], |r, s, p| {
         let (from, to) = params::range(p, s.now(), s.tz(), Some(Every::Day), 30 * 86_400)?;
         let t = r.query(Some(from), Some(to), Every::Day)?;
         let days: Vec<Json> = t
@@ -280,8 +286,8 @@ pub const BANDS_KMH: [f64; 6] = [0.0, 5.0, 10.0, 20.0, 30.0, 40.0];
 /// Below this mean speed a record counts as calm.
 pub const CALM_KMH: f64 = 1.0;
 
-pub(super) async fn windrose(s: S, q: Q) -> Response {
-    answer(&s, q, &["from", "to"], |r, s, p| {
+pub(super) async fn windrose(s: S, h: HeaderMap, q: Q) -> Response {
+    answer(&s, &h, q, &["from", "to"], |r, s, p| {
         let (from, to) = params::range(p, s.now(), s.tz(), Some(Every::Hour), 7 * 86_400)?;
         // Raw records up to a month; hourly means (vector-mean direction) beyond.
         let every = if to.secs() - from.secs() <= params::max_span_s(Every::Raw) {
@@ -372,8 +378,8 @@ pub fn health_json(r: &Reader, s: &AppState) -> Result<Json, ApiError> {
     }))
 }
 
-pub(super) async fn health(s: S, q: Q) -> Response {
-    answer(&s, q, &[], |r, s, _| health_json(r, s)).await
+pub(super) async fn health(s: S, h: HeaderMap, q: Q) -> Response {
+    answer(&s, &h, q, &[], |r, s, _| health_json(r, s)).await
 }
 
 /// A label value in the Prometheus text format: `\`, `"` and newlines escaped.
@@ -427,19 +433,13 @@ pub fn metrics_text(r: &Reader, s: &AppState) -> Result<String, ApiError> {
     Ok(out)
 }
 
-pub(super) async fn metrics(s: S, q: Q) -> Response {
+pub(super) async fn metrics(s: S, h: HeaderMap, q: Q) -> Response {
     if let Err(e) = Params::parse(q, &[]) {
         return e.into_response();
     }
-    match s.read(metrics_text).await {
-        Ok(text) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8")),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            ],
-            text,
-        )
-            .into_response(),
+    let gz = accepts_gzip(&h);
+    match s.read(move |r, s| Ok(Body::new(metrics_text(r, s)?.into_bytes(), gz))).await {
+        Ok(body) => body.respond("text/plain; version=0.0.4; charset=utf-8"),
         Err(e) => e.into_response(),
     }
 }

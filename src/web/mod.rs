@@ -6,7 +6,8 @@
 //!   headers, errors, and the bridge to the store's blocking [`Reader`].
 //! - `params`: query-string parsing (times, steps, point budgets), with 400s that name
 //!   the parameter. `records`: `/api/v1/records` (+ `.csv`) and server-side
-//!   downsampling. `api`: the other endpoints. `assets`: the embedded page.
+//!   downsampling; `cache`: complete hours kept after a long query. `api`: the other
+//!   endpoints. `assets`: the embedded page.
 //!
 //! # Why the station cannot be slowed down by it
 //!
@@ -25,7 +26,8 @@
 //! - Nothing reads a request body: every route is GET/HEAD, anything else is 405.
 
 mod api;
-mod assets;
+pub mod assets;
+pub mod cache;
 mod params;
 mod records;
 
@@ -136,6 +138,8 @@ struct AppState {
     event_slots: Arc<Semaphore>,
     /// Idle read connections, reused so a request does not pay for opening one.
     readers: Mutex<Vec<Reader>>,
+    /// Rows of complete hours (see `cache`).
+    hours: Mutex<cache::HourCache>,
 }
 
 type State = Arc<AppState>;
@@ -162,6 +166,7 @@ impl AppState {
             .map_err(|_| ApiError::busy())?;
         let state = self.clone();
         let out = tokio::task::spawn_blocking(move || {
+            nice_this_thread();
             let reader = state.readers.lock().ok().and_then(|mut r| r.pop());
             let reader = match reader {
                 Some(r) => r,
@@ -266,6 +271,7 @@ pub fn serve(listener: std::net::TcpListener, ctx: WebContext) -> std::io::Resul
         limits: ctx.limits,
         started: Instant::now(),
         readers: Mutex::new(Vec::new()),
+        hours: Mutex::new(cache::HourCache::default()),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, state, stopped));
@@ -345,8 +351,7 @@ fn router(state: State) -> Router {
         .route("/api/v1/events", get(api::events))
         .fallback(not_found)
         .with_state(state);
-    api.layer(tower_http::compression::CompressionLayer::new())
-        .layer(axum::middleware::from_fn(guard))
+    api.layer(axum::middleware::from_fn(guard))
 }
 
 async fn with_timeout(
@@ -419,6 +424,81 @@ async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Res
     res.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     res
+}
+
+/// A finished body: gzip-compressed (on the blocking thread that built it, never on
+/// the runtime thread the sampler shares) when the client accepts it and it is worth it.
+pub(super) struct Body {
+    bytes: Vec<u8>,
+    gzip: bool,
+}
+
+impl Body {
+    pub(super) fn new(bytes: Vec<u8>, gzip_ok: bool) -> Body {
+        if gzip_ok && bytes.len() > 1024 {
+            if let Some(z) = gzip(&bytes) {
+                return Body { bytes: z, gzip: true };
+            }
+        }
+        Body { bytes, gzip: false }
+    }
+
+    pub(super) fn respond(self, content_type: &'static str) -> Response {
+        let mut r = (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                (header::VARY, HeaderValue::from_static("accept-encoding")),
+            ],
+            self.bytes,
+        )
+            .into_response();
+        if self.gzip {
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        r
+    }
+}
+
+/// gzip at a fast level: most of the size win for a fraction of the CPU of the best.
+fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::new(4));
+    z.write_all(bytes).ok()?;
+    z.finish().ok()
+}
+
+/// True when the request's `Accept-Encoding` allows gzip.
+pub(super) fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
+        })
+}
+
+/// Lowers the calling blocking thread's CPU priority (nice 10) once: a web query
+/// then never competes with the sampler's thread for the CPU on a busy Pi.
+fn nice_this_thread() {
+    thread_local!(static NICED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    NICED.with(|n| {
+        if !n.get() {
+            // SAFETY: plain syscalls on this thread's own id; failure only means the
+            // thread keeps its priority.
+            unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+            }
+            n.set(true);
+        }
+    });
 }
 
 /// A JSON answer with the API's content type.

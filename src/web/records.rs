@@ -17,7 +17,7 @@
 //! as it goes, so a year of hours never sits in memory as one table.
 
 use super::params::{self, every_name, ApiError, Params};
-use super::{json, AppState, State};
+use super::{accepts_gzip, AppState, Body, State};
 use crate::meteo::VectorSum;
 use crate::query::format_real;
 use crate::record::{self, Statistic};
@@ -25,44 +25,59 @@ use crate::store::{Every, Reader, Table, Value};
 use crate::time::Timestamp;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use super::cache::HourCache;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 
 type Q = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// The most columns one request may ask for.
 const MAX_COLUMNS: usize = 64;
 
-pub(super) async fn records(axum::extract::State(s): axum::extract::State<State>, q: Q) -> Response {
+pub(super) async fn records(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+    q: Q,
+) -> Response {
     let p = match Params::parse(q, &["from", "to", "every", "points", "columns"]) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    match s.read(move |r, s| series(r, s, &p)).await {
-        Ok(series) => json(series.to_json()),
+    let gz = accepts_gzip(&headers);
+    match s
+        .read(move |r, s| Ok(Body::new(series(r, s, &p)?.to_json().into_bytes(), gz)))
+        .await
+    {
+        Ok(body) => body.respond("application/json; charset=utf-8"),
         Err(e) => e.into_response(),
     }
 }
 
-pub(super) async fn records_csv(axum::extract::State(s): axum::extract::State<State>, q: Q) -> Response {
+pub(super) async fn records_csv(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+    q: Q,
+) -> Response {
     let p = match Params::parse(q, &["from", "to", "every", "tz"]) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    match s.read(move |r, s| csv(r, s, &p)).await {
-        Ok((name, body)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-                        .unwrap_or(HeaderValue::from_static("attachment")),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
+    let gz = accepts_gzip(&headers);
+    match s
+        .read(move |r, s| csv(r, s, &p).map(|(name, body)| (name, Body::new(body, gz))))
+        .await
+    {
+        Ok((name, body)) => {
+            let mut r = body.respond("text/csv; charset=utf-8");
+            r.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            );
+            r
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -210,6 +225,7 @@ fn step_s(every: Every, archive_s: i64) -> i64 {
 /// Reads `[from, to)` at `every` in chunks, calling `f` with each table.
 fn chunks(
     reader: &Reader,
+    hours: Option<&Mutex<HourCache>>,
     from: Timestamp,
     to: Timestamp,
     every: Every,
@@ -228,7 +244,11 @@ fn chunks(
             hi = Timestamp::from_secs(hi.secs().div_euclid(3600) * 3600);
         }
         let hi = if hi >= to || hi <= lo { to } else { hi };
-        f(&reader.query(Some(lo), Some(hi), every)?)?;
+        let table = match (every, hours.and_then(|h| h.lock().ok())) {
+            (Every::Hour, Some(mut cache)) => cache.query(reader, lo, hi)?,
+            _ => reader.query(Some(lo), Some(hi), every)?,
+        };
+        f(&table)?;
         lo = hi;
     }
     Ok(())
@@ -311,7 +331,7 @@ pub(super) fn series(reader: &Reader, s: &AppState, p: &Params) -> Result<Series
             .collect(),
     };
     let mut seen: Vec<String> = Vec::new();
-    build(reader, from, to, every, archive_s, points, tz, &wanted, |table| {
+    build(reader, Some(&s.hours), from, to, every, archive_s, points, tz, &wanted, |table| {
         for c in &table.columns {
             if !base.contains(c) && !seen.contains(c) {
                 seen.push(c.clone());
@@ -348,6 +368,7 @@ fn is_family(extra: &str, name: &str) -> bool {
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     reader: &Reader,
+    hours: Option<&Mutex<HourCache>>,
     from: Timestamp,
     to: Timestamp,
     every: Every,
@@ -394,7 +415,7 @@ pub fn build(
             v.push(None);
         }
     };
-    chunks(reader, from, to, every, |table| {
+    chunks(reader, hours, from, to, every, |table| {
         visit(table);
         let key = table.columns.iter().position(|c| c == "start_utc" || c == "date");
         let Some(key) = key else { return Ok(()) };

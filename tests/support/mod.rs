@@ -2,3 +2,4 @@
 #![allow(dead_code)]
 
 pub mod bh1750_chip;
+pub mod web_api;
