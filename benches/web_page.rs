@@ -81,8 +81,14 @@ fn main() {
         wire_total as f64 / 1024.0,
         plain_total as f64 / 1024.0
     );
-    println!("BENCH web_page_gzip_kb {:.1} KB", wire_total as f64 / 1024.0);
-    println!("BENCH web_page_plain_kb {:.1} KB", plain_total as f64 / 1024.0);
+    println!(
+        "BENCH web_page_gzip_kb {:.1} KB",
+        wire_total as f64 / 1024.0
+    );
+    println!(
+        "BENCH web_page_plain_kb {:.1} KB",
+        plain_total as f64 / 1024.0
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -25,7 +25,10 @@ fn numbers(v: &Value, what: &str) -> Vec<Option<f64>> {
             if x.is_null() {
                 None
             } else {
-                Some(x.as_f64().unwrap_or_else(|| panic!("{what} holds a non-number {x}")))
+                Some(
+                    x.as_f64()
+                        .unwrap_or_else(|| panic!("{what} holds a non-number {x}")),
+                )
             }
         })
         .collect()
@@ -44,8 +47,20 @@ async fn plots_equal_the_api(client: &fantoccini::Client, station: &Station) -> 
     )
     .await;
     let plots = page["plots"].as_object().expect("window.weatherd.plots");
-    for name in ["temperature", "humidity", "pressure", "wind", "wind_dir", "rain", "ground"] {
-        assert!(plots.contains_key(name), "no `{name}` plot; the page drew {:?}", plots.keys());
+    for name in [
+        "temperature",
+        "humidity",
+        "pressure",
+        "wind",
+        "wind_dir",
+        "rain",
+        "ground",
+    ] {
+        assert!(
+            plots.contains_key(name),
+            "no `{name}` plot; the page drew {:?}",
+            plots.keys()
+        );
     }
     let mut mismatch = None;
     for (name, plot) in plots {
@@ -54,11 +69,22 @@ async fn plots_equal_the_api(client: &fantoccini::Client, station: &Station) -> 
         let data = plot["data"].as_array().expect("u.data");
         let time = numbers(&data[0], &format!("{name} x values"));
         if time != numbers(&api["time"], "API time") {
-            mismatch = Some(format!("{name}: {} points drawn, API {} ({source})", time.len(), api["time"].as_array().map_or(0, Vec::len)));
+            mismatch = Some(format!(
+                "{name}: {} points drawn, API {} ({source})",
+                time.len(),
+                api["time"].as_array().map_or(0, Vec::len)
+            ));
             break;
         }
-        for (i, column) in plot["columns"].as_array().expect("columns").iter().enumerate() {
-            let Some(column) = column.as_str() else { continue }; // derived (rain total)
+        for (i, column) in plot["columns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .enumerate()
+        {
+            let Some(column) = column.as_str() else {
+                continue;
+            }; // derived (rain total)
             let drawn = numbers(&data[i + 1], &format!("{name} series {column}"));
             let want = numbers(&api["values"][column], &format!("API {column}"));
             if drawn != want {
@@ -119,7 +145,11 @@ async fn the_page_in_a_real_browser() {
             ),
         )
         .await;
-        assert_eq!(shown, Value::Bool(true), "section #{id} is missing or not shown");
+        assert_eq!(
+            shown,
+            Value::Bool(true),
+            "section #{id} is missing or not shown"
+        );
     }
 
     // The plots hold exactly the API's values: 24 h of raw records, one per interval.
@@ -132,19 +162,33 @@ async fn the_page_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let points = points.expect("records kept arriving while comparing the plots 20 times");
-    assert_eq!(points as u64, 86_400 / interval, "a 24-h plot of raw records");
+    assert_eq!(
+        points as u64,
+        86_400 / interval,
+        "a 24-h plot of raw records"
+    );
 
     // The Data section's link downloads CSV for its chosen range.
     let link = js(&client, "return document.getElementById('csv-link').href;").await;
     let link = link.as_str().expect("the CSV link has an href");
-    let mut answer = ureq::get(link).call().unwrap_or_else(|e| panic!("GET {link}: {e}"));
-    let content_type = answer.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
+    let mut answer = ureq::get(link)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {link}: {e}"));
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or("").to_owned());
     assert!(
-        content_type.as_deref().is_some_and(|t| t.starts_with("text/csv")),
+        content_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("text/csv")),
         "{link} answered {content_type:?}"
     );
     let csv = answer.body_mut().read_to_string().expect("CSV body");
-    assert!(csv.lines().count() > 1, "{link}: no rows in the CSV:\n{csv}");
+    assert!(
+        csv.lines().count() > 1,
+        "{link}: no rows in the CSV:\n{csv}"
+    );
 
     // Live: a newer record appears in "Now" without a reload.
     let before = js(
@@ -168,11 +212,24 @@ async fn the_page_in_a_real_browser() {
     )
     .await;
     let shown_start = shown[0].as_i64().unwrap();
-    let api = station.get(&format!("/api/v1/records?from={shown_start}&to={}&every=raw", shown_start + 1));
-    let temperature = api["values"]["temperature_c"][0].as_f64().expect("temperature of the new record");
+    let api = station.get(&format!(
+        "/api/v1/records?from={shown_start}&to={}&every=raw",
+        shown_start + 1
+    ));
+    let temperature = api["values"]["temperature_c"][0]
+        .as_f64()
+        .expect("temperature of the new record");
     let text = shown[1].as_str().unwrap();
-    let on_page: f64 = text.split('\u{202f}').next().unwrap().parse().unwrap_or_else(|_| panic!("temperature shown as {text:?}"));
-    assert!((on_page - temperature).abs() <= 0.051, "Now shows {text} for a record of {temperature} °C");
+    let on_page: f64 = text
+        .split('\u{202f}')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("temperature shown as {text:?}"));
+    assert!(
+        (on_page - temperature).abs() <= 0.051,
+        "Now shows {text} for a record of {temperature} °C"
+    );
 
     if let Ok(path) = std::env::var("WEATHERD_SCREENSHOT") {
         client.set_window_size(1280, 1700).await.expect("resize");
@@ -191,28 +248,50 @@ async fn the_page_in_a_real_browser() {
     )
     .await;
     assert_eq!(problems, serde_json::json!([]), "sections report problems");
-    let rose_total = js(&client, "return window.weatherd.windrose && window.weatherd.windrose.total;").await;
-    assert!(rose_total.as_u64().unwrap_or(0) > 0, "the wind rose counted no records: {rose_total}");
+    let rose_total = js(
+        &client,
+        "return window.weatherd.windrose && window.weatherd.windrose.total;",
+    )
+    .await;
+    assert!(
+        rose_total.as_u64().unwrap_or(0) > 0,
+        "the wind rose counted no records: {rose_total}"
+    );
 
     // No errors: none caught by the page's hooks, none in the browser's log (console,
     // failed loads, Content-Security-Policy violations).
     let errors = js(&client, "return window.weatherd.errors;").await;
     assert_eq!(errors, serde_json::json!([]), "the page caught errors");
-    assert_eq!(browser_errors(&client).await, Vec::<String>::new(), "the browser logged errors");
+    assert_eq!(
+        browser_errors(&client).await,
+        Vec::<String>::new(),
+        "the browser logged errors"
+    );
     client.close().await.expect("close the desktop session");
 
     // --- a 375-px phone --------------------------------------------------------------
     let phone = driver.session(Some(375)).await;
     open_page(&phone, &station.url).await;
     wait_for_sections(&phone).await;
-    let widths = js(&phone, "return [document.documentElement.scrollWidth, window.innerWidth];").await;
+    let widths = js(
+        &phone,
+        "return [document.documentElement.scrollWidth, window.innerWidth];",
+    )
+    .await;
     assert_eq!(widths[1], 375, "the emulated phone's viewport");
     assert!(
         widths[0].as_u64() <= widths[1].as_u64(),
         "horizontal scrolling at 375 px: the page is {} px wide",
         widths[0]
     );
-    assert_eq!(js(&phone, "return window.weatherd.errors;").await, serde_json::json!([]));
-    assert_eq!(browser_errors(&phone).await, Vec::<String>::new(), "the phone's browser logged errors");
+    assert_eq!(
+        js(&phone, "return window.weatherd.errors;").await,
+        serde_json::json!([])
+    );
+    assert_eq!(
+        browser_errors(&phone).await,
+        Vec::<String>::new(),
+        "the phone's browser logged errors"
+    );
     phone.close().await.expect("close the phone session");
 }

@@ -53,9 +53,11 @@ pub fn free_port() -> u16 {
 /// The example config with the database and the web listener of a test: the page on
 /// an ephemeral port, which the daemon logs as a URL.
 pub fn write_config(dir: &Path) -> PathBuf {
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/weatherd.example.toml"))
-            .expect("read weatherd.example.toml");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/weatherd.example.toml"
+    ))
+    .expect("read weatherd.example.toml");
     let mut out = String::new();
     let mut in_web = false;
     let mut wrote_listen = false;
@@ -98,7 +100,16 @@ impl Station {
     /// Fills `db` with `days` of simulated records from `start` (at `--speed max`).
     pub fn prefill(config: &Path, db: &Path, start: &str, days: u32) {
         let out = Command::new(env!("CARGO_BIN_EXE_weatherd"))
-            .args(["run", "--simulate", "--speed", "max", "--seed", "7", "--start", start])
+            .args([
+                "run",
+                "--simulate",
+                "--speed",
+                "max",
+                "--seed",
+                "7",
+                "--start",
+                start,
+            ])
             .arg("--duration")
             .arg(format!("{days}d"))
             .arg("--config")
@@ -160,14 +171,20 @@ impl Station {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Ok(Some(status)) = child.try_wait() {
-                        panic!("weatherd exited ({status}) before serving the page:\n{}", seen.join("\n"));
+                        panic!(
+                            "weatherd exited ({status}) before serving the page:\n{}",
+                            seen.join("\n")
+                        );
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         let _ = child.kill();
-        panic!("weatherd did not log the page's URL within 60 s:\n{}", seen.join("\n"));
+        panic!(
+            "weatherd did not log the page's URL within 60 s:\n{}",
+            seen.join("\n")
+        );
     }
 
     pub fn get(&self, path_and_query: &str) -> Value {
@@ -238,7 +255,10 @@ impl Chromedriver {
             if let Ok(Some(status)) = driver.child.try_wait() {
                 panic!("chromedriver exited ({status}) on start");
             }
-            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -287,14 +307,17 @@ pub async fn wait_for(client: &Client, what: &str, script: &str, timeout: Durati
     let deadline = Instant::now() + timeout;
     loop {
         let v = js(client, script).await;
-        let truthy = !matches!(v, Value::Null | Value::Bool(false))
-            && v != json!(0)
-            && v != json!("");
+        let truthy =
+            !matches!(v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
         if truthy {
             return v;
         }
         if Instant::now() > deadline {
-            let errors = js(client, "return window.weatherd ? window.weatherd.errors : 'no window.weatherd';").await;
+            let errors = js(
+                client,
+                "return window.weatherd ? window.weatherd.errors : 'no window.weatherd';",
+            )
+            .await;
             panic!("timed out after {timeout:?} waiting for {what}; page errors: {errors}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -312,7 +335,10 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
@@ -337,7 +363,10 @@ pub async fn browser_errors(client: &Client) -> Vec<String> {
 /// Navigates to the page and waits until its plots are drawn; returns
 /// milliseconds from navigation to the first plot drawn (the page's own mark).
 pub async fn open_page(client: &Client, url: &str) -> f64 {
-    client.goto(url).await.unwrap_or_else(|e| panic!("navigate to {url}: {e}"));
+    client
+        .goto(url)
+        .await
+        .unwrap_or_else(|e| panic!("navigate to {url}: {e}"));
     let first = wait_for(
         client,
         "the first plot to be drawn",
