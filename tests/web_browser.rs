@@ -240,6 +240,50 @@ async fn the_page_in_a_real_browser() {
         println!("screenshot written to {path}");
     }
 
+    // The other ranges too: each plot still equals the API's answer to its request
+    // (raw records for 7 days, hourly rows for 30 days and a year, downsampled by the
+    // server to the page's point budget, with the days before the station began as gaps).
+    for range in ["7d", "30d", "1y", "24h"] {
+        js(
+            &client,
+            &format!("document.querySelector('#plot-ranges button[data-range=\"{range}\"]').click(); return true;"),
+        )
+        .await;
+        wait_for(
+            &client,
+            &format!("the {range} plots"),
+            &format!("return window.weatherd.plotRange === '{range}';"),
+            Duration::from_secs(60),
+        )
+        .await;
+        let mut equal = None;
+        for _ in 0..20 {
+            // Longer ranges follow new records only every few minutes: reload now, so
+            // the plots end at the newest record as the API's answer does.
+            let loads = js(
+                &client,
+                "window.weatherd.reloadPlots(); return window.weatherd.plotLoads;",
+            )
+            .await;
+            wait_for(
+                &client,
+                &format!("the {range} plots to reload"),
+                &format!("return window.weatherd.plotLoads > {loads};"),
+                Duration::from_secs(60),
+            )
+            .await;
+            equal = plots_equal_the_api(&client, &station).await;
+            if equal.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert!(
+            equal.is_some(),
+            "records kept arriving while comparing the {range} plots"
+        );
+    }
+
     // The wind rose, climate, records and health load without a problem shown.
     wait_for_sections(&client).await;
     let problems = js(

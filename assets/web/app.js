@@ -9,6 +9,9 @@
     plotColumns: {}, // name -> API column of each series (null: derived, e.g. rain total)
     sources: {}, // name -> the records URL the plot's data came from
     plotBasis: null, // start of the newest record when the plots were loaded
+    plotRange: null, // the range ("24h", "7d", "30d", "1y") the plots show
+    plotLoads: 0, // how many times the plots have been (re)drawn from the API
+    reloadPlots: null, // () => reload the plots now, up to the newest record
     lastRecordStart: null, // start of the newest record shown in "Now"
     updates: 0, // how many newer records "Now" has shown since the page loaded
     live: "connecting", // "events" (Server-Sent Events), "polling" or "connecting"
@@ -397,10 +400,11 @@
     }
     // Ranges end at the newest record's end: every record before it is stored, so what
     // is drawn is exactly what the API returns for these (absolute) parameters.
+    const range = W.range;
     const basis = latest.record.start;
     const to = latest.record.end;
-    const from = to - RANGES[W.range];
-    const q = PLOT_QUERY[W.range];
+    const from = to - RANGES[range];
+    const q = PLOT_QUERY[range];
     const mainUrl = "/api/v1/records?from=" + from + "&to=" + to + "&every=" + q.every + "&points=" + POINTS;
     const rainUrl = "/api/v1/records?from=" + from + "&to=" + to + "&every=" + q.rain + "&points=" + POINTS + "&columns=rain_mm";
     let main, rain;
@@ -443,6 +447,8 @@
     }
     if (main.downsampled) list.append(el("p", { class: "hint" }, ["Each point is a bucket of records: its mean, or its highest/lowest for extremes."]));
     W.plotBasis = basis;
+    W.plotRange = range;
+    W.plotLoads += 1;
     plotsLoadedAt = performance.now();
   }
 
@@ -805,6 +811,10 @@
   }
 
   // ---- Start ---------------------------------------------------------------------
+
+  W.reloadPlots = () => {
+    loadPlots();
+  };
 
   async function start() {
     try {

@@ -181,6 +181,7 @@ impl Station {
             }
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "weatherd did not log the page's URL within 60 s:\n{}",
             seen.join("\n")
