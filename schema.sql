@@ -1,4 +1,4 @@
--- weatherd database schema, version 1.
+-- weatherd database schema, version 2.
 --
 -- This file is the documentation of the database as much as its definition: weatherd
 -- embeds it and runs it once to create a new database, and you can read the database
@@ -32,7 +32,7 @@
 -- write into a database that belongs to another program, and `file` can tell.
 PRAGMA application_id = 1465141330;
 -- The schema version of this file. weatherd sets it too, after creating the tables.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- One row per archive interval (normally one minute), written once and never changed.
 --
@@ -173,7 +173,52 @@ CREATE TABLE daily (
     wind_gust_kmh             REAL,                 -- highest gust of the day
 
     rain_mm                   REAL,                 -- NULL if the gauge gave no data all day
-    rain_n                    INTEGER NOT NULL DEFAULT 0
+    rain_n                    INTEGER NOT NULL DEFAULT 0,
+
+    -- Since schema version 2: when each extreme happened (`_ts`, Unix seconds): the
+    -- START of the first record of the day that reached it. A record only knows its
+    -- extreme happened somewhere in [start_ts, end_ts); the start is used because it
+    -- lies on the same local date as the record (which the end, at midnight, may not)
+    -- and it is the time `weatherd query` prints for that record.
+    temperature_min_ts        INTEGER,
+    temperature_max_ts        INTEGER,
+    humidity_min_ts           INTEGER,
+    humidity_max_ts           INTEGER,
+    pressure_min_ts           INTEGER,
+    pressure_max_ts           INTEGER,
+    ground_temperature_min_ts INTEGER,
+    ground_temperature_max_ts INTEGER,
+    wind_gust_ts              INTEGER,
+    -- Wind direction as the speed-weighted vector sum of the records' directions
+    -- (east and north components, km/h x samples, and the total weight), so that the
+    -- day's dominant direction is a vector mean like an hour's.
+    wind_dir_east_sum         REAL    NOT NULL DEFAULT 0,
+    wind_dir_north_sum        REAL    NOT NULL DEFAULT 0,
+    wind_dir_weight           REAL    NOT NULL DEFAULT 0,
+    -- The day's highest rain rate and when.
+    rain_rate_mm_per_h        REAL,
+    rain_rate_ts              INTEGER
+) WITHOUT ROWID;
+
+-- Since schema version 2: every quantity the `daily` table has no columns for, per
+-- station-local day, kept up to date in the same transaction as each record: the
+-- quantities of extra drivers (`illuminance_lux`, as in archive_extra) and the
+-- archive's computed columns (`dew_point_c`, `sea_level_pressure_hpa`, ...).
+-- `mean_sum / n` is the day's mean, weighted by samples (an extra's `n`; a computed
+-- column's record `samples`); `min_ts`/`max_ts` as in `daily`.
+--
+--     SELECT date, mean_sum / n AS mean, min, max FROM daily_extra
+--     WHERE quantity = 'dew_point_c' ORDER BY date;
+CREATE TABLE daily_extra (
+    date        TEXT    NOT NULL,
+    quantity    TEXT    NOT NULL,
+    mean_sum    REAL,
+    n           INTEGER NOT NULL DEFAULT 0,
+    min         REAL,
+    min_ts      INTEGER,
+    max         REAL,
+    max_ts      INTEGER,
+    PRIMARY KEY (date, quantity)
 ) WITHOUT ROWID;
 
 -- Small pieces of state weatherd keeps between runs, e.g.
@@ -202,7 +247,8 @@ SELECT
     rain_mm, rain_rate_mm_per_h, rain_n
 FROM archive;
 
--- One row per station-local day: means, extremes and rain total.
+-- One row per station-local day: means, extremes (and, since version 2, when they
+-- happened, in UTC: `weatherd query --every day` shows them in local time) and rain total.
 -- (A mean is NULL on a day without valid samples; nullif avoids dividing by zero.)
 CREATE VIEW daily_summary AS
 SELECT
@@ -222,5 +268,16 @@ SELECT
     ground_temperature_max_c,
     wind_speed_sum_kmh / nullif(wind_n, 0)                     AS wind_speed_kmh,
     wind_gust_kmh,
-    rain_mm
+    rain_mm,
+    strftime('%Y-%m-%dT%H:%M:%SZ', temperature_min_ts, 'unixepoch')        AS temperature_min_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', temperature_max_ts, 'unixepoch')        AS temperature_max_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', humidity_min_ts, 'unixepoch')           AS humidity_min_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', humidity_max_ts, 'unixepoch')           AS humidity_max_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', pressure_min_ts, 'unixepoch')           AS pressure_min_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', pressure_max_ts, 'unixepoch')           AS pressure_max_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', ground_temperature_min_ts, 'unixepoch') AS ground_temperature_min_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', ground_temperature_max_ts, 'unixepoch') AS ground_temperature_max_time_utc,
+    strftime('%Y-%m-%dT%H:%M:%SZ', wind_gust_ts, 'unixepoch')              AS wind_gust_time_utc,
+    rain_rate_mm_per_h,
+    strftime('%Y-%m-%dT%H:%M:%SZ', rain_rate_ts, 'unixepoch')              AS rain_rate_time_utc
 FROM daily;

@@ -35,7 +35,10 @@ fn report(name: &str, value: f64, unit: &str) {
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(default)
 }
 
 fn target_dir() -> PathBuf {
@@ -45,7 +48,12 @@ fn target_dir() -> PathBuf {
 }
 
 fn stat(mean: f64, spread: f64) -> Stat {
-    Stat { mean: Some(mean), min: Some(mean - spread), max: Some(mean + spread), n: 12 }
+    Stat {
+        mean: Some(mean),
+        min: Some(mean - spread),
+        max: Some(mean + spread),
+        n: 12,
+    }
 }
 
 /// A simple, plausible record (seasonal and daily cycles, gusts, showers).
@@ -95,7 +103,10 @@ fn database(years: i64) -> Result<PathBuf, Box<dyn std::error::Error>> {
         for s in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{s}", path.display()));
         }
-        println!("building {} ({years} y of one-minute records, cached)...", path.display());
+        println!(
+            "building {} ({years} y of one-minute records, cached)...",
+            path.display()
+        );
         let mut store = Store::open(&path, "Europe/London".parse()?)?;
         store.set_durability(weatherd::store::Durability::Fast)?;
         let mut t = first;
@@ -115,11 +126,23 @@ fn database(years: i64) -> Result<PathBuf, Box<dyn std::error::Error>> {
 /// GET over a fresh connection; (status, body bytes on the wire).
 fn get(addr: std::net::SocketAddr, path: &str, gzip: bool) -> (u16, usize) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    let enc = if gzip { "Accept-Encoding: gzip\r\n" } else { "" };
-    write!(s, "GET {path} HTTP/1.1\r\nHost: b\r\n{enc}Connection: close\r\n\r\n").unwrap();
+    let enc = if gzip {
+        "Accept-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: b\r\n{enc}Connection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).unwrap();
-    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n").expect("an answer") + 4;
+    let head_end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an answer")
+        + 4;
     let status = String::from_utf8_lossy(&all[9..12]).parse().unwrap_or(0);
     (status, all.len() - head_end)
 }
@@ -139,10 +162,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let years = env_num("WEATHERD_BENCH_YEARS", 10) as i64;
     let runs = env_num("WEATHERD_BENCH_RUNS", 9) as usize;
     let db = database(years)?;
-    let newest = Store::open_read_only(&db)?.resume()?.last_end.ok_or("empty database")?;
-    println!("database {} ({years} y), newest record ends {newest}", db.display());
+    let newest = Store::open_read_only(&db)?
+        .resume()?
+        .last_end
+        .ok_or("empty database")?;
+    println!(
+        "database {} ({years} y), newest record ends {newest}",
+        db.display()
+    );
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let mut config = weatherd::config::Config::example();
     config.station.time_zone = "Europe/London".into();
@@ -201,7 +232,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("asset {name}: {plain} bytes, {gz} gzipped");
         total += gz;
     }
-    println!("page weight (all assets, gzipped): {:.1} KB", total as f64 / 1024.0);
+    println!(
+        "page weight (all assets, gzipped): {:.1} KB",
+        total as f64 / 1024.0
+    );
     report("web_page_weight_gzip_kb", total as f64 / 1024.0, "KB");
 
     let bin = env!("CARGO_BIN_EXE_weatherd");
@@ -217,7 +251,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &cfg,
         weatherd::config::EXAMPLE_TOML
             .replace("# listen = \"0.0.0.0:8080\"", "listen = \"127.0.0.1:0\"")
-            .replace("/var/lib/weatherd/weather.db", &work.path().join("s.db").display().to_string()),
+            .replace(
+                "/var/lib/weatherd/weather.db",
+                &work.path().join("s.db").display().to_string(),
+            ),
     )?;
     let mut child = std::process::Command::new(bin)
         .args(["run", "--simulate", "--config"])
@@ -247,7 +284,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::thread::sleep(Duration::from_secs(idle_s));
     let pid = child.id();
     let (rss, anon) = (proc_kb(pid, "VmRSS:"), proc_kb(pid, "RssAnon:"));
-    for path in ["/", "/assets/app.js", "/api/v1/latest", "/api/v1/records?from=-1y&every=hour"] {
+    for path in [
+        "/",
+        "/assets/app.js",
+        "/api/v1/latest",
+        "/api/v1/records?from=-1y&every=hour",
+    ] {
         get(station_addr, path, true);
     }
     std::thread::sleep(Duration::from_secs(2));
@@ -258,7 +300,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "simulated station, page on, idle {idle_s} s: VmRSS {:.2} MB, RssAnon {:.2} MB; \
          after one page visit: VmRSS {:.2} MB, RssAnon {:.2} MB",
-        mb(rss), mb(anon), mb(rss2), mb(anon2)
+        mb(rss),
+        mb(anon),
+        mb(rss2),
+        mb(anon2)
     );
     report("web_idle_rss_mb", mb(rss), "MB");
     report("web_idle_anon_mb", mb(anon), "MB");

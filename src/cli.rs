@@ -36,6 +36,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print stored records.
     Query(QueryArgs),
+    /// Climate reports without SQL: a NOAA-style monthly (--month 2026-11) or yearly
+    /// (--year 2026) summary, or the station's records (--records).
+    Report(ReportArgs),
     /// Look at this machine: Pi model, enabled buses, sensors that answer, permissions.
     /// Exit code 0: ready; 1: not a Raspberry Pi; 2: a Pi with something to fix.
     Probe,
@@ -106,17 +109,69 @@ pub struct QueryArgs {
     /// Take the database path from this config file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// First time to include (UTC unless an offset is given); 1970-01-01 to 2200-01-01.
+    /// First time to include: `today`, `yesterday` (from local midnight of that
+    /// station day), `-24h`, `-7d`, `-30m`, `-1y` (before now), `now`, or a time
+    /// (RFC 3339; `2026-01-01 12:00` and `2026-01-01` are UTC); 1970-01-01 to 2200-01-01.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// Time to stop before (exclusive), in the same forms as --from.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// What `now` is for relative times [default: the current time]; e.g. to ask
+    /// about "yesterday" in a simulated database.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub from: Option<Timestamp>,
-    /// Time to stop before (exclusive); 1970-01-01 to 2200-01-01.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub to: Option<Timestamp>,
+    pub now: Option<Timestamp>,
+    /// The table shows UTC times (`start_utc`) instead of station-local ones
+    /// (`start_local`). CSV and JSON always carry both.
+    #[arg(long)]
+    pub utc: bool,
+    /// Only these columns, in this order, comma-separated (e.g.
+    /// `start_local,temperature_c,rain_mm`) [default: the key columns in the table,
+    /// every column in CSV and JSON].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
     /// One row per record, per UTC hour, or per station-local day.
     #[arg(long, value_enum, default_value_t = EveryArg::Raw)]
     pub every: EveryArg,
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("period").required(true).args(["month", "year", "records"])))]
+pub struct ReportArgs {
+    /// Database file [default: the --config's database.path, else that of
+    /// /etc/weatherd/weatherd.toml if present, else weather.db].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Take the database path and the [report] settings (degree-day bases,
+    /// thresholds) from this config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The month to summarise, one line per day: YYYY-MM (station-local days).
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::report::parse_month)]
+    pub month: Option<(i32, u32)>,
+    /// The year to summarise, one line per month: YYYY.
+    #[arg(long, value_name = "YYYY", value_parser = crate::report::parse_year)]
+    pub year: Option<i32>,
+    /// The station's records: highest and lowest temperature, wettest day and month,
+    /// strongest gust, highest rain rate, with dates and times.
+    #[arg(long)]
+    pub records: bool,
+    /// text (NOAA-style, 80 columns), csv or json (the web API's /api/v1/climate).
+    #[arg(long, value_parser = parse_report_format, default_value = "text")]
+    pub format: Format,
+}
+
+fn parse_report_format(s: &str) -> Result<Format, String> {
+    match s {
+        "text" | "table" => Ok(Format::Table),
+        "csv" => Ok(Format::Csv),
+        "json" => Ok(Format::Json),
+        _ => Err(format!(
+            "`{s}` is not a report format: use text, csv or json"
+        )),
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -172,6 +227,7 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
             }),
         },
         Command::Status(args) => status_cmd(args),
+        Command::Report(args) => report_cmd(args),
         Command::CheckConfig { file } => {
             // Every problem at once, so a teacher fixes the file in one pass.
             let config = Config::load_all(&file).map_err(|errors| Failure {
@@ -351,34 +407,78 @@ fn status_cmd(args: StatusArgs) -> Result<(), Failure> {
 
 fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
     let db = resolve_db(&args.db, &args.config)?;
-    if let (Some(from), Some(to)) = (args.from, args.to) {
+    let usage = |message: String| Failure {
+        code: EXIT_USAGE,
+        message,
+    };
+    // Absolute times are checked before the database is opened, as before; relative
+    // ones need the station's zone, from the database.
+    let absolute = |s: &Option<String>, flag: &str| -> Result<Option<Timestamp>, Failure> {
+        let Some(s) = s else { return Ok(None) };
+        let relative =
+            matches!(s.trim(), "now" | "today" | "yesterday") || s.trim().starts_with('-');
+        if relative {
+            return Ok(None);
+        }
+        parse_time(s).map(Some).map_err(|e| {
+            usage(format!(
+                "{flag}: {e}; or now, today, yesterday, -24h, -7d (station-local days)"
+            ))
+        })
+    };
+    let (from_abs, to_abs) = (absolute(&args.from, "--from")?, absolute(&args.to, "--to")?);
+    if let (Some(from), Some(to)) = (from_abs, to_abs) {
         if to <= from {
-            return Err(Failure {
-                code: EXIT_USAGE,
-                message: format!("--to ({to}) must be later than --from ({from})"),
-            });
+            return Err(usage(format!(
+                "--to ({to}) must be later than --from ({from})"
+            )));
         }
     }
     let store = Store::open_read_only(&db).map_err(|e| Failure {
         code: EXIT_FAILURE,
         message: e.to_string(),
     })?;
+    let tz = store.time_zone();
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let when = |s: &Option<String>, flag: &str| -> Result<Option<Timestamp>, Failure> {
+        s.as_deref()
+            .map(|s| crate::time::parse_when(s, now, tz).map_err(|e| usage(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let (from, to) = (when(&args.from, "--from")?, when(&args.to, "--to")?);
+    if let (Some(from), Some(to)) = (from, to) {
+        if to <= from {
+            return Err(usage(format!(
+                "--to ({to}) must be later than --from ({from})"
+            )));
+        }
+    }
     let every = match args.every {
         EveryArg::Raw => Every::Raw,
         EveryArg::Hour => Every::Hour,
         EveryArg::Day => Every::Day,
     };
-    let table = store
-        .query(args.from, args.to, every)
-        .map_err(|e| Failure {
-            code: EXIT_FAILURE,
-            message: e.to_string(),
-        })?;
+    let mut table = store.query(from, to, every).map_err(|e| Failure {
+        code: EXIT_FAILURE,
+        message: e.to_string(),
+    })?;
     let format = match args.format {
         FormatArg::Table => Format::Table,
         FormatArg::Csv => Format::Csv,
         FormatArg::Json => Format::Json,
     };
+    query::add_local_columns(&mut table, tz);
+    match (&args.columns, format) {
+        (Some(names), _) => {
+            let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
+            query::select_columns(&mut table, &names, false).map_err(usage)?;
+        }
+        (None, Format::Table) => {
+            query::select_columns(&mut table, &query::default_columns(every, args.utc), true)
+                .map_err(usage)?;
+        }
+        (None, _) => {}
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = query::render(&table, format, &mut out).and_then(|_| out.flush());
@@ -389,6 +489,52 @@ fn query_cmd(args: QueryArgs) -> Result<(), Failure> {
             code: EXIT_FAILURE,
             message: format!("cannot write the output: {e}"),
         }),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// The [report] settings a reading command uses: from --config, else from the system
+/// config when the database comes from it too, else the defaults.
+fn report_settings(
+    db: &Option<PathBuf>,
+    config: &Option<PathBuf>,
+) -> Result<crate::report::ReportSettings, Failure> {
+    Ok(match config {
+        Some(path) => Config::load(path)?.report,
+        None if db.is_none()
+            && !Path::new("weather.db").exists()
+            && Path::new(SYSTEM_CONFIG).exists() =>
+        {
+            Config::load(Path::new(SYSTEM_CONFIG))?.report
+        }
+        None => crate::report::ReportSettings::default(),
+    })
+}
+
+fn report_cmd(args: ReportArgs) -> Result<(), Failure> {
+    let db = resolve_db(&args.db, &args.config)?;
+    let settings = report_settings(&args.db, &args.config)?;
+    let failure = |message: String| Failure {
+        code: EXIT_FAILURE,
+        message,
+    };
+    let store = Store::open_read_only(&db).map_err(|e| failure(e.to_string()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = if let Some((year, month)) = args.month {
+        let r = crate::report::month(&store, year, month, &settings)
+            .map_err(|e| failure(e.to_string()))?;
+        crate::report::render_month(&r, args.format, &mut out)
+    } else if let Some(year) = args.year {
+        let r = crate::report::year(&store, year, &settings).map_err(|e| failure(e.to_string()))?;
+        crate::report::render_year(&r, args.format, &mut out)
+    } else {
+        let r = crate::report::records(&store, &settings).map_err(|e| failure(e.to_string()))?;
+        crate::report::render_records(&r, args.format, &mut out)
+    };
+    match written.and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(failure(format!("cannot write the output: {e}"))),
         Ok(()) => Ok(()),
     }
 }

@@ -46,6 +46,9 @@ pub struct Config {
     /// QC limits by quantity name; values outside become NULL plus a fault.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qc: BTreeMap<String, QcLimits>,
+    /// `[report]`: degree-day bases and thresholds of `weatherd report`.
+    #[serde(default)]
+    pub report: crate::report::ReportSettings,
     /// Upload destinations (`[[upload]]` tables), each with a unique name. Read by
     /// the upload registry (`parse`), never by this derive.
     #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]

@@ -13,6 +13,7 @@
 //! - [`store`]: the SQLite database, its only owner, one file per job; it hands out a
 //!   writer ([`store::Store`]), a read-only [`store::Reader`] and an uploader's
 //!   [`store::Outbox`]; [`query`]: output formats.
+//! - [`report`]: NOAA-style monthly/yearly climate summaries and station records.
 //! - [`probe`]: `weatherd probe`, what the machine has and what to fix.
 //! - [`upload`]: the outbox uploaders (HTTP, MQTT), one cursor per destination.
 //! - [`station`]: wires it all together for `weatherd run`; [`status`]: `weatherd status`.
@@ -29,6 +30,7 @@ pub mod probe;
 pub mod pulse;
 pub mod query;
 pub mod record;
+pub mod report;
 pub mod sampler;
 pub mod sensors;
 pub mod sim;

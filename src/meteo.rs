@@ -227,6 +227,17 @@ pub struct VectorSum {
 }
 
 impl VectorSum {
+    /// A sum from its parts, as the daily summaries store them (east and north
+    /// components and the total weight), so a day's or a month's mean direction gets
+    /// the same rounding and calm rule as a record's.
+    pub fn from_parts(east: f64, north: f64, weight: f64) -> VectorSum {
+        VectorSum {
+            east,
+            north,
+            weight,
+        }
+    }
+
     /// Adds a direction with a weight; a non-finite value or a weight <= 0 adds nothing.
     pub fn add(&mut self, deg: f64, weight: f64) {
         if !deg.is_finite() || !weight.is_finite() || weight <= 0.0 {

@@ -116,6 +116,95 @@ fn cell_text(v: &Value) -> Option<String> {
     push_cell(&mut s, v).then_some(s)
 }
 
+/// Adds, at the end of the table (so existing column positions stay where scripts
+/// expect them), a station-local twin of every UTC time column: `start_local` for
+/// `start_utc`, `temperature_max_time_local` for `temperature_max_time_utc`, ... as
+/// RFC 3339 with the offset (`2026-11-30T09:15:00+01:00`). `end_utc` gets none: a
+/// record's local start says when it was.
+pub fn add_local_columns(table: &mut Table, tz: chrono_tz::Tz) {
+    let utc: Vec<(usize, String)> = table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.as_str() != "end_utc")
+        .filter_map(|(i, c)| Some((i, format!("{}_local", c.strip_suffix("_utc")?))))
+        .collect();
+    for (_, name) in &utc {
+        table.columns.push(name.clone());
+    }
+    for row in &mut table.rows {
+        for (i, _) in &utc {
+            let local = match &row[*i] {
+                Value::Text(t) => {
+                    chrono::DateTime::parse_from_rfc3339(t).map_or(Value::Null, |t| {
+                        Value::Text(crate::time::local_rfc3339(
+                            crate::time::Timestamp::from_chrono(t.with_timezone(&chrono::Utc)),
+                            tz,
+                        ))
+                    })
+                }
+                _ => Value::Null,
+            };
+            row.push(local);
+        }
+    }
+}
+
+/// The columns a person sees by default in the table (`weatherd query` without
+/// `--columns`): the key ones, which fit an 80-column terminal. `utc` shows the UTC
+/// time instead of the local one.
+pub fn default_columns(every: crate::store::Every, utc: bool) -> Vec<&'static str> {
+    use crate::store::Every;
+    match (every, utc) {
+        (Every::Day, _) => vec![
+            "date",
+            "temperature_min_c",
+            "temperature_max_c",
+            "wind_gust_kmh",
+            "rain_mm",
+        ],
+        (_, false) => vec![
+            "start_local",
+            "temperature_c",
+            "humidity_pct",
+            "wind_gust_kmh",
+            "rain_mm",
+        ],
+        (_, true) => vec![
+            "start_utc",
+            "temperature_c",
+            "humidity_pct",
+            "wind_gust_kmh",
+            "rain_mm",
+        ],
+    }
+}
+
+/// Keeps only the named columns, in the order named. An unknown name is an error
+/// that lists the valid ones. `lenient` drops names the table lacks instead (for the
+/// default selection, e.g. a database without a rain gauge still has `rain_mm`, but
+/// an empty range has only the fixed columns).
+pub fn select_columns(table: &mut Table, names: &[&str], lenient: bool) -> Result<(), String> {
+    let mut picks = Vec::with_capacity(names.len());
+    for name in names {
+        match table.column(name) {
+            Some(i) => picks.push(i),
+            None if lenient => {}
+            None => {
+                return Err(format!(
+                    "--columns: `{name}` is not a column here; the columns are: {}",
+                    table.columns.join(", ")
+                ))
+            }
+        }
+    }
+    table.columns = picks.iter().map(|&i| table.columns[i].clone()).collect();
+    for row in &mut table.rows {
+        *row = picks.iter().map(|&i| row[i].clone()).collect();
+    }
+    Ok(())
+}
+
 pub fn render(table: &Table, format: Format, out: &mut impl Write) -> io::Result<()> {
     match format {
         Format::Table => render_table(table, out),

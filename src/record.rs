@@ -336,7 +336,7 @@ pub const COLUMNS: [Column; 27] = [
             speed: "wind_speed_kmh",
         },
         unit: Some(DEGREE_TRUE),
-        daily: false,
+        daily: true,
         access: Access::Real {
             get: |r| r.wind_dir_deg,
             set: |r, v| r.wind_dir_deg = v,
@@ -346,7 +346,7 @@ pub const COLUMNS: [Column; 27] = [
     count!("wind_dir_n", "wind_dir", Count, wind_dir_n),
     real!(daily "rain_mm", "rain", Sum, MILLIMETRE, rain_mm),
     real!(
-        "rain_rate_mm_per_h",
+        daily "rain_rate_mm_per_h",
         "rain",
         Max,
         MM_PER_HOUR,

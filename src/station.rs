@@ -232,7 +232,13 @@ pub async fn run(
     // The page and API, on this runtime; a port in use turns the page off, not the station.
     let live = crate::web::Live::new();
     let simulated = opts.simulation.is_some();
-    let web = crate::web::start(config, &opts.db_path, env.clock.clone(), live.clone(), simulated);
+    let web = crate::web::start(
+        config,
+        &opts.db_path,
+        env.clock.clone(),
+        live.clone(),
+        simulated,
+    );
     let result = run_loop(config, store, env, opts.drain_timeout, shutdown, &live).await;
     if let Some(web) = web {
         web.shutdown().await;

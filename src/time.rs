@@ -99,6 +99,15 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// `2026-11-30T09:15:00+01:00`: an instant in the station's time zone, with its
+/// offset, the form every `*_local` field and column uses.
+pub fn local_rfc3339(t: Timestamp, tz: chrono_tz::Tz) -> String {
+    t.to_chrono()
+        .with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
 /// Parses a time given on the command line: `2026-01-01T00:00:00Z`, any RFC 3339
 /// offset, `2026-01-01 12:00[:00]` (UTC) or a bare date `2026-01-01` (UTC midnight),
 /// between 1970-01-01 and 2200-01-01 ([`EARLIEST`], [`LATEST`]).
@@ -138,6 +147,63 @@ fn parse_any_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     Err(format!(
         "`{s}` is not a time: use 2026-01-01T00:00:00Z, 2026-01-01 12:00 (UTC) or 2026-01-01"
     ))
+}
+
+/// Parses a time as people say it, relative to `now` in the station's zone `tz`:
+/// `now`; `today` and `yesterday` (local midnight starting that station-local day);
+/// `-24h`, `-7d`, `-2w`, `-30m`, `-90s`, `-1y` (365 days) before `now`; or anything
+/// [`parse_time`] takes (RFC 3339, `2026-01-01 12:00` and bare dates stay UTC, as
+/// before, so scripts keep their meaning).
+pub fn parse_when(s: &str, now: Timestamp, tz: chrono_tz::Tz) -> Result<Timestamp, String> {
+    use chrono::TimeZone;
+    let s = s.trim();
+    let local_midnight = |days_back: i64| -> Result<Timestamp, String> {
+        let today = now.to_chrono().with_timezone(&tz).date_naive();
+        let day = today - chrono::Duration::days(days_back);
+        let midnight = day.and_hms_opt(0, 0, 0).ok_or("no midnight")?;
+        // A zone that skips midnight (a DST change at 00:00) starts the day at the
+        // first instant that exists: 01:00.
+        let t = (0..=3)
+            .find_map(|h| {
+                tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                    .earliest()
+            })
+            .ok_or_else(|| format!("`{s}`: the station day {day} has no start"))?;
+        Ok(Timestamp::from_chrono(t.with_timezone(&chrono::Utc)))
+    };
+    let t = match s {
+        "now" => now,
+        "today" => local_midnight(0)?,
+        "yesterday" => local_midnight(1)?,
+        _ if s.starts_with('-') => {
+            let span = &s[1..];
+            let secs = match span.strip_suffix('y') {
+                Some(n) => n
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .and_then(|n| n.checked_mul(365 * 86_400)),
+                None => parse_span(span).ok(),
+            }
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is not a time before now: use e.g. -90s, -30m, -24h, -7d, -2w or -1y"
+                )
+            })?;
+            now.add_secs(-secs)
+        }
+        _ => {
+            return parse_time(s).map_err(|e| {
+                format!("{e}; or now, today, yesterday, -24h, -7d (station-local days)")
+            })
+        }
+    };
+    if !t.in_range() {
+        return Err(format!(
+            "`{s}` is outside the supported range {EARLIEST} to {LATEST}"
+        ));
+    }
+    Ok(t)
 }
 
 /// `start + span_s`, refused (naming `flag`) when it ends after [`LATEST`].
@@ -217,6 +283,46 @@ mod tests {
         assert!(parse_span("h").is_err());
         assert!(parse_span("0s").is_err());
         assert!(parse_span("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn relative_times_are_station_days_and_spans_before_now() {
+        let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
+        // 2026-07-15T10:30:00+01:00 (BST).
+        let now = parse_time("2026-07-15T09:30:00Z").unwrap();
+        assert_eq!(parse_when("now", now, tz).unwrap(), now);
+        assert_eq!(
+            parse_when("today", now, tz).unwrap(),
+            parse_time("2026-07-14T23:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_when("yesterday", now, tz).unwrap(),
+            parse_time("2026-07-13T23:00:00Z").unwrap()
+        );
+        assert_eq!(parse_when("-24h", now, tz).unwrap(), now.add_secs(-86_400));
+        assert_eq!(
+            parse_when("-7d", now, tz).unwrap(),
+            now.add_secs(-7 * 86_400)
+        );
+        assert_eq!(
+            parse_when("-1y", now, tz).unwrap(),
+            now.add_secs(-365 * 86_400)
+        );
+        // Dates stay UTC, as scripts knew them.
+        assert_eq!(
+            parse_when("2026-01-01", now, tz).unwrap(),
+            parse_time("2026-01-01T00:00:00Z").unwrap()
+        );
+        // The day after the clocks go back is 25 hours long.
+        let after = parse_time("2026-10-26T12:00:00Z").unwrap();
+        assert_eq!(
+            parse_when("yesterday", after, tz).unwrap(),
+            parse_time("2026-10-24T23:00:00Z").unwrap()
+        );
+        for bad in ["-", "-3x", "-0d", "tomorrow", "-y", "-99999999999y"] {
+            let e = parse_when(bad, now, tz).unwrap_err();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
     }
 
     #[test]

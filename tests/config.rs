@@ -180,6 +180,13 @@ fn commented_out_examples_parse_and_show_the_defaults() {
     c.calibration.clear();
     c.qc.clear();
     c.upload.clear();
+    // `listen` unset means the station default (127.0.0.1 under --simulate); the
+    // example spells the station default out.
+    assert_eq!(
+        c.web.listen.as_deref(),
+        Some(Config::example().web.listen_or_default(false))
+    );
+    c.web.listen = None;
     assert_eq!(
         c,
         Config::example(),

@@ -46,7 +46,15 @@ fn fifty_clients_do_not_delay_a_sample_tick_or_an_archive_record() {
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_weatherd"))
-        .args(["run", "--simulate", "--speed", "1", "--duration", &format!("{RUN_S}s"), "--config"])
+        .args([
+            "run",
+            "--simulate",
+            "--speed",
+            "1",
+            "--duration",
+            &format!("{RUN_S}s"),
+            "--config",
+        ])
         .arg(&cfg)
         .env("RUST_LOG", "info,weatherd::station=debug")
         .stderr(Stdio::piped())
@@ -63,7 +71,9 @@ fn fifty_clients_do_not_delay_a_sample_tick_or_an_archive_record() {
     });
     let mut log = Vec::new();
     let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("the daemon logs its URL");
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the daemon logs its URL");
         log.push(line.clone());
         if let Some(at) = line.find("web page on http://") {
             let rest = &line[at + 19..];
@@ -138,21 +148,42 @@ fn fifty_clients_do_not_delay_a_sample_tick_or_an_archive_record() {
     let lates: Vec<i64> = log
         .lines()
         .filter(|l| l.contains(" tick ") || l.ends_with(" tick") || l.contains("station: tick"))
-        .filter_map(|l| l.split("late_us=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .filter_map(|l| {
+            l.split("late_us=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect();
-    assert!(lates.len() as u64 >= RUN_S - 2, "{} ticks logged:\n{log}", lates.len());
+    assert!(
+        lates.len() as u64 >= RUN_S - 2,
+        "{} ticks logged:\n{log}",
+        lates.len()
+    );
     let worst = *lates.iter().max().unwrap();
     println!(
         "ticks {} worst late {worst} us, median {} us; requests ok {} (1-y plots {}) failed {}",
         lates.len(),
-        { let mut l = lates.clone(); l.sort(); l[l.len() / 2] },
+        {
+            let mut l = lates.clone();
+            l.sort();
+            l[l.len() / 2]
+        },
         ok.load(Ordering::Relaxed),
         plots.load(Ordering::Relaxed),
         bad.load(Ordering::Relaxed)
     );
     assert!(worst < 100_000, "a tick was {worst} us late under load");
-    assert!(ok.load(Ordering::Relaxed) >= CLIENTS as u64, "the clients were served");
-    assert!(plots.load(Ordering::Relaxed) >= CLIENTS as u64 / 2, "every plot client got its year");
+    assert!(
+        ok.load(Ordering::Relaxed) >= CLIENTS as u64,
+        "the clients were served"
+    );
+    assert!(
+        plots.load(Ordering::Relaxed) >= CLIENTS as u64 / 2,
+        "every plot client got its year"
+    );
     assert_eq!(bad.load(Ordering::Relaxed), 0, "every request answered");
 
     // Every archive record of the run: consecutive 5-s intervals, each with its 5
@@ -166,17 +197,27 @@ fn fifty_clients_do_not_delay_a_sample_tick_or_an_archive_record() {
         .rows
         .iter()
         .map(|r| match &r[st] {
-            weatherd::store::Value::Text(s) => chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp(),
+            weatherd::store::Value::Text(s) => {
+                chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+            }
             v => panic!("{v:?}"),
         })
         .collect();
-    assert!(starts.len() as u64 >= RUN_S / 5 - 1, "{} records", starts.len());
+    assert!(
+        starts.len() as u64 >= RUN_S / 5 - 1,
+        "{} records",
+        starts.len()
+    );
     for w in starts.windows(2) {
         assert_eq!(w[1] - w[0], 5, "records consecutive: {starts:?}");
     }
     for (i, r) in t.rows.iter().enumerate() {
         if i > 0 && i + 1 < t.rows.len() {
-            assert_eq!(r[sa], weatherd::store::Value::Int(5), "record {i} has every sample");
+            assert_eq!(
+                r[sa],
+                weatherd::store::Value::Int(5),
+                "record {i} has every sample"
+            );
         }
     }
 }

@@ -45,6 +45,9 @@ pub(crate) fn problems(c: &Config, line_of: LineOf<'_>) -> Vec<Problem> {
             );
         }
     }
+    for (key, message) in c.report.problems() {
+        v.push(KeyPath::of(&["report", key]), message);
+    }
     // Sensors in file order, so "already used by" names the one written first.
     let mut sensors: Vec<(KeyPath, &SensorConfig)> = c
         .sensors

@@ -5,50 +5,96 @@
 use super::hourly::HourAcc;
 use super::query::Value;
 use super::row::{read_record, real, weighted, VALUE_COLUMNS};
-use super::{Db, Reader, Store, StoreError};
+use super::{finite, Db, Reader, Store, StoreError};
 use crate::record::{count_of, ArchiveRecord, Column, Statistic, COLUMNS};
 use crate::time::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 const STATE_TIME_ZONE: &str = "time_zone";
 
 /// How a record column is kept in the `daily` table.
-#[derive(Clone, Copy)]
-enum Merge {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Merge {
     /// A mean, kept as its sample-weighted sum (`temperature_sum_c`).
     WeightedSum,
     /// The samples behind a kept mean (its weight), or a plain count.
     Count,
     Min,
     Max,
+    /// When the day's minimum (maximum) of the column at this index of
+    /// [`daily_columns`] happened: the start of the first record that reached it.
+    MinAt(usize),
+    MaxAt(usize),
     Sum,
+    /// A direction's speed-weighted vector sum: east and north components and weight.
+    East,
+    North,
+    Weight,
 }
 
-/// The `daily` table's value columns, in record order: every column of
-/// `record::COLUMNS` marked `daily`, with its name there and how it is folded in.
-fn daily_columns() -> impl Iterator<Item = (&'static Column, Cow<'static, str>, Merge)> {
-    COLUMNS
-        .iter()
-        .filter(|c| c.daily)
-        .map(|c| match c.statistic {
-            Statistic::Mean => {
-                let suffix = c.unit.map_or("", |u| u.suffix);
-                let stem = c.name.strip_suffix(suffix).unwrap_or(c.name);
-                (
-                    c,
-                    Cow::Owned(format!("{stem}_sum{suffix}")),
-                    Merge::WeightedSum,
-                )
+/// One value column of the `daily` table.
+pub(super) struct DailyColumn {
+    pub(super) column: &'static Column,
+    pub(super) name: String,
+    pub(super) merge: Merge,
+}
+
+/// A column name without its unit suffix (`temperature_max_c` → `temperature_max`).
+pub(super) fn stem(c: &Column) -> &'static str {
+    let suffix = c.unit.map_or("", |u| u.suffix);
+    c.name.strip_suffix(suffix).unwrap_or(c.name)
+}
+
+/// The `daily` table's value columns: every column of `record::COLUMNS` marked
+/// `daily`, in record order, with its name there and how it is folded in; an extreme
+/// is followed by the time it happened (`temperature_max_ts`), a direction by its
+/// vector sum (`wind_dir_east_sum`, `wind_dir_north_sum`, `wind_dir_weight`).
+pub(super) fn daily_columns() -> &'static [DailyColumn] {
+    static COLS: OnceLock<Vec<DailyColumn>> = OnceLock::new();
+    COLS.get_or_init(|| {
+        let mut out = Vec::new();
+        for c in COLUMNS.iter().filter(|c| c.daily) {
+            let mut push = |name: String, merge| {
+                out.push(DailyColumn {
+                    column: c,
+                    name,
+                    merge,
+                });
+                out.len() - 1
+            };
+            match c.statistic {
+                Statistic::Mean => {
+                    let suffix = c.unit.map_or("", |u| u.suffix);
+                    push(format!("{}_sum{suffix}", stem(c)), Merge::WeightedSum);
+                }
+                Statistic::Min => {
+                    let at = push(c.name.to_string(), Merge::Min);
+                    push(format!("{}_ts", stem(c)), Merge::MinAt(at));
+                }
+                Statistic::Max => {
+                    let at = push(c.name.to_string(), Merge::Max);
+                    push(format!("{}_ts", stem(c)), Merge::MaxAt(at));
+                }
+                Statistic::Sum => {
+                    push(c.name.to_string(), Merge::Sum);
+                }
+                Statistic::VectorMean { .. } => {
+                    // `wind_dir_deg` → wind_dir_east_sum, …
+                    let q = c.quantity;
+                    push(format!("{q}_east_sum"), Merge::East);
+                    push(format!("{q}_north_sum"), Merge::North);
+                    push(format!("{q}_weight"), Merge::Weight);
+                }
+                _ => {
+                    push(c.name.to_string(), Merge::Count);
+                }
             }
-            Statistic::Min => (c, Cow::Borrowed(c.name), Merge::Min),
-            Statistic::Max => (c, Cow::Borrowed(c.name), Merge::Max),
-            Statistic::Sum => (c, Cow::Borrowed(c.name), Merge::Sum),
-            _ => (c, Cow::Borrowed(c.name), Merge::Count),
-        })
+        }
+        out
+    })
 }
 
 /// The mean a count is the weight of, when the day keeps it.
@@ -59,7 +105,10 @@ fn kept_mean_of(count: &Column) -> Option<&'static Column> {
 }
 
 /// The daily upsert. SQLite's scalar `min(NULL, x)` is NULL, so every extreme and sum
-/// falls back with `coalesce` to whichever side is not NULL.
+/// falls back with `coalesce` to whichever side is not NULL. An extreme's time moves
+/// only when the new record beats the kept extreme strictly (the first record that
+/// reached it keeps it); SQLite evaluates every `SET` expression on the old row, so
+/// the comparison sees the old extreme.
 pub(super) fn upsert_daily_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
@@ -71,15 +120,27 @@ pub(super) fn upsert_daily_sql() -> &'static str {
                 op = op.replace('#', c)
             )
         };
-        for (_, name, merge) in daily_columns() {
-            sets.push(match merge {
-                Merge::WeightedSum | Merge::Sum => keep("# + excluded.#", &name),
-                Merge::Min => keep("min(#, excluded.#)", &name),
-                Merge::Max => keep("max(#, excluded.#)", &name),
-                // Counts are NOT NULL.
-                Merge::Count => format!("{name} = {name} + excluded.{name}"),
+        let all = daily_columns();
+        for d in all {
+            let name = &d.name;
+            sets.push(match d.merge {
+                Merge::WeightedSum | Merge::Sum => keep("# + excluded.#", name),
+                Merge::Min => keep("min(#, excluded.#)", name),
+                Merge::Max => keep("max(#, excluded.#)", name),
+                Merge::MinAt(v) | Merge::MaxAt(v) => {
+                    let v = &all[v].name;
+                    let op = if matches!(d.merge, Merge::MinAt(_)) { "<" } else { ">" };
+                    format!(
+                        "{name} = CASE WHEN excluded.{v} IS NOT NULL AND ({v} IS NULL OR excluded.{v} {op} {v}) \
+                         THEN excluded.{name} ELSE {name} END"
+                    )
+                }
+                // Counts and vector sums are NOT NULL.
+                Merge::Count | Merge::East | Merge::North | Merge::Weight => {
+                    format!("{name} = {name} + excluded.{name}")
+                }
             });
-            cols.push(name.into_owned());
+            cols.push(name.clone());
         }
         // `records` starts at 1; every other column is a parameter.
         let mut params = vec!["?1".to_string(), "1".to_string()];
@@ -91,6 +152,24 @@ pub(super) fn upsert_daily_sql() -> &'static str {
             sets.join(", ")
         )
     })
+}
+
+/// A record's direction as a speed-weighted vector: (east, north, weight), each
+/// sample with a direction weighted by the record's mean speed (as an hour folds it).
+pub(super) fn wind_vector(c: &Column, r: &ArchiveRecord) -> (f64, f64, f64) {
+    let Statistic::VectorMean { speed } = c.statistic else {
+        return (0.0, 0.0, 0.0);
+    };
+    let n = count_of(c.quantity).map_or(0, |n| n.count(r));
+    let speed = crate::record::column(speed).and_then(|s| s.real(r));
+    match (c.real(r), speed) {
+        (Some(dir), Some(speed)) if dir.is_finite() && speed.is_finite() && speed > 0.0 => {
+            let w = speed * f64::from(n);
+            let rad = dir.to_radians();
+            (w * rad.sin(), w * rad.cos(), w)
+        }
+        _ => (0.0, 0.0, 0.0),
+    }
 }
 
 /// The station-local calendar date (`YYYY-MM-DD`) of an instant.
@@ -106,10 +185,12 @@ pub(super) fn upsert_daily(
     tz: chrono_tz::Tz,
     r: &ArchiveRecord,
 ) -> rusqlite::Result<()> {
-    let mut v: Vec<SqlValue> = Vec::with_capacity(22);
-    v.push(SqlValue::Text(local_date(r.start, tz)));
-    for (c, _, merge) in daily_columns() {
-        v.push(match merge {
+    let mut v: Vec<SqlValue> = Vec::with_capacity(40);
+    let date = local_date(r.start, tz);
+    v.push(SqlValue::Text(date.clone()));
+    for d in daily_columns() {
+        let c = d.column;
+        v.push(match d.merge {
             Merge::WeightedSum => {
                 let n = count_of(c.quantity).map_or(0, |n| n.count(r));
                 real(weighted(c.real(r), n).0)
@@ -121,10 +202,18 @@ pub(super) fn upsert_daily(
                 None => i64::from(c.count(r)),
             }),
             Merge::Min | Merge::Max | Merge::Sum => real(c.real(r)),
+            Merge::MinAt(_) | Merge::MaxAt(_) => match finite(c.real(r)) {
+                Some(_) => SqlValue::Integer(r.start.secs()),
+                None => SqlValue::Null,
+            },
+            Merge::East => SqlValue::Real(wind_vector(c, r).0),
+            Merge::North => SqlValue::Real(wind_vector(c, r).1),
+            Merge::Weight => SqlValue::Real(wind_vector(c, r).2),
         });
     }
     conn.prepare_cached(upsert_daily_sql())?
         .execute(rusqlite::params_from_iter(v))?;
+    super::daily_extra::upsert(conn, &date, r)?;
     Ok(())
 }
 
@@ -181,12 +270,32 @@ impl Reader {
         // A cut day folds its records as an hour does; the daily summary's columns are
         // a subset of an hour's (means, extremes, gust, rain).
         let mut acc = HourAcc::default();
+        // The time of each extreme, as the daily upsert keeps it: the start of the
+        // first record that reached it.
+        let mut times: Vec<(&DailyColumn, Option<(f64, i64)>)> = daily_columns()
+            .iter()
+            .filter(|d| matches!(d.merge, Merge::Min | Merge::Max))
+            .map(|d| (d, None))
+            .collect();
         while let Some(row) = rows.next()? {
             let r = read_record(row)?;
             if local_date(r.start, self.db.tz) != date {
                 continue;
             }
             acc.add(&r);
+            for (d, best) in &mut times {
+                let Some(v) = finite(d.column.real(&r)) else {
+                    continue;
+                };
+                let beats = match best {
+                    None => true,
+                    Some((b, _)) if d.merge == Merge::Min => v < *b,
+                    Some((b, _)) => v > *b,
+                };
+                if beats {
+                    *best = Some((v, r.start.secs()));
+                }
+            }
         }
         if acc.records() == 0 {
             return Ok(None);
@@ -195,6 +304,14 @@ impl Reader {
         cells.insert("date".into(), Value::Text(date.to_string()));
         cells.insert("records".into(), Value::Int(acc.records()));
         cells.extend(acc.cells().map(|(name, v)| (name.to_string(), v)));
+        for (d, best) in times {
+            cells.insert(
+                format!("{}_time_utc", stem(d.column)),
+                best.map_or(Value::Null, |(_, t)| {
+                    Value::Text(Timestamp::from_secs(t).rfc3339())
+                }),
+            );
+        }
         columns
             .iter()
             .map(|c| {
@@ -231,6 +348,7 @@ impl Store {
             );
         }
         tx.execute("DELETE FROM daily", [])?;
+        tx.execute("DELETE FROM daily_extra", [])?;
         {
             let sql = format!(
                 "SELECT start_ts, end_ts, {} FROM archive ORDER BY start_ts",
@@ -242,6 +360,7 @@ impl Store {
                 upsert_daily(&tx, self.reader.db.tz, &read_record(row)?)?;
             }
         }
+        super::daily_extra::refill_extras(&tx, self.reader.db.tz)?;
         tx.execute(
             "INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)",
             params![STATE_TIME_ZONE, self.reader.db.tz.name()],
@@ -270,7 +389,7 @@ mod tests {
             .next()
             .unwrap();
         assert_eq!(cols.len(), values.split(", ").count());
-        assert_eq!(cols.len(), 23);
+        assert_eq!(cols.len(), 2 + daily_columns().len());
         // Every column is really in the schema.
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA_SQL).unwrap();
@@ -292,7 +411,7 @@ mod tests {
             .unwrap();
         let mut from_table: Vec<String> = ["date".to_string(), "records".to_string()]
             .into_iter()
-            .chain(daily_columns().map(|(_, name, _)| name.into_owned()))
+            .chain(daily_columns().iter().map(|d| d.name.clone()))
             .collect();
         in_schema.sort_unstable();
         from_table.sort_unstable();

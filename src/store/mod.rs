@@ -55,6 +55,7 @@ use std::time::Duration;
 
 mod archive;
 mod daily;
+mod daily_extra;
 mod hourly;
 mod outbox;
 mod query;
@@ -62,6 +63,7 @@ mod report;
 mod row;
 
 pub use daily::local_date;
+pub use daily_extra::{DailyRow, DayStat};
 pub use outbox::{UploadStatus, UPLOAD_STATE_OK};
 pub use query::{Every, SensorFaults, Table, Value};
 pub use report::{PendingReport, PendingState};
@@ -73,8 +75,14 @@ pub const APPLICATION_ID: i32 = 0x5754_4852;
 
 /// The migration steps, in order: step `i` takes a database from schema version `i` to
 /// `i + 1`, in one transaction. A new schema version appends a step here (and never
-/// edits an old one: databases in the field were created by it).
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
+/// edits an old one: databases in the field were created by it). Step 0 is
+/// `schema.sql`, which always describes the NEWEST schema: a new database is created
+/// by it alone, at [`SCHEMA_VERSION`]; the later steps only upgrade older files.
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_SQL,
+    // 1 → 2: times of the daily extremes, `daily_extra` (refilled on open).
+    include_str!("v2_daily_times.sql"),
+];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -558,13 +566,21 @@ fn migrate(conn: &mut Connection, path: &Path, from: i64) -> Result<(), StoreErr
         .enumerate()
         .skip(usize::try_from(from).unwrap_or(usize::MAX))
     {
-        let version = step as i64 + 1;
+        // schema.sql creates the newest schema in one step.
+        let version = if step == 0 {
+            SCHEMA_VERSION
+        } else {
+            step as i64 + 1
+        };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)
             .map_err(|e| open_error(path, format!("upgrading to schema version {version}: {e}")))?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(path = %path.display(), version, "database schema created/upgraded");
+        if step == 0 {
+            break;
+        }
     }
     Ok(())
 }

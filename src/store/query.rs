@@ -417,7 +417,7 @@ impl Reader {
                 partial.push((date, from_s.max(to_s.saturating_sub(2 * 86_400)), to_s));
             }
         }
-        for (date, lo, hi) in partial {
+        for (date, lo, hi) in partial.clone() {
             let row = self.partial_day(&table.columns, &date, lo, hi)?;
             let at = table
                 .rows
@@ -439,138 +439,69 @@ impl Reader {
                 (None, None) => {}
             }
         }
-        self.add_day_extras(&mut table, from_s, to_s)?;
+        self.add_day_extras(&mut table, &partial)?;
         Ok(table)
     }
 
-    /// Extra quantities of a daily table, folded as `--every hour` folds them, from the
-    /// records in `[from_s, to_s)` grouped by station-local date. The `daily` table has
-    /// no room for quantities that add-on drivers define, so they are read from
-    /// `archive_extra` at query time; a day cut by the bounds thus holds only the
-    /// records inside them, like its other columns.
-    fn add_day_extras(&self, table: &mut Table, from_s: i64, to_s: i64) -> Result<(), StoreError> {
-        // Stations without add-on drivers (most) skip the archive scan entirely, so
-        // ten years of daily rows still come from the daily table alone.
-        let any: bool = self
-            .db
-            .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM archive_extra)")?
-            .query_row([], |row| row.get(0))?;
-        if !any || table.rows.is_empty() {
-            return Ok(());
-        }
-        // One pass over the records in the range, in start order, without allocating
-        // per row (years of records make millions of rows): a day is an index into
-        // `dates`, a quantity an index into `names`.
-        let mut stmt = self.db.conn.prepare_cached(
-            "SELECT a.start_ts, e.quantity, e.mean, e.min, e.max, e.n \
-             FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
-             WHERE a.start_ts >= ?1 AND a.start_ts < ?2 ORDER BY a.start_ts",
-        )?;
-        let mut rows = stmt.query(params![from_s, to_s])?;
-        let mut days = LocalDays::new(self.db.tz);
-        let mut dates: Vec<String> = Vec::new();
-        let mut quantities: Vec<String> = Vec::new();
-        let mut acc: BTreeMap<(usize, usize), StatAcc> = BTreeMap::new();
-        while let Some(row) = rows.next()? {
-            let date = days.date_of(row.get(0)?);
-            if dates.last().is_none_or(|d| d != date) {
-                dates.push(date.to_string());
-            }
-            let quantity = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-            let q = match quantities.iter().position(|n| n == quantity) {
-                Some(q) => q,
-                None => {
-                    quantities.push(quantity.to_string());
-                    quantities.len() - 1
-                }
-            };
-            let stat = Stat {
-                mean: row.get(2)?,
-                min: row.get(3)?,
-                max: row.get(4)?,
-                n: row.get(5)?,
-            };
-            acc.entry((dates.len() - 1, q)).or_default().add(&stat);
-        }
-        drop(rows);
-        drop(stmt);
-        let names: BTreeSet<&str> = quantities.iter().map(String::as_str).collect();
-        let names: Vec<&str> = names.into_iter().collect();
-        let width = table.columns.len();
-        add_extra_columns(table, &names);
-        let rows: BTreeMap<String, usize> = table
+    /// The quantities of `daily_extra` (extra drivers' and computed ones such as the
+    /// dew point) as columns of a daily table: mean, min, max and n, named as
+    /// `--every hour` names extras. Whole days come from `daily_extra`, kept up to date
+    /// as records are written; a day cut by the bounds (`partial`: date and its
+    /// `[lo, hi)`) is folded from its records in the range, with the same arithmetic.
+    fn add_day_extras(
+        &self,
+        table: &mut Table,
+        partial: &[(String, i64, i64)],
+    ) -> Result<(), StoreError> {
+        let dates: Vec<String> = table
             .rows
             .iter()
-            .enumerate()
-            .filter_map(|(i, r)| match &r[0] {
-                Value::Text(d) => Some((d.clone(), i)),
+            .filter_map(|r| match &r[0] {
+                Value::Text(d) => Some(d.clone()),
                 _ => None,
             })
             .collect();
-        for ((date, quantity), a) in &acc {
+        let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+            return Ok(());
+        };
+        let mut stats: Vec<(String, String, super::DayStat)> = self
+            .daily_extra_rows(first, last)?
+            .into_iter()
+            .filter(|(d, _, _)| !partial.iter().any(|p| &p.0 == d))
+            .collect();
+        for (date, lo, hi) in partial {
+            for (quantity, stat) in self.partial_day_extras(date, *lo, *hi)? {
+                stats.push((date.clone(), quantity, stat));
+            }
+        }
+        let names: BTreeSet<&str> = stats.iter().map(|e| e.1.as_str()).collect();
+        let names: Vec<&str> = names.into_iter().collect();
+        let width = table.columns.len();
+        add_extra_columns(table, &names);
+        let rows: BTreeMap<&str, usize> = dates
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.as_str(), i))
+            .collect();
+        for (date, quantity, st) in &stats {
             let (Some(&r), Ok(q)) = (
-                rows.get(&dates[*date]),
-                names.binary_search(&quantities[*quantity].as_str()),
+                rows.get(date.as_str()),
+                names.binary_search(&quantity.as_str()),
             ) else {
                 continue;
             };
             let at = width + 4 * q;
-            table.rows[r].splice(at..at + 4, a.cells());
+            table.rows[r].splice(
+                at..at + 4,
+                [
+                    st.mean.into(),
+                    st.min.into(),
+                    st.max.into(),
+                    Value::Int(st.n),
+                ],
+            );
         }
         Ok(())
-    }
-}
-
-/// Station-local dates of Unix seconds given in ascending order, remembering the UTC
-/// span of the last date found, so that a scan of years of records formats one date
-/// per day rather than one per record.
-struct LocalDays {
-    tz: chrono_tz::Tz,
-    /// `[lo, hi)` in Unix seconds, all on `date`.
-    lo: i64,
-    hi: i64,
-    date: String,
-}
-
-impl LocalDays {
-    fn new(tz: chrono_tz::Tz) -> Self {
-        LocalDays {
-            tz,
-            lo: 0,
-            hi: 0,
-            date: String::new(),
-        }
-    }
-
-    fn date_of(&mut self, secs: i64) -> &str {
-        if !(self.lo..self.hi).contains(&secs) {
-            let at = Timestamp::from_secs(secs);
-            self.date = local_date(at, self.tz);
-            // The span of this local date, when its midnights exist; otherwise (a
-            // time-zone change at midnight) only this second is remembered, which is
-            // slower but still right.
-            let (lo, hi) = self.day_span(at).unwrap_or((secs, secs + 1));
-            (self.lo, self.hi) = (lo, hi);
-        }
-        &self.date
-    }
-
-    fn day_span(&self, at: Timestamp) -> Option<(i64, i64)> {
-        use chrono::TimeZone;
-        let day = at.to_chrono().with_timezone(&self.tz).date_naive();
-        let midnight = |d: chrono::NaiveDate| {
-            self.tz
-                .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-                .earliest()
-                .map(|t| t.timestamp())
-        };
-        let (lo, hi) = (midnight(day)?, midnight(day.succ_opt()?)?);
-        // Checked rather than trusted: a span is used only if both ends really lie on
-        // the date.
-        let on_day = |s: i64| local_date(Timestamp::from_secs(s), self.tz) == self.date;
-        (lo < hi && lo <= at.secs() && at.secs() < hi && on_day(lo) && on_day(hi - 1))
-            .then_some((lo, hi))
     }
 }
 

@@ -45,14 +45,22 @@ fn real(v: &Value) -> Option<f64> {
 
 fn secs_of(v: &Value) -> Option<i64> {
     match v {
-        Value::Text(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp()),
+        Value::Text(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.timestamp()),
         _ => None,
     }
 }
 
 /// Parses the parameters, runs `f` on a blocking thread with a reader, and answers
 /// its JSON (serialised and compressed there too).
-async fn answer<F>(s: &State, headers: &HeaderMap, q: Q, known: &'static [&'static str], f: F) -> Response
+async fn answer<F>(
+    s: &State,
+    headers: &HeaderMap,
+    q: Q,
+    known: &'static [&'static str],
+    f: F,
+) -> Response
 where
     F: FnOnce(&Reader, &AppState, &Params) -> Result<Json, ApiError> + Send + 'static,
 {
@@ -76,7 +84,9 @@ pub fn label(name: &str) -> String {
         Some(_) => name.rsplit_once('_').map_or(name, |(s, _)| s),
         None => name,
     };
-    let stem = stem.strip_suffix("_mm_per").map_or(stem.to_string(), |s| format!("{s}_rate"));
+    let stem = stem
+        .strip_suffix("_mm_per")
+        .map_or(stem.to_string(), |s| format!("{s}_rate"));
     let stem = stem.replace("_rate_rate", "_rate");
     let mut words = stem.replace('_', " ");
     if let Some(first) = words.get(..1) {
@@ -207,7 +217,12 @@ pub fn latest_json(r: &Reader, s: &AppState) -> Result<Json, ApiError> {
 
 /// Station pressure now minus three hours before (the record starting closest to
 /// that time, within two archive intervals); `None` without both.
-fn pressure_tendency(r: &Reader, t: &Table, row: &[Value], archive_s: i64) -> Result<Option<f64>, ApiError> {
+fn pressure_tendency(
+    r: &Reader,
+    t: &Table,
+    row: &[Value],
+    archive_s: i64,
+) -> Result<Option<f64>, ApiError> {
     let (Some(p), Some(at)) = (t.column("pressure_hpa"), t.column("start_utc")) else {
         return Ok(None);
     };
@@ -253,10 +268,15 @@ pub(super) async fn events(s: S, q: Q) -> Response {
                 Err(e) => json!({"error": e.error}).to_string(),
             };
             let event = Event::default().event("record").data(data);
-            Some((Ok::<_, std::convert::Infallible>(event), (state, rx, false, slot)))
+            Some((
+                Ok::<_, std::convert::Infallible>(event),
+                (state, rx, false, slot),
+            ))
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 pub(super) async fn daily(s: S, h: HeaderMap, q: Q) -> Response {
@@ -267,8 +287,12 @@ pub(super) async fn daily(s: S, h: HeaderMap, q: Q) -> Response {
             .rows
             .iter()
             .map(|row| {
-                let o: Map<String, Json> =
-                    t.columns.iter().zip(row).map(|(c, v)| (c.clone(), cell(v))).collect();
+                let o: Map<String, Json> = t
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| (c.clone(), cell(v)))
+                    .collect();
                 Json::Object(o)
             })
             .collect();
@@ -302,7 +326,9 @@ pub(super) async fn windrose(s: S, h: HeaderMap, q: Q) -> Response {
             return Err(ApiError::internal("the table has no wind columns".into()));
         };
         for row in &t.rows {
-            let Some(speed) = real(&row[sp]) else { continue };
+            let Some(speed) = real(&row[sp]) else {
+                continue;
+            };
             total += 1;
             match real(&row[dir]) {
                 Some(d) if speed >= CALM_KMH => {
@@ -325,7 +351,10 @@ pub(super) async fn windrose(s: S, h: HeaderMap, q: Q) -> Response {
 /// Free bytes for an unprivileged writer on the database's file system.
 fn disk_free_bytes(db: &std::path::Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
-    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
@@ -356,7 +385,12 @@ pub fn health_json(r: &Reader, s: &AppState) -> Result<Json, ApiError> {
         .iter()
         .map(|u| {
             let st = &u.status;
-            let kind = s.config.upload.iter().find(|c| c.name() == st.name).map(|c| c.type_name());
+            let kind = s
+                .config
+                .upload
+                .iter()
+                .find(|c| c.name() == st.name)
+                .map(|c| c.type_name());
             json!({
                 "name": st.name, "type": kind, "state": st.state, "backlog": st.backlog,
                 "last_success": st.last_success.map(|t| t.secs()),
@@ -384,7 +418,9 @@ pub(super) async fn health(s: S, h: HeaderMap, q: Q) -> Response {
 
 /// A label value in the Prometheus text format: `\`, `"` and newlines escaped.
 fn label_value(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 pub fn metrics_text(r: &Reader, s: &AppState) -> Result<String, ApiError> {
@@ -392,44 +428,143 @@ pub fn metrics_text(r: &Reader, s: &AppState) -> Result<String, ApiError> {
     let latest = latest_json(r, s)?;
     let health = health_json(r, s)?;
     let mut out = String::new();
-    let gauge = |out: &mut String, name: &str, help: &str, kind: &str, lines: Vec<(String, f64)>| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in lines {
-            let _ = writeln!(out, "{name}{labels} {v}");
-        }
-    };
-    gauge(&mut out, "weatherd_up", "1 while the daemon answers.", "gauge", vec![(String::new(), 1.0)]);
+    let gauge =
+        |out: &mut String, name: &str, help: &str, kind: &str, lines: Vec<(String, f64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in lines {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+    gauge(
+        &mut out,
+        "weatherd_up",
+        "1 while the daemon answers.",
+        "gauge",
+        vec![(String::new(), 1.0)],
+    );
     if let Json::Object(rec) = &latest["record"] {
         for c in COLUMNS.iter().filter(|c| c.unit.is_some()) {
             if let Some(v) = rec.get(c.name).and_then(Json::as_f64) {
-                let help = format!("Newest archive record: {} ({}).", label(c.name), c.unit.map_or("", |u| u.name));
-                gauge(&mut out, &format!("weatherd_{}", c.name), &help, "gauge", vec![(String::new(), v)]);
+                let help = format!(
+                    "Newest archive record: {} ({}).",
+                    label(c.name),
+                    c.unit.map_or("", |u| u.name)
+                );
+                gauge(
+                    &mut out,
+                    &format!("weatherd_{}", c.name),
+                    &help,
+                    "gauge",
+                    vec![(String::new(), v)],
+                );
             }
         }
         if let Some(end) = rec.get("end").and_then(Json::as_f64) {
-            gauge(&mut out, "weatherd_last_record_timestamp_seconds", "End of the newest archive record (Unix time).", "gauge", vec![(String::new(), end)]);
+            gauge(
+                &mut out,
+                "weatherd_last_record_timestamp_seconds",
+                "End of the newest archive record (Unix time).",
+                "gauge",
+                vec![(String::new(), end)],
+            );
         }
     }
     let f = |v: &Json| v.as_f64().unwrap_or(0.0);
-    gauge(&mut out, "weatherd_records_total", "Archive records stored.", "counter", vec![(String::new(), f(&health["records"]))]);
-    gauge(&mut out, "weatherd_faults_total", "Faulty samples recorded, all sensors.", "counter", vec![(String::new(), r.faults_total()? as f64)]);
-    gauge(&mut out, "weatherd_clock_synchronised", "1 when the clock is synchronised.", "gauge", vec![(String::new(), if latest["clock_synchronised"] == json!(true) { 1.0 } else { 0.0 })]);
-    gauge(&mut out, "weatherd_stale", "1 when the newest record is older than 3 archive intervals.", "gauge", vec![(String::new(), if latest["stale"] == json!(true) { 1.0 } else { 0.0 })]);
-    gauge(&mut out, "weatherd_uptime_seconds", "Seconds since the web server started with the daemon.", "gauge", vec![(String::new(), f(&health["uptime_s"]))]);
-    gauge(&mut out, "weatherd_database_bytes", "Size of the database and its WAL.", "gauge", vec![(String::new(), f(&health["database_bytes"]))]);
+    gauge(
+        &mut out,
+        "weatherd_records_total",
+        "Archive records stored.",
+        "counter",
+        vec![(String::new(), f(&health["records"]))],
+    );
+    gauge(
+        &mut out,
+        "weatherd_faults_total",
+        "Faulty samples recorded, all sensors.",
+        "counter",
+        vec![(String::new(), r.faults_total()? as f64)],
+    );
+    gauge(
+        &mut out,
+        "weatherd_clock_synchronised",
+        "1 when the clock is synchronised.",
+        "gauge",
+        vec![(
+            String::new(),
+            if latest["clock_synchronised"] == json!(true) {
+                1.0
+            } else {
+                0.0
+            },
+        )],
+    );
+    gauge(
+        &mut out,
+        "weatherd_stale",
+        "1 when the newest record is older than 3 archive intervals.",
+        "gauge",
+        vec![(
+            String::new(),
+            if latest["stale"] == json!(true) {
+                1.0
+            } else {
+                0.0
+            },
+        )],
+    );
+    gauge(
+        &mut out,
+        "weatherd_uptime_seconds",
+        "Seconds since the web server started with the daemon.",
+        "gauge",
+        vec![(String::new(), f(&health["uptime_s"]))],
+    );
+    gauge(
+        &mut out,
+        "weatherd_database_bytes",
+        "Size of the database and its WAL.",
+        "gauge",
+        vec![(String::new(), f(&health["database_bytes"]))],
+    );
     if let Some(free) = health["disk_free_bytes"].as_f64() {
-        gauge(&mut out, "weatherd_disk_free_bytes", "Free bytes on the database's file system.", "gauge", vec![(String::new(), free)]);
+        gauge(
+            &mut out,
+            "weatherd_disk_free_bytes",
+            "Free bytes on the database's file system.",
+            "gauge",
+            vec![(String::new(), free)],
+        );
     }
     let per = |key: &str, field: &str, label: &str| -> Vec<(String, f64)> {
         health[key]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|x| (format!("{{{label}=\"{}\"}}", label_value(x["name"].as_str().unwrap_or(""))), f(&x[field])))
+            .map(|x| {
+                (
+                    format!(
+                        "{{{label}=\"{}\"}}",
+                        label_value(x["name"].as_str().unwrap_or(""))
+                    ),
+                    f(&x[field]),
+                )
+            })
             .collect()
     };
-    gauge(&mut out, "weatherd_sensor_faults_24h", "Faulty samples per sensor in the last 24 hours.", "gauge", per("sensors", "faults_24h", "sensor"));
-    gauge(&mut out, "weatherd_upload_backlog", "Records waiting to be uploaded, per destination.", "gauge", per("destinations", "backlog", "destination"));
+    gauge(
+        &mut out,
+        "weatherd_sensor_faults_24h",
+        "Faulty samples per sensor in the last 24 hours.",
+        "gauge",
+        per("sensors", "faults_24h", "sensor"),
+    );
+    gauge(
+        &mut out,
+        "weatherd_upload_backlog",
+        "Records waiting to be uploaded, per destination.",
+        "gauge",
+        per("destinations", "backlog", "destination"),
+    );
     Ok(out)
 }
 
@@ -438,8 +573,96 @@ pub(super) async fn metrics(s: S, h: HeaderMap, q: Q) -> Response {
         return e.into_response();
     }
     let gz = accepts_gzip(&h);
-    match s.read(move |r, s| Ok(Body::new(metrics_text(r, s)?.into_bytes(), gz))).await {
+    match s
+        .read(move |r, s| Ok(Body::new(metrics_text(r, s)?.into_bytes(), gz)))
+        .await
+    {
         Ok(body) => body.respond("text/plain; version=0.0.4; charset=utf-8"),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Bytes a renderer wrote, as a JSON answer (gzipped on the blocking thread).
+fn rendered(
+    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+    gz: bool,
+) -> Result<Body, ApiError> {
+    let mut out = Vec::new();
+    write(&mut out).map_err(|e| ApiError::internal(format!("cannot write the report: {e}")))?;
+    Ok(Body::new(out, gz))
+}
+
+fn report_error(e: crate::report::ReportError) -> ApiError {
+    match e {
+        crate::report::ReportError::Store(e) => ApiError::store(e),
+        crate::report::ReportError::Period(m) => ApiError::bad("month", m),
+    }
+}
+
+/// `/api/v1/climate?month=YYYY-MM` or `?year=YYYY`: the report module's JSON, the
+/// same as `weatherd report --format json`.
+pub(super) async fn climate(s: S, h: HeaderMap, q: Q) -> Response {
+    use crate::query::Format;
+    let p = match Params::parse(q, &["month", "year"]) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let gz = accepts_gzip(&h);
+    let answer = s
+        .read(move |r, s| {
+            let settings = &s.config.report;
+            match (p.get("month"), p.get("year")) {
+                (Some(_), Some(_)) => Err(ApiError::bad("year", "give month or year, not both")),
+                (Some(m), None) => {
+                    let (year, month) =
+                        crate::report::parse_month(m).map_err(|e| ApiError::bad("month", e))?;
+                    let report =
+                        crate::report::month(r, year, month, settings).map_err(report_error)?;
+                    rendered(
+                        |out| crate::report::render_month(&report, Format::Json, out),
+                        gz,
+                    )
+                }
+                (None, Some(y)) => {
+                    let year =
+                        crate::report::parse_year(y).map_err(|e| ApiError::bad("year", e))?;
+                    let report = crate::report::year(r, year, settings).map_err(report_error)?;
+                    rendered(
+                        |out| crate::report::render_year(&report, Format::Json, out),
+                        gz,
+                    )
+                }
+                (None, None) => Err(ApiError::bad(
+                    "month",
+                    "give month=YYYY-MM (a monthly summary) or year=YYYY (a yearly one)",
+                )),
+            }
+        })
+        .await;
+    match answer {
+        Ok(body) => body.respond("application/json; charset=utf-8"),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `/api/v1/climate/records`: the station's records, as `weatherd report --records
+/// --format json` writes them.
+pub(super) async fn climate_records(s: S, h: HeaderMap, q: Q) -> Response {
+    if let Err(e) = Params::parse(q, &[]) {
+        return e.into_response();
+    }
+    let gz = accepts_gzip(&h);
+    let answer = s
+        .read(move |r, s| {
+            let report = crate::report::records(r, &s.config.report).map_err(report_error)?;
+            rendered(
+                |out| crate::report::render_records(&report, crate::query::Format::Json, out),
+                gz,
+            )
+        })
+        .await;
+    match answer {
+        Ok(body) => body.respond("application/json; charset=utf-8"),
         Err(e) => e.into_response(),
     }
 }

@@ -96,7 +96,10 @@ fn serve(i: usize, headers: &HeaderMap, cache: &'static str) -> Response {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
     let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
-    let ty = (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    let ty = (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     if super::accepts_gzip(headers) && !asset.body.is_empty() {
         let gz = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         return (common, [ty, vary, gz], gzipped(i)).into_response();

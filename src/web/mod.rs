@@ -170,8 +170,9 @@ impl AppState {
             let reader = state.readers.lock().ok().and_then(|mut r| r.pop());
             let reader = match reader {
                 Some(r) => r,
-                None => crate::store::Store::open_read_only(&state.db_path)
-                    .map_err(ApiError::store)?,
+                None => {
+                    crate::store::Store::open_read_only(&state.db_path).map_err(ApiError::store)?
+                }
             };
             let out = f(&reader, &state);
             if let Ok(mut pool) = state.readers.lock() {
@@ -225,7 +226,13 @@ fn hostname() -> Option<String> {
 
 /// Binds `listen` and serves on the current tokio runtime. Called by the station;
 /// logs the URL, or (warn) why the page is off, and never fails the station.
-pub fn start(config: &Config, db_path: &std::path::Path, clock: Clock, live: Live, simulated: bool) -> Option<WebServer> {
+pub fn start(
+    config: &Config,
+    db_path: &std::path::Path,
+    clock: Clock,
+    live: Live,
+    simulated: bool,
+) -> Option<WebServer> {
     if !config.web.enabled {
         tracing::info!("web page off (web.enabled = false)");
         return None;
@@ -278,7 +285,11 @@ pub fn serve(listener: std::net::TcpListener, ctx: WebContext) -> std::io::Resul
     Ok(WebServer { addr, stop, task })
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, state: State, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: State,
+    mut stop: watch::Receiver<bool>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let connections = Arc::new(Semaphore::new(state.limits.max_connections.max(1)));
     let app = router(state.clone());
@@ -341,6 +352,8 @@ fn router(state: State) -> Router {
         .route("/api/v1/daily", get(api::daily))
         .route("/api/v1/windrose", get(api::windrose))
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/climate", get(api::climate))
+        .route("/api/v1/climate/records", get(api::climate_records))
         .route("/metrics", get(api::metrics))
         .route("/", get(assets::index))
         .route("/assets/{name}", get(assets::asset))
@@ -417,7 +430,9 @@ async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Res
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if res.status() != StatusCode::METHOD_NOT_ALLOWED && res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED
+        && res.status() != StatusCode::PAYLOAD_TOO_LARGE
+    {
         return res;
     }
     // An unread body must not be taken as the next request on this connection.
@@ -437,7 +452,10 @@ impl Body {
     pub(super) fn new(bytes: Vec<u8>, gzip_ok: bool) -> Body {
         if gzip_ok && bytes.len() > 1024 {
             if let Some(z) = gzip(&bytes) {
-                return Body { bytes: z, gzip: true };
+                return Body {
+                    bytes: z,
+                    gzip: true,
+                };
             }
         }
         Body { bytes, gzip: false }
@@ -464,7 +482,10 @@ impl Body {
 /// gzip at a fast level: most of the size win for a fraction of the CPU of the best.
 fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     use std::io::Write;
-    let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::new(4));
+    let mut z = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::new(4),
+    );
     z.write_all(bytes).ok()?;
     z.finish().ok()
 }

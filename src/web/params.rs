@@ -233,9 +233,10 @@ pub fn local_midnight(t: Timestamp, tz: chrono_tz::Tz, days: i64) -> Option<Time
     };
     let local = tz.from_local_datetime(&date.and_hms_opt(0, 0, 0)?);
     // A midnight skipped by a DST change: the first instant of the day.
-    let t = local
-        .earliest()
-        .or_else(|| tz.from_local_datetime(&date.and_hms_opt(1, 0, 0)?).earliest())?;
+    let t = local.earliest().or_else(|| {
+        tz.from_local_datetime(&date.and_hms_opt(1, 0, 0)?)
+            .earliest()
+    })?;
     Some(Timestamp::from_secs(t.timestamp()))
 }
 
@@ -250,9 +251,7 @@ fn parse_time(v: &str, now: Timestamp, tz: chrono_tz::Tz) -> Result<Timestamp, S
         _ => {}
     }
     if let Some(rel) = v.strip_prefix('-') {
-        let split = rel
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rel.len());
+        let split = rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len());
         let (n, unit) = rel.split_at(split);
         let n: i64 = n.parse().map_err(|_| relative_hint(v))?;
         let mult = match unit {
@@ -280,9 +279,8 @@ fn parse_time(v: &str, now: Timestamp, tz: chrono_tz::Tz) -> Result<Timestamp, S
         }
         return Ok(t);
     }
-    crate::time::parse_time(v).map_err(|e| {
-        format!("{e}; or epoch seconds, now, today, yesterday, -24h, -7d, -30d, -1y")
-    })
+    crate::time::parse_time(v)
+        .map_err(|e| format!("{e}; or epoch seconds, now, today, yesterday, -24h, -7d, -30d, -1y"))
 }
 
 fn relative_hint(v: &str) -> String {
@@ -312,7 +310,13 @@ mod tests {
         );
         assert_eq!(parse_time("1782907200", now, tz), Ok(now));
         assert_eq!(parse_time("2026-07-01T13:00:00+01:00", now, tz), Ok(now));
-        for bad in ["-5x", "-h", "tomorrow", "99999999999999999999", "-999999999y"] {
+        for bad in [
+            "-5x",
+            "-h",
+            "tomorrow",
+            "99999999999999999999",
+            "-999999999y",
+        ] {
             assert!(parse_time(bad, now, tz).is_err(), "{bad}");
         }
     }

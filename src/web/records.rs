@@ -16,6 +16,7 @@
 //! The range is read in chunks (one day of raw records, a month of hours) and folded
 //! as it goes, so a year of hours never sits in memory as one table.
 
+use super::cache::HourCache;
 use super::params::{self, every_name, ApiError, Params};
 use super::{accepts_gzip, AppState, Body, State};
 use crate::meteo::VectorSum;
@@ -27,7 +28,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use super::cache::HourCache;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
@@ -153,7 +153,10 @@ pub fn unit_symbol(name: &str) -> Option<&'static str> {
         ("_ppm", "ppm"),
         ("_v", "V"),
     ];
-    units.iter().find(|(s, _)| name.ends_with(s)).map(|(_, u)| *u)
+    units
+        .iter()
+        .find(|(s, _)| name.ends_with(s))
+        .map(|(_, u)| *u)
 }
 
 /// Which statistic a table column holds: from `record::COLUMNS` for the standard
@@ -175,7 +178,8 @@ pub fn statistic_of(name: &str) -> Statistic {
 
 /// Columns that are bookkeeping, not plot values.
 fn is_key(name: &str) -> bool {
-    matches!(name, "id" | "start_utc" | "end_utc" | "date")
+    // Times (and the local times of extremes in daily rows) are not plot values.
+    matches!(name, "id" | "date") || name.ends_with("_utc") || name.ends_with("_local")
 }
 
 fn is_count(name: &str) -> bool {
@@ -195,8 +199,8 @@ fn row_time(cell: &Value, tz: chrono_tz::Tz) -> Option<i64> {
     let Value::Text(s) = cell else { return None };
     if s.len() == 10 {
         let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-        let noon = chrono::TimeZone::from_local_datetime(&tz, &d.and_hms_opt(12, 0, 0)?)
-            .earliest()?;
+        let noon =
+            chrono::TimeZone::from_local_datetime(&tz, &d.and_hms_opt(12, 0, 0)?).earliest()?;
         return params::local_midnight(Timestamp::from_secs(noon.timestamp()), tz, 0)
             .map(|t| t.secs());
     }
@@ -319,7 +323,10 @@ pub(super) fn series(reader: &Reader, s: &AppState, p: &Params) -> Result<Series
         Some(list) => {
             let names: Vec<String> = list.split(',').map(|c| c.trim().to_string()).collect();
             if names.len() > MAX_COLUMNS {
-                return Err(ApiError::bad("columns", format!("at most {MAX_COLUMNS} columns")));
+                return Err(ApiError::bad(
+                    "columns",
+                    format!("at most {MAX_COLUMNS} columns"),
+                ));
             }
             names
         }
@@ -331,24 +338,43 @@ pub(super) fn series(reader: &Reader, s: &AppState, p: &Params) -> Result<Series
             .collect(),
     };
     let mut seen: Vec<String> = Vec::new();
-    build(reader, Some(&s.hours), from, to, every, archive_s, points, tz, &wanted, |table| {
-        for c in &table.columns {
-            if !base.contains(c) && !seen.contains(c) {
-                seen.push(c.clone());
+    build(
+        reader,
+        Some(&s.hours),
+        from,
+        to,
+        every,
+        archive_s,
+        points,
+        tz,
+        &wanted,
+        |table| {
+            for c in &table.columns {
+                if !base.contains(c) && !seen.contains(c) {
+                    seen.push(c.clone());
+                }
             }
-        }
-    })
+        },
+    )
     .and_then(|series| {
         for c in &wanted {
             let extra_family = known_extras
                 .iter()
                 .any(|e| c == e || weight_of(e).as_deref() == Some(c) || is_family(e, c));
             if is_key(c) || !(base.contains(c) || seen.contains(c) || extra_family) {
-                let mut choices: Vec<&str> = base.iter().filter(|c| !is_key(c)).map(String::as_str).collect();
+                let mut choices: Vec<&str> = base
+                    .iter()
+                    .filter(|c| !is_key(c))
+                    .map(String::as_str)
+                    .collect();
                 choices.extend(known_extras.iter().map(String::as_str));
                 return Err(ApiError::bad(
                     "columns",
-                    format!("unknown column `{}`; choose from {}", c.chars().take(64).collect::<String>(), choices.join(", ")),
+                    format!(
+                        "unknown column `{}`; choose from {}",
+                        c.chars().take(64).collect::<String>(),
+                        choices.join(", ")
+                    ),
                 ));
             }
         }
@@ -359,7 +385,9 @@ pub(super) fn series(reader: &Reader, s: &AppState, p: &Params) -> Result<Series
 /// `illuminance_min_lux` belongs to the extra `illuminance_lux`.
 fn is_family(extra: &str, name: &str) -> bool {
     match extra.rsplit_once('_') {
-        Some((stem, unit)) => name == format!("{stem}_min_{unit}") || name == format!("{stem}_max_{unit}"),
+        Some((stem, unit)) => {
+            name == format!("{stem}_min_{unit}") || name == format!("{stem}_max_{unit}")
+        }
         None => false,
     }
 }
@@ -417,7 +445,10 @@ pub fn build(
     };
     chunks(reader, hours, from, to, every, |table| {
         visit(table);
-        let key = table.columns.iter().position(|c| c == "start_utc" || c == "date");
+        let key = table
+            .columns
+            .iter()
+            .position(|c| c == "start_utc" || c == "date");
         let Some(key) = key else { return Ok(()) };
         let idx: Vec<Option<usize>> = wanted.iter().map(|c| table.column(c)).collect();
         let weight_idx: Vec<Option<usize>> = wanted
@@ -429,9 +460,13 @@ pub fn build(
                 _ => None,
             })
             .collect();
-        let dir_n = table.column("wind_dir_n").or_else(|| table.column("wind_n"));
+        let dir_n = table
+            .column("wind_dir_n")
+            .or_else(|| table.column("wind_n"));
         for row in &table.rows {
-            let Some(t) = row_time(&row[key], tz) else { continue };
+            let Some(t) = row_time(&row[key], tz) else {
+                continue;
+            };
             if downsampled {
                 let bucket = from.secs() + (t - from.secs()).div_euclid(width) * width;
                 if current != Some(bucket) {
@@ -457,7 +492,9 @@ pub fn build(
                 current = Some(t);
             }
             for (i, (at, st)) in idx.iter().zip(&stats).enumerate() {
-                let Some(v) = at.and_then(|a| number(&row[a])) else { continue };
+                let Some(v) = at.and_then(|a| number(&row[a])) else {
+                    continue;
+                };
                 let weight = match st {
                     Statistic::VectorMean { .. } => {
                         let speed = weight_idx[i].and_then(|a| number(&row[a])).unwrap_or(0.0);
@@ -489,8 +526,9 @@ pub fn build(
     Ok(out)
 }
 
-/// `records.csv`: the same CSV as `weatherd query --format csv`, with a
-/// `start_local` column after the UTC time for `tz=local` (the default).
+/// `records.csv`: the same CSV as `weatherd query --format csv` (with the local
+/// twins of the UTC times, `start_local`, … at the end) for `tz=local`, the default;
+/// without them for `tz=utc`.
 fn csv(reader: &Reader, s: &AppState, p: &Params) -> Result<(String, Vec<u8>), ApiError> {
     let (now, tz) = (s.now(), s.tz());
     let every = p.every()?;
@@ -498,18 +536,16 @@ fn csv(reader: &Reader, s: &AppState, p: &Params) -> Result<(String, Vec<u8>), A
     let local = match p.get("tz") {
         None | Some("local") => true,
         Some("utc") => false,
-        Some(v) => return Err(ApiError::bad("tz", format!("`{v}` is not a time zone choice: use local or utc"))),
+        Some(v) => {
+            return Err(ApiError::bad(
+                "tz",
+                format!("`{v}` is not a time zone choice: use local or utc"),
+            ))
+        }
     };
     let mut table = reader.query(Some(from), Some(to), every)?;
     if local {
-        if let Some(key) = table.column("start_utc") {
-            table.columns.insert(key + 1, "start_local".into());
-            for row in &mut table.rows {
-                let t = row_time(&row[key], tz);
-                let text = t.map_or(Value::Null, |t| Value::Text(local_rfc3339(t, tz)));
-                row.insert(key + 1, text);
-            }
-        }
+        crate::query::add_local_columns(&mut table, tz);
     }
     let mut body = Vec::new();
     crate::query::render(&table, crate::query::Format::Csv, &mut body)

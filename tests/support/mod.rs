@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod bh1750_chip;
+pub mod report;
 pub mod web_api;

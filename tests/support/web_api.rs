@@ -55,15 +55,23 @@ impl TestServer {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        request(self.addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        request(
+            self.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
     }
 
     /// GET, expecting 200 and JSON.
     pub fn json(&self, path: &str) -> serde_json::Value {
         let r = self.get(path);
         assert_eq!(r.status, 200, "{path}: {}", r.text());
-        assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"), "{path}");
-        serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", r.text()))
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json; charset=utf-8"),
+            "{path}"
+        );
+        serde_json::from_slice(&r.body)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", r.text()))
     }
 }
 
@@ -104,7 +112,8 @@ pub fn request(addr: SocketAddr, raw: &str) -> Reply {
 pub fn try_request(addr: SocketAddr, raw: &str) -> Result<Reply, String> {
     let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(raw.as_bytes()).map_err(|e| format!("send: {e}"))?;
+    s.write_all(raw.as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
     let mut all = Vec::new();
     let _ = s.read_to_end(&mut all);
     parse(&all).ok_or_else(|| format!("not HTTP: {:?}", String::from_utf8_lossy(&all)))
@@ -120,10 +129,17 @@ pub fn parse(all: &[u8]) -> Option<Reply> {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let mut body = all[end + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
-    Some(Reply { status, headers, body })
+    Some(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
