@@ -64,7 +64,8 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Each asset gzipped once, on first request (the page weight goal counts gzip).
 fn gzipped(i: usize) -> &'static [u8] {
-    static GZ: [std::sync::OnceLock<Vec<u8>>; 5] = [const { std::sync::OnceLock::new() }; 5];
+    static GZ: [std::sync::OnceLock<Vec<u8>>; ASSETS.len()] =
+        [const { std::sync::OnceLock::new() }; ASSETS.len()];
     GZ[i].get_or_init(|| {
         use std::io::Write;
         let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
