@@ -1,4 +1,4 @@
-//! The web page's weight and how fast it draws, on a simulated station (two days
+//! The web page's weight and how fast it draws, on a simulated station (two and a half days
 //! pre-filled, then live) in Debian's headless Chromium via chromedriver.
 //!
 //! - Page weight: the bytes of `/` and every asset as the server sends them to a
@@ -64,8 +64,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = web_page::write_config(dir.path());
     let db = dir.path().join("weather.db");
-    Station::prefill(&config, &db, "2026-11-01T00:00:00Z", 2);
-    let station = Station::start(&config, &db, "2026-11-03T00:00:00Z", 1);
+    // Two and a half days, so the live station starts mid-afternoon (a day's high and
+    // low in Now, a full day in the 24-h plot).
+    Station::prefill(&config, &db, "2026-11-01T00:00:00Z", "62h");
+    let station = Station::start(&config, &db, "2026-11-03T14:00:00Z", 1);
     station.wait_for_records();
 
     println!("page weight (bytes as sent to a browser accepting gzip):");

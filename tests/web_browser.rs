@@ -1,5 +1,5 @@
-//! The page in a real browser: a simulated station (two days pre-filled, then running
-//! live at 30x) serves it, and Debian's headless Chromium, driven through chromedriver
+//! The page in a real browser: a simulated station (two and a half days pre-filled,
+//! then running live at 30x) serves it, and Debian's headless Chromium, driven through chromedriver
 //! with fantoccini, loads it. Fails loudly when chromium or chromedriver is missing
 //! (scripts/test installs them).
 //!
@@ -122,8 +122,10 @@ async fn the_page_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = web_page::write_config(dir.path());
     let db = dir.path().join("weather.db");
-    Station::prefill(&config, &db, "2026-11-01T00:00:00Z", 2);
-    let station = Station::start(&config, &db, "2026-11-03T00:00:00Z", 30);
+    // Two and a half days, so the live station starts mid-afternoon (a day's high and
+    // low in Now, a full day in the 24-h plot).
+    Station::prefill(&config, &db, "2026-11-01T00:00:00Z", "62h");
+    let station = Station::start(&config, &db, "2026-11-03T14:00:00Z", 30);
     station.wait_for_records();
     let interval = station.get("/api/v1/station")["archive_interval_s"]
         .as_u64()

@@ -97,8 +97,9 @@ pub struct Station {
 }
 
 impl Station {
-    /// Fills `db` with `days` of simulated records from `start` (at `--speed max`).
-    pub fn prefill(config: &Path, db: &Path, start: &str, days: u32) {
+    /// Fills `db` with simulated records from `start` for `span` (e.g. "62h"), at
+    /// `--speed max`.
+    pub fn prefill(config: &Path, db: &Path, start: &str, span: &str) {
         let out = Command::new(env!("CARGO_BIN_EXE_weatherd"))
             .args([
                 "run",
@@ -110,8 +111,7 @@ impl Station {
                 "--start",
                 start,
             ])
-            .arg("--duration")
-            .arg(format!("{days}d"))
+            .args(["--duration", span])
             .arg("--config")
             .arg(config)
             .arg("--db")
@@ -121,7 +121,7 @@ impl Station {
             .expect("run weatherd to pre-fill the database");
         assert!(
             out.status.success(),
-            "pre-filling {days} days failed: {}\n{}",
+            "pre-filling {span} failed: {}\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
