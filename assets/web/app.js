@@ -624,7 +624,9 @@
     return x && (x.date || (x.at_local || "").slice(0, 10)) ? (x.date || x.at_local.slice(0, 10)).slice(5) : "";
   }
   function noaaTable(head, rows, foot) {
-    const tr = (cells, tag) => el("tr", {}, cells.map((c) => el(tag, tag === "th" ? { scope: "col" } : {}, [c === null || c === undefined ? "–" : typeof c === "number" && !Number.isInteger(c) ? c.toFixed(1) : String(c)])));
+    // Measurements with one decimal throughout (0.0 mm, not 0); the first column is a label.
+    const text = (c, i) => (c === null || c === undefined ? "–" : typeof c === "number" && i > 0 ? c.toFixed(1) : String(c));
+    const tr = (cells, tag) => el("tr", {}, cells.map((c, i) => el(tag, tag === "th" ? { scope: "col" } : {}, [text(c, i)])));
     return el("table", { class: "noaa" }, [
       el("thead", {}, [tr(head, "th")]),
       el("tbody", {}, rows.map((r) => tr(r, "td"))),
