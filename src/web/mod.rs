@@ -11,8 +11,11 @@
 //!
 //! # Why the station cannot be slowed down by it
 //!
-//! The sampler runs on the same tokio runtime, so nothing here may block a runtime
-//! thread or grow without bound:
+//! The station runs the server on a thread of its own, with its own small tokio
+//! runtime, at nice 10 ([`serve_on_own_thread`]): the sampler's runtime thread and
+//! blocking threads never do web work, and the kernel runs the sampler first when the
+//! CPU is short. Inside the server nothing may block its runtime or grow without
+//! bound:
 //!
 //! - SQLite calls run on `spawn_blocking`, at most [`Limits::db_concurrency`] at once
 //!   (a semaphore); a request that cannot get a slot within the request timeout gets
@@ -191,7 +194,7 @@ impl AppState {
 pub struct WebServer {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    done: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl WebServer {
@@ -214,7 +217,7 @@ impl WebServer {
     /// Stops accepting, closes open connections (event streams end) and waits.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let _ = self.done.await;
     }
 }
 
@@ -245,7 +248,7 @@ pub fn start(
         live,
         limits: Limits::default(),
     };
-    let bound = std::net::TcpListener::bind(listen).and_then(|l| serve(l, ctx));
+    let bound = std::net::TcpListener::bind(listen).and_then(|l| serve_on_own_thread(l, ctx));
     match bound {
         Ok(server) => {
             tracing::info!(listen, "web page on {}", server.url());
@@ -262,11 +265,11 @@ pub fn start(
     }
 }
 
-/// Serves on an already bound listener (tests bind 127.0.0.1:0). Must be called
-/// inside a tokio runtime.
-pub fn serve(listener: std::net::TcpListener, ctx: WebContext) -> std::io::Result<WebServer> {
+fn state_of(
+    listener: &std::net::TcpListener,
+    ctx: WebContext,
+) -> std::io::Result<(State, SocketAddr)> {
     listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
     let state: State = Arc::new(AppState {
         db_slots: Semaphore::new(ctx.limits.db_concurrency.max(1)),
@@ -280,9 +283,62 @@ pub fn serve(listener: std::net::TcpListener, ctx: WebContext) -> std::io::Resul
         readers: Mutex::new(Vec::new()),
         hours: Mutex::new(cache::HourCache::default()),
     });
+    Ok((state, addr))
+}
+
+/// Serves on an already bound listener, on the current tokio runtime (tests bind
+/// 127.0.0.1:0). Must be called inside a runtime.
+pub fn serve(listener: std::net::TcpListener, ctx: WebContext) -> std::io::Result<WebServer> {
+    let (state, addr) = state_of(&listener, ctx)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, state, stopped));
-    Ok(WebServer { addr, stop, task })
+    let (finished, done) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        accept_loop(listener, state, stopped).await;
+        let _ = finished.send(());
+    });
+    Ok(WebServer { addr, stop, done })
+}
+
+/// Serves on a thread of its own with its own small runtime, at a lower CPU priority
+/// (nice 10, inherited by its query threads): what the station uses. A flood of
+/// requests then competes with the sampler for neither its runtime thread nor its
+/// blocking threads, and the kernel runs the sampler first when the CPU is short.
+/// (On the station's single-threaded runtime, a test flood of 2000 requests a second
+/// on a loaded machine delayed sample ticks by up to 160 ms; on its own thread, see
+/// `tests/web_load.rs`.)
+pub fn serve_on_own_thread(
+    listener: std::net::TcpListener,
+    ctx: WebContext,
+) -> std::io::Result<WebServer> {
+    let (state, addr) = state_of(&listener, ctx)?;
+    let (stop, stopped) = watch::channel(false);
+    let (finished, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("weatherd-web".into())
+        .spawn(move || {
+            nice_this_thread();
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("web page off: cannot start its runtime: {e}");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => accept_loop(l, state, stopped).await,
+                    Err(e) => tracing::warn!("web page off: {e}"),
+                }
+            });
+            let _ = finished.send(());
+            // Queries still running finish on their own; nothing waits for them.
+            runtime.shutdown_background();
+        })?;
+    Ok(WebServer { addr, stop, done })
 }
 
 async fn accept_loop(
