@@ -11,7 +11,7 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -37,6 +37,11 @@ const ASSETS: [Asset; 5] = [
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../assets/web/uplot.min.css"),
     },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../assets/web/favicon.svg"),
+    },
 ];
 
 /// The names served under `/assets/` (the page is `/`).
@@ -59,7 +64,8 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Each asset gzipped once, on first request (the page weight goal counts gzip).
 fn gzipped(i: usize) -> &'static [u8] {
-    static GZ: [std::sync::OnceLock<Vec<u8>>; 5] = [const { std::sync::OnceLock::new() }; 5];
+    static GZ: [std::sync::OnceLock<Vec<u8>>; ASSETS.len()] =
+        [const { std::sync::OnceLock::new() }; ASSETS.len()];
     GZ[i].get_or_init(|| {
         use std::io::Write;
         let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
