@@ -55,6 +55,7 @@ async fn plots_equal_the_api(client: &fantoccini::Client, station: &Station) -> 
         "wind_dir",
         "rain",
         "ground",
+        "feels",
     ] {
         assert!(
             plots.contains_key(name),
@@ -168,6 +169,33 @@ async fn the_page_in_a_real_browser() {
         points as u64,
         86_400 / interval,
         "a 24-h plot of raw records"
+    );
+
+    // "Now" shows the derived values that apply: the simulated station always has
+    // temperature, humidity and wind, so the apparent temperature, as the API gives it.
+    // (Records keep arriving: compare until the page and the API agree on one.)
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let latest = station.get("/api/v1/latest");
+        let at = latest["record"]["apparent_temperature_c"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("the latest record has no apparent temperature: {latest}"));
+        let feels = js(
+            &client,
+            "return document.getElementById('now-feels').textContent;",
+        )
+        .await;
+        let feels = feels.as_str().unwrap_or("").to_owned();
+        if feels.starts_with(&format!("Feels like {at:.1}")) {
+            seen.clear();
+            break;
+        }
+        seen.push((feels, at));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        seen.is_empty(),
+        "Now's feels-like never matched the API's apparent temperature: {seen:?}"
     );
 
     // The Data section's link downloads CSV for its chosen range.

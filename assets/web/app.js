@@ -49,6 +49,7 @@
     "ground_temperature_min_c", "ground_temperature_max_c", "ground_temperature_n",
     "dew_point_c", "sea_level_pressure_hpa", "altimeter_hpa", "wind_speed_kmh", "wind_gust_kmh",
     "wind_dir_deg", "wind_n", "wind_dir_n", "rain_mm", "rain_rate_mm_per_h", "rain_n",
+    "apparent_temperature_c", "wind_chill_c", "heat_index_c",
   ]);
   // Unit symbols by column-name suffix (units are in the names, see record.rs).
   const SUFFIX_UNITS = [
@@ -188,6 +189,14 @@
     if (newer) W.updates += 1;
     setText("now-updated", "record of " + fmtLocal(r.start) + "–" + fmtLocal(r.end));
     setText("now-temperature", withUnit(r.temperature_c, "temperature_c", 1));
+    // Derived values: each is null where its formula does not apply (wind chill only
+    // when cold and windy, heat index only when hot), so only those that apply show.
+    const feels = [
+      ["Feels like", r.apparent_temperature_c],
+      ["wind chill", r.wind_chill_c],
+      ["heat index", r.heat_index_c],
+    ].filter(([, v]) => v !== null && v !== undefined);
+    setText("now-feels", feels.map(([w, v]) => w + " " + withUnit(v, "temperature_c", 1)).join(" · "));
     const t = l.today || {};
     setText("now-high", withUnit(t.temperature_max_c, "temperature_c", 1));
     setText("now-high-at", t.temperature_max_at ? "at " + fmtLocal(t.temperature_max_at) : "");
@@ -284,6 +293,7 @@
       { name: "wind_dir", title: "Wind direction", series: [["wind_dir_deg", "Direction", "--c-dir"]], points: true, range: [0, 360] },
       { name: "rain", title: "Rain", rain: true },
       { name: "ground", title: "Ground temperature", series: [["ground_temperature_c", "Ground", "--c-ground"]] },
+      { name: "feels", title: "Feels like", series: [["apparent_temperature_c", "Apparent", "--c-temp"], ["wind_chill_c", "Wind chill", "--c-wind"], ["heat_index_c", "Heat index", "--c-gust"]] },
     ];
     for (const c of extraColumns()) defs.push({ name: c, title: labelOf(c), series: [[c, labelOf(c), "--c-extra"]] });
     return defs;
