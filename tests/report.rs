@@ -404,10 +404,12 @@ fn csv_keeps_every_utc_column_and_adds_the_local_ones_at_the_end() {
     let head: Vec<&str> = rows.next().unwrap().split(',').collect();
     assert_eq!(&head[..3], ["id", "start_utc", "end_utc"]);
     assert_eq!(head.last(), Some(&"start_local"));
-    // Only the local column was added to what scripts knew.
+    // Only the rain windows and the local column were added after what scripts knew.
     let names: Vec<&str> = weatherd::record::COLUMN_NAMES.to_vec();
     assert_eq!(&head[3..3 + names.len()], &names[..]);
-    assert_eq!(head.len(), 3 + names.len() + 1);
+    let windows = weatherd::store::RAIN_WINDOW_COLUMNS;
+    assert_eq!(&head[3 + names.len()..3 + names.len() + 3], &windows[..]);
+    assert_eq!(head.len(), 3 + names.len() + windows.len() + 1);
     let first: Vec<&str> = rows.next().unwrap().split(',').collect();
     assert_eq!(first[1], "2026-10-26T00:00:00Z");
     // After the clocks went back: GMT.

@@ -59,6 +59,7 @@ mod daily_extra;
 mod hourly;
 mod outbox;
 mod query;
+mod rain_windows;
 mod report;
 mod row;
 
@@ -66,6 +67,7 @@ pub use daily::local_date;
 pub use daily_extra::{DailyRow, DayStat};
 pub use outbox::{UploadStatus, UPLOAD_STATE_OK};
 pub use query::{Every, SensorFaults, Table, Value};
+pub use rain_windows::RAIN_WINDOW_COLUMNS;
 pub use report::{PendingReport, PendingState};
 
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");

@@ -284,6 +284,7 @@ impl Reader {
             row[at + 2] = stat.max.into();
             row[at + 3] = Value::Int(i64::from(stat.n));
         }
+        self.add_rain_windows(&mut table, from_s, to_s)?;
         Ok(table)
     }
 
