@@ -109,16 +109,6 @@ impl DestinationKind for CwopConfig {
     const CURRENT_CONDITIONS: bool = true;
     type Destination = Current<Cwop>;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         if !callsign_ok(&self.callsign) {
             v.push(
@@ -169,10 +159,6 @@ impl DestinationKind for CwopConfig {
             (self.passcode_credential.as_deref(), "passcode_credential"),
             |p| load_passcode(Some(p), None),
         )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
     }
 
     fn target(&self) -> String {

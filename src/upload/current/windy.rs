@@ -61,16 +61,6 @@ impl DestinationKind for WindyConfig {
     const CURRENT_CONDITIONS: bool = true;
     type Destination = Current<Windy>;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         super::check_ident(v, path.key("station_id"), &self.station_id, "f0e1d2c3");
         super::check_required_secret(
@@ -96,10 +86,6 @@ impl DestinationKind for WindyConfig {
             (self.password_credential.as_deref(), "password_credential"),
             |p| secret::load_token(Some(p), None),
         )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
     }
 
     fn target(&self) -> String {

@@ -62,16 +62,6 @@ impl DestinationKind for WowConfig {
     const CURRENT_CONDITIONS: bool = true;
     type Destination = Current<Wow>;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         super::check_ident(v, path.key("site_id"), &self.site_id, "123456789");
         super::check_required_secret(
@@ -97,10 +87,6 @@ impl DestinationKind for WowConfig {
             (self.key_credential.as_deref(), "key_credential"),
             |p| secret::load_token(Some(p), None),
         )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
     }
 
     fn target(&self) -> String {

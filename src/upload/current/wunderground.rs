@@ -77,16 +77,6 @@ impl DestinationKind for WundergroundConfig {
     const CURRENT_CONDITIONS: bool = true;
     type Destination = Current<Wunderground>;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         super::check_ident(v, path.key("station_id"), &self.station_id, "KCASANFR123");
         super::check_required_secret(
@@ -111,10 +101,6 @@ impl DestinationKind for WundergroundConfig {
             (self.password_credential.as_deref(), "password_credential"),
             |p| secret::load_token(Some(p), None),
         )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
     }
 
     fn target(&self) -> String {
