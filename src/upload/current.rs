@@ -19,6 +19,7 @@
 //! Each protocol's minimum interval is refused at `check-config` and also clamped here.
 
 mod cwop;
+mod get;
 mod snapshot;
 mod windy;
 mod wow;
@@ -54,6 +55,17 @@ pub const BACKFILL_GAP: Duration = Duration::from_secs(5);
 /// Records per delivery: a whole outage's backlog in one batch, so the newest record
 /// is seen at once (the records in between are only skipped).
 pub const DEFAULT_BATCH_SIZE: u32 = 10_000;
+
+/// `interval_seconds` when the table gives none (WU, WOW, Windy): five minutes, the
+/// rate WOW and Windy take at most and WU shows a station as current with.
+pub(crate) fn default_interval() -> u32 {
+    300
+}
+
+/// The shared settings' defaults for every network (its batch size).
+pub(crate) fn default_common() -> super::Common {
+    super::Common::defaults(DEFAULT_BATCH_SIZE)
+}
 
 /// `softwaretype` and the APRS-IS login: `weatherd-VERSION`.
 pub const SOFTWARE: &str = concat!("weatherd-", env!("CARGO_PKG_VERSION"));

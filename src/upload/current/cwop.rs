@@ -49,7 +49,7 @@ pub struct CwopConfig {
     /// Seconds between reports (at least 300).
     #[serde(default = "default_interval")]
     pub interval_seconds: u32,
-    #[serde(flatten, skip_deserializing, default = "default_common")]
+    #[serde(flatten, skip_deserializing, default = "super::default_common")]
     pub common: Common,
 }
 
@@ -58,9 +58,6 @@ fn default_servers() -> Vec<String> {
 }
 fn default_interval() -> u32 {
     600
-}
-fn default_common() -> Common {
-    Common::defaults(super::DEFAULT_BATCH_SIZE)
 }
 
 /// A CWOP id or a callsign: 3 to 6 capital letters and digits, optionally `-SSID`
