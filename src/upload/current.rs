@@ -246,13 +246,7 @@ pub(crate) fn check_interval(
 /// The agent the HTTP networks share: no redirects (a moved endpoint is a config
 /// change), the shared timeout, weatherd's user agent; status codes are ours to judge.
 pub(crate) fn http_agent(timeout_s: u32) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(u64::from(timeout_s.max(1)))))
-        .user_agent(concat!("weatherd/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+    super::http::agent_builder(timeout_s).build().into()
 }
 
 /// A GET URL: `base?k=v&...`, every key and value percent-encoded.
@@ -281,7 +275,8 @@ pub(crate) fn shown(fields: &[(&str, String)]) -> String {
         .join(" ")
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a query key or value (everything but RFC 3986's unreserved).
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
