@@ -8,7 +8,7 @@ use super::{Current, Network};
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::upload::secret::{self, Finding, Secret};
-use crate::upload::{Common, DeliveryError, SetupError};
+use crate::upload::{Common, DeliveryError, DestinationFields, DestinationKind, SetupError};
 use std::path::Path;
 
 /// The names of a network's secret keys: `<name>_file` and `<name>_credential`
@@ -32,6 +32,44 @@ pub(crate) const KEY: SecretKeys = SecretKeys {
     file: "key_file",
     credential: "key_credential",
 };
+
+/// What a GET network's config says of it; its [`DestinationKind`] follows (below), so
+/// the module writes no checks, secret loading or setup of its own.
+pub(crate) trait GetNetwork {
+    /// [`DestinationKind::MINIMAL`].
+    const MINIMAL: &'static str;
+    /// What sends one observation.
+    type Sender: Network;
+    /// The config's shared keys, lent to the shared checks and setup.
+    fn keys(&self) -> GetKeys<'_>;
+    /// [`DestinationKind::target`]: where it sends, for `weatherd status`.
+    fn target(&self) -> String;
+    /// The sender, given where to send and as whom.
+    fn sender(&self, endpoint: Endpoint) -> Self::Sender;
+}
+
+impl<C: GetNetwork + DestinationFields> DestinationKind for C {
+    const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
+    const MINIMAL: &'static str = <C as GetNetwork>::MINIMAL;
+    const CURRENT_CONDITIONS: bool = true;
+    type Destination = Current<C::Sender>;
+
+    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
+        self.keys().check(path, v)
+    }
+
+    fn check_secret(&self) -> Option<(&'static str, Finding)> {
+        self.keys().check_secret()
+    }
+
+    fn target(&self) -> String {
+        GetNetwork::target(self)
+    }
+
+    fn build(&self, _station_id: &str) -> Result<Current<C::Sender>, SetupError> {
+        self.keys().build(|endpoint| self.sender(endpoint))
+    }
+}
 
 /// A GET network's config as the shared code sees it (each config lends its fields).
 pub(crate) struct GetKeys<'a> {

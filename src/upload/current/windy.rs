@@ -6,13 +6,10 @@
 //! in the last hour); 200 is accepted, 401/403 mean a wrong id or password, 429 too
 //! many. At most one every 5 minutes.
 
-use super::get::{Endpoint, GetKeys, PASSWORD};
+use super::get::{Endpoint, GetKeys, GetNetwork, PASSWORD};
 use super::snapshot::metres_per_second;
-use super::{Current, Network, Snapshot};
-use crate::config::path::KeyPath;
-use crate::config::validate::Validator;
-use crate::upload::secret::Finding;
-use crate::upload::{Common, DeliveryError, DestinationKind, SetupError};
+use super::{Network, Snapshot};
+use crate::upload::{Common, DeliveryError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -49,7 +46,11 @@ fn default_url() -> String {
     DEFAULT_URL.into()
 }
 
-impl WindyConfig {
+impl GetNetwork for WindyConfig {
+    const MINIMAL: &'static str =
+        "station_id = \"f0e1d2c3\"\npassword_file = \"/etc/weatherd/windy.key\"\n";
+    type Sender = Windy;
+
     fn keys(&self) -> GetKeys<'_> {
         GetKeys {
             name: &self.name,
@@ -64,22 +65,6 @@ impl WindyConfig {
             url: &self.url,
         }
     }
-}
-
-impl DestinationKind for WindyConfig {
-    const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
-    const MINIMAL: &'static str =
-        "station_id = \"f0e1d2c3\"\npassword_file = \"/etc/weatherd/windy.key\"\n";
-    const CURRENT_CONDITIONS: bool = true;
-    type Destination = Current<Windy>;
-
-    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
-        self.keys().check(path, v)
-    }
-
-    fn check_secret(&self) -> Option<(&'static str, Finding)> {
-        self.keys().check_secret()
-    }
 
     fn target(&self) -> String {
         format!(
@@ -88,8 +73,8 @@ impl DestinationKind for WindyConfig {
         )
     }
 
-    fn build(&self, _station_id: &str) -> Result<Current<Windy>, SetupError> {
-        self.keys().build(|endpoint| Windy { endpoint })
+    fn sender(&self, endpoint: Endpoint) -> Windy {
+        Windy { endpoint }
     }
 }
 

@@ -5,12 +5,9 @@
 //! wrong site id or key. WOW takes past observations: after an outage the missed ones
 //! are sent (see [`BACKFILL_MAX_AGE_S`]).
 
-use super::get::{Endpoint, GetKeys, KEY};
-use super::{Current, Network, Snapshot};
-use crate::config::path::KeyPath;
-use crate::config::validate::Validator;
-use crate::upload::secret::Finding;
-use crate::upload::{Common, DeliveryError, DestinationKind, SetupError};
+use super::get::{Endpoint, GetKeys, GetNetwork, KEY};
+use super::{Network, Snapshot};
+use crate::upload::{Common, DeliveryError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -51,7 +48,10 @@ fn default_url() -> String {
     DEFAULT_URL.into()
 }
 
-impl WowConfig {
+impl GetNetwork for WowConfig {
+    const MINIMAL: &'static str = "site_id = \"123456789\"\nkey_file = \"/etc/weatherd/wow.key\"\n";
+    type Sender = Wow;
+
     fn keys(&self) -> GetKeys<'_> {
         GetKeys {
             name: &self.name,
@@ -66,21 +66,6 @@ impl WowConfig {
             url: &self.url,
         }
     }
-}
-
-impl DestinationKind for WowConfig {
-    const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
-    const MINIMAL: &'static str = "site_id = \"123456789\"\nkey_file = \"/etc/weatherd/wow.key\"\n";
-    const CURRENT_CONDITIONS: bool = true;
-    type Destination = Current<Wow>;
-
-    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
-        self.keys().check(path, v)
-    }
-
-    fn check_secret(&self) -> Option<(&'static str, Finding)> {
-        self.keys().check_secret()
-    }
 
     fn target(&self) -> String {
         format!(
@@ -89,8 +74,8 @@ impl DestinationKind for WowConfig {
         )
     }
 
-    fn build(&self, _station_id: &str) -> Result<Current<Wow>, SetupError> {
-        self.keys().build(|endpoint| Wow { endpoint })
+    fn sender(&self, endpoint: Endpoint) -> Wow {
+        Wow { endpoint }
     }
 }
 

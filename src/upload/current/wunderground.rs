@@ -4,13 +4,10 @@
 //! GET `updateweatherstation.php?ID=..&PASSWORD=..&action=updateraw&dateutc=..` with
 //! imperial units; the answer is the body `success`.
 
-use super::get::{Endpoint, GetKeys, PASSWORD};
+use super::get::{Endpoint, GetKeys, GetNetwork, PASSWORD};
 use super::snapshot::{fahrenheit, inches, inhg, mph};
-use super::{Current, Network, Snapshot};
-use crate::config::path::KeyPath;
-use crate::config::validate::Validator;
-use crate::upload::secret::Finding;
-use crate::upload::{Common, DeliveryError, DestinationKind, SetupError};
+use super::{Network, Snapshot};
+use crate::upload::{Common, DeliveryError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -63,6 +60,12 @@ impl WundergroundConfig {
             MIN_INTERVAL_S
         }
     }
+}
+
+impl GetNetwork for WundergroundConfig {
+    const MINIMAL: &'static str =
+        "station_id = \"KXXTEST1\"\npassword_file = \"/etc/weatherd/wu.key\"\n";
+    type Sender = Wunderground;
 
     fn keys(&self) -> GetKeys<'_> {
         GetKeys {
@@ -82,22 +85,6 @@ impl WundergroundConfig {
             url: &self.url,
         }
     }
-}
-
-impl DestinationKind for WundergroundConfig {
-    const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
-    const MINIMAL: &'static str =
-        "station_id = \"KXXTEST1\"\npassword_file = \"/etc/weatherd/wu.key\"\n";
-    const CURRENT_CONDITIONS: bool = true;
-    type Destination = Current<Wunderground>;
-
-    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
-        self.keys().check(path, v)
-    }
-
-    fn check_secret(&self) -> Option<(&'static str, Finding)> {
-        self.keys().check_secret()
-    }
 
     fn target(&self) -> String {
         format!(
@@ -109,13 +96,12 @@ impl DestinationKind for WundergroundConfig {
         )
     }
 
-    fn build(&self, _station_id: &str) -> Result<Current<Wunderground>, SetupError> {
+    fn sender(&self, endpoint: Endpoint) -> Wunderground {
         let interval = self.interval_seconds.max(self.min_interval());
-        let rapidfire = self.rapidfire.then_some(interval);
-        self.keys().build(|endpoint| Wunderground {
+        Wunderground {
             endpoint,
-            rapidfire,
-        })
+            rapidfire: self.rapidfire.then_some(interval),
+        }
     }
 }
 
