@@ -19,6 +19,7 @@
 //! Each protocol's minimum interval is refused at `check-config` and also clamped here.
 
 mod cwop;
+mod get;
 mod snapshot;
 mod windy;
 mod wow;
@@ -54,6 +55,17 @@ pub const BACKFILL_GAP: Duration = Duration::from_secs(5);
 /// Records per delivery: a whole outage's backlog in one batch, so the newest record
 /// is seen at once (the records in between are only skipped).
 pub const DEFAULT_BATCH_SIZE: u32 = 10_000;
+
+/// `interval_seconds` when the table gives none (WU, WOW, Windy): five minutes, the
+/// rate WOW and Windy take at most and WU shows a station as current with.
+pub(crate) fn default_interval() -> u32 {
+    300
+}
+
+/// The shared settings' defaults for every network (its batch size).
+pub(crate) fn default_common() -> super::Common {
+    super::Common::defaults(DEFAULT_BATCH_SIZE)
+}
 
 /// `softwaretype` and the APRS-IS login: `weatherd-VERSION`.
 pub const SOFTWARE: &str = concat!("weatherd-", env!("CARGO_PKG_VERSION"));
@@ -234,13 +246,7 @@ pub(crate) fn check_interval(
 /// The agent the HTTP networks share: no redirects (a moved endpoint is a config
 /// change), the shared timeout, weatherd's user agent; status codes are ours to judge.
 pub(crate) fn http_agent(timeout_s: u32) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(u64::from(timeout_s.max(1)))))
-        .user_agent(concat!("weatherd/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+    super::http::agent_builder(timeout_s).build().into()
 }
 
 /// A GET URL: `base?k=v&...`, every key and value percent-encoded.
@@ -269,7 +275,8 @@ pub(crate) fn shown(fields: &[(&str, String)]) -> String {
         .join(" ")
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a query key or value (everything but RFC 3986's unreserved).
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

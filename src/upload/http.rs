@@ -61,15 +61,7 @@ impl HttpDestination {
             config.token_file.as_deref(),
             config.token_credential.as_deref(),
         )?;
-        let mut builder = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // A redirected POST would become a GET on some servers; a moved endpoint is
-            // a config change, reported as such.
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(u64::from(
-                config.common.timeout_seconds.max(1),
-            ))))
-            .user_agent(concat!("weatherd/", env!("CARGO_PKG_VERSION")));
+        let mut builder = agent_builder(config.common.timeout_seconds);
         if let Some(proxy) = &config.proxy {
             let proxy = ureq::Proxy::new(proxy)
                 .map_err(|e| SetupError(format!("proxy `{proxy}` is not usable: {e}")))?;
@@ -100,6 +92,20 @@ impl HttpDestination {
         let _ = gz.write_all(&json);
         gz.finish().unwrap_or_default()
     }
+}
+
+/// The agent settings every HTTP destination and network shares: status codes are
+/// ours to judge; no redirects (a redirected POST would become a GET on some
+/// servers, and a moved endpoint is a config change, reported as such); the shared
+/// timeout; weatherd's user agent.
+pub(crate) fn agent_builder(
+    timeout_seconds: u32,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(u64::from(timeout_seconds.max(1)))))
+        .user_agent(concat!("weatherd/", env!("CARGO_PKG_VERSION")))
 }
 
 /// The proxy variables ureq reads when `proxy` is not set, in its order (it takes
@@ -249,15 +255,37 @@ fn post(
     key: &str,
     body: &[u8],
 ) -> Result<(), DeliveryError> {
-    let mut request = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("Content-Encoding", "gzip")
-        .header("Idempotency-Key", key);
-    if let Some(auth) = &auth {
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "gzip"),
+        ("Idempotency-Key", key),
+    ];
+    post_judged(agent, url, &headers, auth.as_deref(), body, |e| {
+        transport_error(url, e)
+    })?
+    .1
+}
+
+/// POSTs `body` with `headers` and the `Authorization` value `auth` (`Scheme
+/// credential`): the answer's status and what it means ([`judge`]), or what
+/// `transport` makes of a request that got no answer. The credential is taken out of
+/// the answer's text.
+pub(crate) fn post_judged(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(&str, &str)],
+    auth: Option<&str>,
+    body: &[u8],
+    transport: impl FnOnce(ureq::Error) -> DeliveryError,
+) -> Result<(u16, Result<(), DeliveryError>), DeliveryError> {
+    let mut request = agent.post(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(auth) = auth {
         request = request.header("Authorization", auth);
     }
-    let mut response = request.send(body).map_err(|e| transport_error(url, e))?;
+    let mut response = request.send(body).map_err(transport)?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -277,17 +305,18 @@ fn post(
         .read_to_vec();
     // A server may echo the request (headers included) in an error page: the token
     // must not reach the log, `weatherd status` or the database from there.
-    let token = auth.as_deref().and_then(|a| a.strip_prefix("Bearer "));
-    let text = text.map(|b| match token {
-        Some(t) if !t.is_empty() => secret::redact(&String::from_utf8_lossy(&b), &[t]).into_bytes(),
+    let credential = auth.and_then(|a| a.split_once(' ')).map(|(_, c)| c);
+    let text = text.map(|b| match credential {
+        Some(c) if !c.is_empty() => secret::redact(&String::from_utf8_lossy(&b), &[c]).into_bytes(),
         _ => b,
     });
-    judge(
+    let judged = judge(
         status,
         retry_after,
         location,
         text.map_err(|e| e.to_string()),
-    )
+    );
+    Ok((status, judged))
 }
 
 /// Decides what an HTTP answer means for the batch.
@@ -377,14 +406,22 @@ fn hint(status: u16) -> &'static str {
     }
 }
 
-/// Network-level failures: all worth retrying, except an unusable URL.
+/// Network-level failures: all worth retrying, except an unusable URL or proxy.
 fn transport_error(url: &str, e: ureq::Error) -> DeliveryError {
+    match e {
+        ureq::Error::InvalidProxyUrl => DeliveryError::Permanent {
+            message: "the proxy URL is not usable".into(),
+        },
+        other => network_error(url, other),
+    }
+}
+
+/// Failures to get an answer: all worth retrying, except an unusable URL (`url` as
+/// it may be shown).
+pub(crate) fn network_error(url: &str, e: ureq::Error) -> DeliveryError {
     match e {
         ureq::Error::BadUri(m) => DeliveryError::Permanent {
             message: format!("`{url}` is not a usable URL: {m}"),
-        },
-        ureq::Error::InvalidProxyUrl => DeliveryError::Permanent {
-            message: "the proxy URL is not usable".into(),
         },
         ureq::Error::Timeout(t) => DeliveryError::Transient {
             message: format!("no answer in time ({t})"),

@@ -14,21 +14,17 @@
 //! 4xx (bad token, unknown bucket, a field of another type) stop the destination with
 //! the server's (redacted) message in `weatherd status`.
 
-use super::http::{judge, without_userinfo};
+use super::http::{network_error, post_judged, without_userinfo};
 use super::secret::{self, Secret};
 use super::{Batch, DeliveryError, Destination, SetupError};
 use base64::Engine;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::io::Write;
-use std::time::{Duration, SystemTime};
 
 mod config;
 pub mod line;
 pub use config::{InfluxApi, InfluxConfig, DEFAULT_BATCH_SIZE};
-
-/// Error answers are read this far at most (InfluxDB's are one JSON line).
-const MAX_RESPONSE_BYTES: u64 = 1 << 20;
 
 /// POSTs line protocol to one write endpoint.
 pub struct InfluxDestination {
@@ -52,31 +48,18 @@ impl std::fmt::Debug for InfluxDestination {
     }
 }
 
-/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
-fn query_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The write endpoint for a config: `url` plus the API's path and query.
 pub fn write_url(config: &InfluxConfig) -> String {
     let base = config.url.trim_end_matches('/');
     match config.api {
         InfluxApi::V2 => format!(
             "{base}/api/v2/write?org={}&bucket={}&precision=s",
-            query_value(config.org.as_deref().unwrap_or("")),
-            query_value(config.bucket.as_deref().unwrap_or(""))
+            super::current::encode(config.org.as_deref().unwrap_or("")),
+            super::current::encode(config.bucket.as_deref().unwrap_or(""))
         ),
         InfluxApi::V1 => format!(
             "{base}/write?db={}&precision=s",
-            query_value(config.database.as_deref().unwrap_or(""))
+            super::current::encode(config.database.as_deref().unwrap_or(""))
         ),
     }
 }
@@ -111,15 +94,10 @@ impl InfluxDestination {
                 None => (None, Vec::new()),
             },
         };
-        let builder = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(u64::from(
-                config.common.timeout_seconds.max(1),
-            ))))
-            .user_agent(concat!("weatherd/", env!("CARGO_PKG_VERSION")));
         Ok(InfluxDestination {
-            agent: builder.build().into(),
+            agent: super::http::agent_builder(config.common.timeout_seconds)
+                .build()
+                .into(),
             write_url: write_url(config),
             auth,
             secrets,
@@ -163,46 +141,14 @@ fn post(
     auth: Option<String>,
     body: &[u8],
 ) -> Result<(), DeliveryError> {
-    let mut request = agent
-        .post(url)
-        .header("Content-Type", "text/plain; charset=utf-8")
-        .header("Content-Encoding", "gzip");
-    if let Some(auth) = &auth {
-        request = request.header("Authorization", auth);
-    }
-    let mut response = request.send(body).map_err(|e| transport_error(url, e))?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| super::http::parse_retry_after(v, SystemTime::now()));
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE_BYTES)
-        .read_to_vec();
-    // The credential part of the header, in case the server echoes the request.
-    let credential = auth
-        .as_deref()
-        .and_then(|a| a.split_once(' '))
-        .map(|(_, c)| c);
-    let text = text.map(|b| match credential {
-        Some(c) if !c.is_empty() => secret::redact(&String::from_utf8_lossy(&b), &[c]).into_bytes(),
-        _ => b,
-    });
-    judge(
-        status,
-        retry_after,
-        location,
-        text.map_err(|e| e.to_string()),
-    )
-    .map_err(|e| hint(e, status))
+    let headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let (status, judged) = post_judged(agent, url, &headers, auth.as_deref(), body, |e| {
+        network_error(&without_userinfo(url), e)
+    })?;
+    judged.map_err(|e| hint(e, status))
 }
 
 /// The http destination's hints name its own keys; these are InfluxDB's.
@@ -235,33 +181,10 @@ fn hint(e: DeliveryError, status: u16) -> DeliveryError {
     }
 }
 
-fn transport_error(url: &str, e: ureq::Error) -> DeliveryError {
-    match e {
-        ureq::Error::BadUri(m) => DeliveryError::Permanent {
-            message: format!("`{}` is not a usable URL: {m}", without_userinfo(url)),
-        },
-        ureq::Error::Timeout(t) => DeliveryError::Transient {
-            message: format!("no answer in time ({t})"),
-            retry_after: None,
-        },
-        ureq::Error::HostNotFound => DeliveryError::Transient {
-            message: "host not found (DNS)".into(),
-            retry_after: None,
-        },
-        ureq::Error::ConnectionFailed => DeliveryError::Transient {
-            message: "cannot connect".into(),
-            retry_after: None,
-        },
-        other => DeliveryError::Transient {
-            message: other.to_string(),
-            retry_after: None,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upload::http::judge;
 
     #[test]
     fn write_urls_for_both_apis() {

@@ -36,9 +36,18 @@ use tokio::task::JoinHandle;
 pub use http::HttpConfig;
 pub use mqtt::{MqttConfig, MqttPer};
 
+/// The fields every destination's config struct has, `name` and `common`: the
+/// registry implements this for each registered struct, so a module writes only
+/// what is its own.
+pub(crate) trait DestinationFields {
+    fn name(&self) -> &str;
+    fn common(&self) -> &Common;
+    fn common_mut(&mut self) -> &mut Common;
+}
+
 /// What a destination type's module provides, implemented by its config struct
 /// (which holds its own keys, plus the shared ones in a [`Common`] it does not parse).
-pub(crate) trait DestinationKind: Sized {
+pub(crate) trait DestinationKind: DestinationFields + Sized {
     /// The `batch_size` when the table gives none (the one shared key whose default
     /// depends on how the destination sends).
     const DEFAULT_BATCH_SIZE: u32;
@@ -50,17 +59,17 @@ pub(crate) trait DestinationKind: Sized {
     const CURRENT_CONDITIONS: bool = false;
     /// What `build` returns.
     type Destination: Destination;
-    fn name(&self) -> &str;
-    fn common(&self) -> &Common;
-    fn common_mut(&mut self) -> &mut Common;
     /// Checks this destination's own values (the shared ones are checked once, by
     /// [`check_all`]), reporting every problem under `at` (`upload[N]`).
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
     /// `check-config`'s look at the secret (token, credentials) with the loader `run`
     /// uses: the key and the finding, if `run` would refuse it or it cannot be checked.
     fn check_secret(&self) -> Option<(&'static str, secret::Finding)>;
-    /// The same for the CA file: why `run` would refuse it, if it would.
-    fn check_ca_file(&self) -> Option<SetupError>;
+    /// The same for the CA file: why `run` would refuse it, if it would (none by
+    /// default: most destinations have no CA file).
+    fn check_ca_file(&self) -> Option<SetupError> {
+        None
+    }
     /// Where it sends, for `weatherd status` (never with a secret).
     fn target(&self) -> String;
     /// Hands the station's time zone (for values "since local midnight"); most
@@ -165,6 +174,18 @@ macro_rules! destination_registry {
             }
         }
 
+        $(impl DestinationFields for $module::$config {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn common(&self) -> &Common {
+                &self.common
+            }
+            fn common_mut(&mut self) -> &mut Common {
+                &mut self.common
+            }
+        })+
+
         $(impl $module::$config {
             /// Reads one destination table from TOML text (without `type`), shared
             /// keys included, as `[[upload]]` does; the error names the key.
@@ -199,10 +220,10 @@ trait DestinationObject {
 
 impl<T: DestinationKind> DestinationObject for T {
     fn name(&self) -> &str {
-        DestinationKind::name(self)
+        DestinationFields::name(self)
     }
     fn common(&self) -> &Common {
-        DestinationKind::common(self)
+        DestinationFields::common(self)
     }
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>) {
         DestinationKind::check(self, at, v)

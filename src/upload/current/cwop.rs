@@ -49,7 +49,7 @@ pub struct CwopConfig {
     /// Seconds between reports (at least 300).
     #[serde(default = "default_interval")]
     pub interval_seconds: u32,
-    #[serde(flatten, skip_deserializing, default = "default_common")]
+    #[serde(flatten, skip_deserializing, default = "super::default_common")]
     pub common: Common,
 }
 
@@ -58,9 +58,6 @@ fn default_servers() -> Vec<String> {
 }
 fn default_interval() -> u32 {
     600
-}
-fn default_common() -> Common {
-    Common::defaults(super::DEFAULT_BATCH_SIZE)
 }
 
 /// A CWOP id or a callsign: 3 to 6 capital letters and digits, optionally `-SSID`
@@ -108,16 +105,6 @@ impl DestinationKind for CwopConfig {
     const MINIMAL: &'static str = "callsign = \"CW0001\"\n";
     const CURRENT_CONDITIONS: bool = true;
     type Destination = Current<Cwop>;
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
 
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         if !callsign_ok(&self.callsign) {
@@ -169,10 +156,6 @@ impl DestinationKind for CwopConfig {
             (self.passcode_credential.as_deref(), "passcode_credential"),
             |p| load_passcode(Some(p), None),
         )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
     }
 
     fn target(&self) -> String {

@@ -6,12 +6,10 @@
 //! in the last hour); 200 is accepted, 401/403 mean a wrong id or password, 429 too
 //! many. At most one every 5 minutes.
 
+use super::get::{Endpoint, GetKeys, GetNetwork, PASSWORD};
 use super::snapshot::metres_per_second;
-use super::{Current, Network, Snapshot};
-use crate::config::path::KeyPath;
-use crate::config::validate::Validator;
-use crate::upload::secret::{self, Finding, Secret};
-use crate::upload::{Common, DeliveryError, DestinationKind, SetupError};
+use super::{Network, Snapshot};
+use crate::upload::{Common, DeliveryError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -35,71 +33,37 @@ pub struct WindyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_credential: Option<String>,
     /// Seconds between uploads (at least 300).
-    #[serde(default = "default_interval")]
+    #[serde(default = "super::default_interval")]
     pub interval_seconds: u32,
     /// The endpoint.
     #[serde(default = "default_url")]
     pub url: String,
-    #[serde(flatten, skip_deserializing, default = "default_common")]
+    #[serde(flatten, skip_deserializing, default = "super::default_common")]
     pub common: Common,
 }
 
-fn default_interval() -> u32 {
-    300
-}
 fn default_url() -> String {
     DEFAULT_URL.into()
 }
-fn default_common() -> Common {
-    Common::defaults(super::DEFAULT_BATCH_SIZE)
-}
 
-impl DestinationKind for WindyConfig {
-    const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
+impl GetNetwork for WindyConfig {
     const MINIMAL: &'static str =
         "station_id = \"f0e1d2c3\"\npassword_file = \"/etc/weatherd/windy.key\"\n";
-    const CURRENT_CONDITIONS: bool = true;
-    type Destination = Current<Windy>;
+    type Sender = Windy;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
-    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
-        super::check_ident(v, path.key("station_id"), &self.station_id, "f0e1d2c3");
-        super::check_required_secret(
-            v,
-            path,
-            "password",
-            self.password_file.as_deref(),
-            self.password_credential.as_deref(),
-        );
-        super::check_interval(
-            v,
-            path,
-            self.interval_seconds,
-            MIN_INTERVAL_S,
-            "Windy's limit",
-        );
-        super::check_url(v, path, &self.url);
-    }
-
-    fn check_secret(&self) -> Option<(&'static str, Finding)> {
-        secret::check_secret(
-            (self.password_file.as_deref(), "password_file"),
-            (self.password_credential.as_deref(), "password_credential"),
-            |p| secret::load_token(Some(p), None),
-        )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
+    fn keys(&self) -> GetKeys<'_> {
+        GetKeys {
+            name: &self.name,
+            common: &self.common,
+            id: ("station_id", &self.station_id, "f0e1d2c3"),
+            secret: PASSWORD,
+            secret_file: self.password_file.as_deref(),
+            secret_credential: self.password_credential.as_deref(),
+            interval_seconds: self.interval_seconds,
+            min_interval_s: MIN_INTERVAL_S,
+            interval_why: "Windy's limit",
+            url: &self.url,
+        }
     }
 
     fn target(&self) -> String {
@@ -109,35 +73,14 @@ impl DestinationKind for WindyConfig {
         )
     }
 
-    fn build(&self, _station_id: &str) -> Result<Current<Windy>, SetupError> {
-        if let Some(why) = super::plain_http_refusal(&self.url) {
-            return Err(SetupError(why));
-        }
-        let password = super::load_secret(
-            "password",
-            self.password_file.as_deref(),
-            self.password_credential.as_deref(),
-        )?;
-        Ok(Current::new(
-            &self.name,
-            self.interval_seconds,
-            MIN_INTERVAL_S,
-            Windy {
-                agent: super::http_agent(self.common.timeout_seconds),
-                url: self.url.clone(),
-                station_id: self.station_id.clone(),
-                password,
-            },
-        ))
+    fn sender(&self, endpoint: Endpoint) -> Windy {
+        Windy { endpoint }
     }
 }
 
 /// The sender.
 pub struct Windy {
-    agent: ureq::Agent,
-    url: String,
-    station_id: String,
-    password: Secret,
+    endpoint: Endpoint,
 }
 
 /// Windy's metric fields, each only when its value is known.
@@ -180,10 +123,8 @@ impl Network for Windy {
     fn send(&self, obs: &Snapshot) -> Result<String, DeliveryError> {
         let mut data = vec![("time", obs.at.rfc3339())];
         data.extend(metric_fields(obs));
-        let mut fields = vec![("id", self.station_id.clone())];
-        fields.extend(data.iter().cloned());
-        let url = super::url_with_query(&self.url, &fields);
-        let (status, body) = super::get(&self.agent, &url, Some(self.password.expose()))?;
+        let auth = vec![("id", self.endpoint.id.clone())];
+        let (status, body) = self.endpoint.get(auth, &data, true)?;
         if (200..300).contains(&status) {
             return Ok(super::shown(&data));
         }
@@ -202,6 +143,6 @@ impl Network for Windy {
     }
 
     fn secrets(&self) -> Vec<String> {
-        super::secret_forms(&self.password)
+        self.endpoint.secrets()
     }
 }

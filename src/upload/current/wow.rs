@@ -5,11 +5,9 @@
 //! wrong site id or key. WOW takes past observations: after an outage the missed ones
 //! are sent (see [`BACKFILL_MAX_AGE_S`]).
 
-use super::{Current, Network, Snapshot};
-use crate::config::path::KeyPath;
-use crate::config::validate::Validator;
-use crate::upload::secret::{self, Finding, Secret};
-use crate::upload::{Common, DeliveryError, DestinationKind, SetupError};
+use super::get::{Endpoint, GetKeys, GetNetwork, KEY};
+use super::{Network, Snapshot};
+use crate::upload::{Common, DeliveryError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -37,70 +35,36 @@ pub struct WowConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_credential: Option<String>,
     /// Seconds between observations (at least 300).
-    #[serde(default = "default_interval")]
+    #[serde(default = "super::default_interval")]
     pub interval_seconds: u32,
     /// The endpoint.
     #[serde(default = "default_url")]
     pub url: String,
-    #[serde(flatten, skip_deserializing, default = "default_common")]
+    #[serde(flatten, skip_deserializing, default = "super::default_common")]
     pub common: Common,
 }
 
-fn default_interval() -> u32 {
-    300
-}
 fn default_url() -> String {
     DEFAULT_URL.into()
 }
-fn default_common() -> Common {
-    Common::defaults(super::DEFAULT_BATCH_SIZE)
-}
 
-impl DestinationKind for WowConfig {
-    const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
+impl GetNetwork for WowConfig {
     const MINIMAL: &'static str = "site_id = \"123456789\"\nkey_file = \"/etc/weatherd/wow.key\"\n";
-    const CURRENT_CONDITIONS: bool = true;
-    type Destination = Current<Wow>;
+    type Sender = Wow;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
-    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
-        super::check_ident(v, path.key("site_id"), &self.site_id, "123456789");
-        super::check_required_secret(
-            v,
-            path,
-            "key",
-            self.key_file.as_deref(),
-            self.key_credential.as_deref(),
-        );
-        super::check_interval(
-            v,
-            path,
-            self.interval_seconds,
-            MIN_INTERVAL_S,
-            "WOW's 5 minutes",
-        );
-        super::check_url(v, path, &self.url);
-    }
-
-    fn check_secret(&self) -> Option<(&'static str, Finding)> {
-        secret::check_secret(
-            (self.key_file.as_deref(), "key_file"),
-            (self.key_credential.as_deref(), "key_credential"),
-            |p| secret::load_token(Some(p), None),
-        )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
+    fn keys(&self) -> GetKeys<'_> {
+        GetKeys {
+            name: &self.name,
+            common: &self.common,
+            id: ("site_id", &self.site_id, "123456789"),
+            secret: KEY,
+            secret_file: self.key_file.as_deref(),
+            secret_credential: self.key_credential.as_deref(),
+            interval_seconds: self.interval_seconds,
+            min_interval_s: MIN_INTERVAL_S,
+            interval_why: "WOW's 5 minutes",
+            url: &self.url,
+        }
     }
 
     fn target(&self) -> String {
@@ -110,35 +74,14 @@ impl DestinationKind for WowConfig {
         )
     }
 
-    fn build(&self, _station_id: &str) -> Result<Current<Wow>, SetupError> {
-        if let Some(why) = super::plain_http_refusal(&self.url) {
-            return Err(SetupError(why));
-        }
-        let key = super::load_secret(
-            "key",
-            self.key_file.as_deref(),
-            self.key_credential.as_deref(),
-        )?;
-        Ok(Current::new(
-            &self.name,
-            self.interval_seconds,
-            MIN_INTERVAL_S,
-            Wow {
-                agent: super::http_agent(self.common.timeout_seconds),
-                url: self.url.clone(),
-                site_id: self.site_id.clone(),
-                key,
-            },
-        ))
+    fn sender(&self, endpoint: Endpoint) -> Wow {
+        Wow { endpoint }
     }
 }
 
 /// The sender.
 pub struct Wow {
-    agent: ureq::Agent,
-    url: String,
-    site_id: String,
-    key: Secret,
+    endpoint: Endpoint,
 }
 
 impl Network for Wow {
@@ -148,13 +91,14 @@ impl Network for Wow {
         let mut data = vec![("dateutc", obs.dateutc())];
         data.extend(super::wunderground::imperial_fields(obs));
         data.push(("softwaretype", super::SOFTWARE.to_string()));
-        let mut fields = vec![
-            ("siteid", self.site_id.clone()),
-            ("siteAuthenticationKey", self.key.expose().to_string()),
+        let auth = vec![
+            ("siteid", self.endpoint.id.clone()),
+            (
+                "siteAuthenticationKey",
+                self.endpoint.secret.expose().to_string(),
+            ),
         ];
-        fields.extend(data.iter().cloned());
-        let url = super::url_with_query(&self.url, &fields);
-        let (status, body) = super::get(&self.agent, &url, None)?;
+        let (status, body) = self.endpoint.get(auth, &data, false)?;
         if (200..300).contains(&status) {
             return Ok(super::shown(&data));
         }
@@ -167,6 +111,6 @@ impl Network for Wow {
     }
 
     fn secrets(&self) -> Vec<String> {
-        super::secret_forms(&self.key)
+        self.endpoint.secrets()
     }
 }

@@ -4,12 +4,10 @@
 //! GET `updateweatherstation.php?ID=..&PASSWORD=..&action=updateraw&dateutc=..` with
 //! imperial units; the answer is the body `success`.
 
+use super::get::{Endpoint, GetKeys, GetNetwork, PASSWORD};
 use super::snapshot::{fahrenheit, inches, inhg, mph};
-use super::{Current, Network, Snapshot};
-use crate::config::path::KeyPath;
-use crate::config::validate::Validator;
-use crate::upload::secret::{self, Finding, Secret};
-use crate::upload::{Common, DeliveryError, DestinationKind, SetupError};
+use super::{Network, Snapshot};
+use crate::upload::{Common, DeliveryError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -41,23 +39,17 @@ pub struct WundergroundConfig {
     #[serde(default)]
     pub rapidfire: bool,
     /// Seconds between uploads (at least 60, or 5 with `rapidfire`).
-    #[serde(default = "default_interval")]
+    #[serde(default = "super::default_interval")]
     pub interval_seconds: u32,
     /// The endpoint; another WU-compatible server's (PWSweather) works too.
     #[serde(default = "default_url")]
     pub url: String,
-    #[serde(flatten, skip_deserializing, default = "default_common")]
+    #[serde(flatten, skip_deserializing, default = "super::default_common")]
     pub common: Common,
 }
 
-fn default_interval() -> u32 {
-    300
-}
 fn default_url() -> String {
     DEFAULT_URL.into()
-}
-fn default_common() -> Common {
-    Common::defaults(super::DEFAULT_BATCH_SIZE)
 }
 
 impl WundergroundConfig {
@@ -70,51 +62,28 @@ impl WundergroundConfig {
     }
 }
 
-impl DestinationKind for WundergroundConfig {
-    const DEFAULT_BATCH_SIZE: u32 = super::DEFAULT_BATCH_SIZE;
+impl GetNetwork for WundergroundConfig {
     const MINIMAL: &'static str =
         "station_id = \"KXXTEST1\"\npassword_file = \"/etc/weatherd/wu.key\"\n";
-    const CURRENT_CONDITIONS: bool = true;
-    type Destination = Current<Wunderground>;
+    type Sender = Wunderground;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
-    fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
-        super::check_ident(v, path.key("station_id"), &self.station_id, "KCASANFR123");
-        super::check_required_secret(
-            v,
-            path,
-            "password",
-            self.password_file.as_deref(),
-            self.password_credential.as_deref(),
-        );
-        let why = if self.rapidfire {
-            "rapid-fire's fastest"
-        } else {
-            "WU's normal rate; set `rapidfire = true` for faster"
-        };
-        super::check_interval(v, path, self.interval_seconds, self.min_interval(), why);
-        super::check_url(v, path, &self.url);
-    }
-
-    fn check_secret(&self) -> Option<(&'static str, Finding)> {
-        secret::check_secret(
-            (self.password_file.as_deref(), "password_file"),
-            (self.password_credential.as_deref(), "password_credential"),
-            |p| secret::load_token(Some(p), None),
-        )
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
+    fn keys(&self) -> GetKeys<'_> {
+        GetKeys {
+            name: &self.name,
+            common: &self.common,
+            id: ("station_id", &self.station_id, "KCASANFR123"),
+            secret: PASSWORD,
+            secret_file: self.password_file.as_deref(),
+            secret_credential: self.password_credential.as_deref(),
+            interval_seconds: self.interval_seconds,
+            min_interval_s: self.min_interval(),
+            interval_why: if self.rapidfire {
+                "rapid-fire's fastest"
+            } else {
+                "WU's normal rate; set `rapidfire = true` for faster"
+            },
+            url: &self.url,
+        }
     }
 
     fn target(&self) -> String {
@@ -127,37 +96,18 @@ impl DestinationKind for WundergroundConfig {
         )
     }
 
-    fn build(&self, _station_id: &str) -> Result<Current<Wunderground>, SetupError> {
-        if let Some(why) = super::plain_http_refusal(&self.url) {
-            return Err(SetupError(why));
-        }
-        let password = super::load_secret(
-            "password",
-            self.password_file.as_deref(),
-            self.password_credential.as_deref(),
-        )?;
+    fn sender(&self, endpoint: Endpoint) -> Wunderground {
         let interval = self.interval_seconds.max(self.min_interval());
-        Ok(Current::new(
-            &self.name,
-            self.interval_seconds,
-            self.min_interval(),
-            Wunderground {
-                agent: super::http_agent(self.common.timeout_seconds),
-                url: self.url.clone(),
-                station_id: self.station_id.clone(),
-                password,
-                rapidfire: self.rapidfire.then_some(interval),
-            },
-        ))
+        Wunderground {
+            endpoint,
+            rapidfire: self.rapidfire.then_some(interval),
+        }
     }
 }
 
 /// The sender.
 pub struct Wunderground {
-    agent: ureq::Agent,
-    url: String,
-    station_id: String,
-    password: Secret,
+    endpoint: Endpoint,
     /// `Some(rtfreq)` in rapid-fire mode.
     rapidfire: Option<u32>,
 }
@@ -206,14 +156,12 @@ impl Network for Wunderground {
             data.push(("realtime", "1".into()));
             data.push(("rtfreq", rtfreq.to_string()));
         }
-        let mut fields = vec![
-            ("ID", self.station_id.clone()),
-            ("PASSWORD", self.password.expose().to_string()),
+        let auth = vec![
+            ("ID", self.endpoint.id.clone()),
+            ("PASSWORD", self.endpoint.secret.expose().to_string()),
             ("action", "updateraw".to_string()),
         ];
-        fields.extend(data.iter().cloned());
-        let url = super::url_with_query(&self.url, &fields);
-        let (status, body) = super::get(&self.agent, &url, None)?;
+        let (status, body) = self.endpoint.get(auth, &data, false)?;
         if status == 200 && body.trim().eq_ignore_ascii_case("success") {
             return Ok(super::shown(&data));
         }
@@ -228,6 +176,6 @@ impl Network for Wunderground {
     }
 
     fn secrets(&self) -> Vec<String> {
-        super::secret_forms(&self.password)
+        self.endpoint.secrets()
     }
 }

@@ -54,16 +54,6 @@ impl DestinationKind for HttpConfig {
     const MINIMAL: &'static str = "url = \"https://weather.example.org/api/upload\"\n";
     type Destination = HttpDestination;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         match parse_url(&self.url) {
             Err(why) => v.push(

@@ -103,16 +103,6 @@ impl DestinationKind for InfluxConfig {
         "url = \"https://influx.example.org:8086\"\norg = \"school\"\nbucket = \"weather\"\n";
     type Destination = InfluxDestination;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         let url_ok = (self.url.starts_with("https://") || self.url.starts_with("http://"))
             && !self.url.contains(['?', '#', '@', ' '])
@@ -227,10 +217,6 @@ impl DestinationKind for InfluxConfig {
                 crate::upload::mqtt::load_credentials,
             ),
         }
-    }
-
-    fn check_ca_file(&self) -> Option<SetupError> {
-        None
     }
 
     fn target(&self) -> String {

@@ -102,16 +102,6 @@ impl DestinationKind for MqttConfig {
     const MINIMAL: &'static str = "host = \"mqtt.example.org\"\n";
     type Destination = MqttDestination;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn common(&self) -> &Common {
-        &self.common
-    }
-    fn common_mut(&mut self) -> &mut Common {
-        &mut self.common
-    }
-
     fn check(&self, path: &KeyPath, v: &mut Validator<'_>) {
         let host = self.host.trim();
         if host.is_empty() {
