@@ -188,7 +188,6 @@ fn fifty_clients_do_not_delay_a_sample_tick_or_an_archive_record() {
     );
     // No tick was skipped or re-planned: each was taken in its own one-second slot
     // (a wake-up later than the interval would make the loop re-plan, and log it).
-    assert!(worst < 1_000_000, "a tick was {worst} us late under load");
     let ticks: Vec<i64> = log
         .lines()
         .filter(|l| l.contains("late_us="))
@@ -213,16 +212,13 @@ fn fifty_clients_do_not_delay_a_sample_tick_or_an_archive_record() {
             "every one-second tick taken, none skipped: {ticks:?}"
         );
     }
-    // And on time: jitter under 100 ms. On this 2-core machine shared with other
-    // builds (load average 5-10), a few wake-ups of an otherwise idle daemon are
-    // occasionally delayed by the kernel past 100 ms (17-156 ms worst in six runs,
-    // median 2 ms; 1.7 ms worst with no clients at all), so at most one tick in
-    // twenty may be later than that; the figures are printed above.
-    let over = lates.iter().filter(|l| **l >= 100_000).count();
+    // And on time: every tick's jitter under 100 ms, as the daemon measured it. (On
+    // this 2-core machine: worst 5.8 ms, median 1.4 ms with 50 clients; wake-ups past
+    // 100 ms were seen only while seven other builds loaded it to a load average of
+    // 5-110, which is not a station's life.)
     assert!(
-        over * 20 <= lates.len(),
-        "{over} of {} ticks 100 ms late or more",
-        lates.len()
+        worst < 100_000,
+        "a tick was {worst} us late under load: {slow:?}"
     );
     assert!(
         ok.load(Ordering::Relaxed) >= CLIENTS as u64,
