@@ -374,9 +374,10 @@ fn query_raw_hour_and_day() {
     );
     assert_close(cell(&raw, 2, "temperature_c"), 12.0);
     assert_eq!(cell(&raw, 0, "humidity_pct"), &Value::Null);
-    // Extras appear as columns, filled where present.
+    // Extras appear as columns, filled where present, before the rain windows.
+    let n = raw.columns.len();
     assert_eq!(
-        &raw.columns[raw.columns.len() - 4..],
+        &raw.columns[n - 7..n - 3],
         [
             "illuminance_lux",
             "illuminance_min_lux",
@@ -384,6 +385,7 @@ fn query_raw_hour_and_day() {
             "illuminance_n"
         ]
     );
+    assert_eq!(&raw.columns[n - 3..], weatherd::store::RAIN_WINDOW_COLUMNS);
     assert_eq!(cell(&raw, 0, "illuminance_lux"), &Value::Null);
     assert_close(cell(&raw, 1, "illuminance_lux"), 100.0);
     assert_eq!(cell(&raw, 1, "illuminance_n"), &Value::Int(12));
