@@ -21,6 +21,7 @@
 //! removes nothing, since the quantity might be that sensor's.
 
 use super::{Batch, Connection, DeliveryError, Message, Progress, Settings};
+use crate::observation::Quantity;
 use crate::record::ArchiveRecord;
 use crate::time::Timestamp;
 use rumqttc::{QoS, SubscribeFilter};
@@ -42,9 +43,11 @@ pub struct Entity {
     pub source: (&'static str, &'static str),
 }
 
-/// The quantities offered to Home Assistant, with HA's device classes and units (from
-/// HA's sensor documentation: each unit is one HA allows for the class).
-pub const ENTITIES: [Entity; 11] = [
+/// The standard quantities offered to Home Assistant, with HA's device classes and
+/// units (from HA's sensor documentation: each unit is one HA allows for the class).
+/// Extra quantities (any other name a driver reports) get theirs from
+/// [`extra_sensor`].
+pub const ENTITIES: [Entity; 16] = [
     e("temperature_c", "Temperature", "°C", Some("temperature"), T),
     e("humidity_pct", "Humidity", "%", Some("humidity"), H),
     e(
@@ -77,9 +80,11 @@ pub const ENTITIES: [Entity; 11] = [
         W,
     ),
     e("wind_gust_kmh", "Wind gust", "km/h", Some("wind_speed"), W),
-    // HA's `wind_direction` class wants `measurement_angle` (HA 2025.3 and later);
-    // without a class any HA version shows degrees.
-    e("wind_dir_deg", "Wind direction", "°", None, W),
+    // HA's `wind_direction` class exists only since HA 2025.3, and wants the state class
+    // `measurement_angle`, which older versions reject (so the entity would vanish
+    // there). Without a class, with unit `°` and `measurement`, every HA version shows
+    // and records it. The vane's own count decides whether the station has one.
+    e("wind_dir_deg", "Wind direction", "°", None, D),
     e(
         "rain_rate_mm_per_h",
         "Rain rate",
@@ -95,6 +100,26 @@ pub const ENTITIES: [Entity; 11] = [
         state_class: "total_increasing",
         source: R,
     },
+    // The derived values (issue 12 item 8): present with the sensor they come from;
+    // NULL in the state (HA's "unknown") where their formula does not apply.
+    e(
+        "altimeter_hpa",
+        "Altimeter setting",
+        "hPa",
+        Some("atmospheric_pressure"),
+        P,
+    ),
+    e("heat_index_c", "Heat index", "°C", Some("temperature"), T),
+    e("wind_chill_c", "Wind chill", "°C", Some("temperature"), T),
+    e(
+        "apparent_temperature_c",
+        "Apparent temperature",
+        "°C",
+        Some("temperature"),
+        T,
+    ),
+    // Rain in the record's interval: `measurement`, not a total (that is rain today).
+    e("rain_mm", "Rain", "mm", Some("precipitation"), R),
 ];
 
 const T: (&str, &str) = ("temperature_n", "temperature_c");
@@ -102,6 +127,7 @@ const H: (&str, &str) = ("humidity_n", "humidity_pct");
 const P: (&str, &str) = ("pressure_n", "pressure_hpa");
 const G: (&str, &str) = ("ground_temperature_n", "ground_temperature_c");
 const W: (&str, &str) = ("wind_n", "wind_speed_kmh");
+const D: (&str, &str) = ("wind_dir_n", "wind_dir_deg");
 const R: (&str, &str) = ("rain_n", "rain_mm");
 
 const fn e(
@@ -118,6 +144,127 @@ const fn e(
         device_class,
         state_class: "measurement",
         source,
+    }
+}
+
+/// One entity as announced: a standard one from [`ENTITIES`] or one for an extra
+/// quantity, with the template that reads its value from the state document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sensor {
+    /// The record field, the extra quantity's name, or `rain_today_mm`.
+    pub field: String,
+    pub name: String,
+    pub unit: String,
+    pub device_class: Option<&'static str>,
+    pub state_class: &'static str,
+    pub value_template: String,
+}
+
+impl From<&Entity> for Sensor {
+    fn from(e: &Entity) -> Sensor {
+        let value_template = if e.field == RAIN_TODAY {
+            format!("{{{{ value_json.{RAIN_TODAY} }}}}")
+        } else {
+            format!("{{{{ value_json.record.{} }}}}", e.field)
+        };
+        Sensor {
+            field: e.field.to_string(),
+            name: e.name.to_string(),
+            unit: e.unit.to_string(),
+            device_class: e.device_class,
+            state_class: e.state_class,
+            value_template,
+        }
+    }
+}
+
+/// Unit suffixes of extra quantity names, the unit HA spells for each, and HA's
+/// device class for it (`None` where HA has none for the unit, or where the class
+/// depends on what is measured: see [`extra_class`]). Longest suffixes first.
+const SUFFIXES: [(&str, &str, Option<&str>); 22] = [
+    ("_mm_per_h", "mm/h", Some("precipitation_intensity")),
+    ("_w_m2", "W/m²", Some("irradiance")),
+    ("_wm2", "W/m²", Some("irradiance")),
+    ("_ug_m3", "µg/m³", None),
+    ("_ugm3", "µg/m³", None),
+    ("_lux", "lx", Some("illuminance")),
+    ("_kmh", "km/h", Some("wind_speed")),
+    ("_uvi", "UV index", None),
+    ("_hpa", "hPa", Some("atmospheric_pressure")),
+    ("_kpa", "kPa", Some("pressure")),
+    ("_pa", "Pa", Some("pressure")),
+    ("_pct", "%", None),
+    ("_ppm", "ppm", None),
+    ("_deg", "°", None),
+    ("_hz", "Hz", Some("frequency")),
+    ("_mm", "mm", Some("precipitation")),
+    ("_cm", "cm", Some("distance")),
+    ("_m", "m", Some("distance")),
+    ("_c", "°C", Some("temperature")),
+    ("_v", "V", Some("voltage")),
+    ("_a", "A", Some("current")),
+    ("_w", "W", Some("power")),
+];
+
+/// The device class of a unit HA shares between several classes, from the words of
+/// the quantity's name (`soil_moisture_pct`, `co2_ppm`, `pm25_ug_m3`).
+fn extra_class(stem: &str, unit: &str) -> Option<&'static str> {
+    let has = |w: &str| stem.split('_').any(|part| part == w);
+    match unit {
+        "%" if stem.contains("humidity") => Some("humidity"),
+        "%" if stem.contains("moisture") => Some("moisture"),
+        "%" if has("battery") => Some("battery"),
+        "ppm" if has("co2") => Some("carbon_dioxide"),
+        "µg/m³" if has("pm25") => Some("pm25"),
+        "µg/m³" if has("pm10") => Some("pm10"),
+        _ => None,
+    }
+}
+
+/// The entity of an extra quantity (a driver's name outside the standard record, e.g.
+/// the BH1750's `illuminance_lux`): unit and device class from its unit suffix, state
+/// class `measurement`, value = the record's mean. An unknown suffix becomes the unit
+/// as written, without a device class (HA takes any unit then).
+pub fn extra_sensor(name: &str) -> Sensor {
+    let (stem, unit, class) = match SUFFIXES
+        .iter()
+        .find(|(suffix, _, _)| name.len() > suffix.len() && name.ends_with(suffix))
+    {
+        Some((suffix, unit, class)) => {
+            let stem = &name[..name.len() - suffix.len()];
+            (stem, unit.to_string(), class.or(extra_class(stem, unit)))
+        }
+        None => match name.rsplit_once('_') {
+            Some((stem, unit)) => (stem, unit.to_string(), None),
+            None => (name, String::new(), None),
+        },
+    };
+    let words = stem.replace('_', " ");
+    let mut chars = words.chars();
+    let title = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => name.to_string(),
+    };
+    Sensor {
+        field: name.to_string(),
+        name: title,
+        unit,
+        device_class: class,
+        state_class: "measurement",
+        // A record whose extra sensor failed the whole interval has no entry: `none`
+        // renders as `None`, HA's "unknown", where a missing key would be an error.
+        value_template: format!(
+            "{{{{ value_json.record.extras['{name}'].mean \
+             if '{name}' in value_json.record.extras else none }}}}"
+        ),
+    }
+}
+
+/// The entity of a field: a standard one, or an extra quantity's.
+pub fn sensor(field: &str) -> Sensor {
+    match ENTITIES.iter().find(|e| e.field == field) {
+        Some(e) => e.into(),
+        None => extra_sensor(field),
     }
 }
 
@@ -155,22 +302,17 @@ pub fn config_topic(prefix: &str, station: &str, field: &str) -> String {
 
 /// The discovery config of one entity.
 pub fn discovery_config(
-    entity: &Entity,
+    entity: &Sensor,
     station: &str,
     state_topic: &str,
     status_topic: &str,
 ) -> Value {
-    let template = if entity.field == RAIN_TODAY {
-        format!("{{{{ value_json.{RAIN_TODAY} }}}}")
-    } else {
-        format!("{{{{ value_json.record.{} }}}}", entity.field)
-    };
     let mut c = json!({
         "name": entity.name,
-        "unique_id": format!("weatherd_{}", object_id(station, entity.field)),
-        "object_id": object_id(station, entity.field),
+        "unique_id": format!("weatherd_{}", object_id(station, &entity.field)),
+        "object_id": object_id(station, &entity.field),
         "state_topic": state_topic,
-        "value_template": template,
+        "value_template": entity.value_template,
         "unit_of_measurement": entity.unit,
         "state_class": entity.state_class,
         "device": {
@@ -207,6 +349,17 @@ pub fn present_fields(records: &[(i64, ArchiveRecord)]) -> (BTreeSet<String>, bo
                 .any(|f| f.quantity.as_ref().is_some_and(|q| q.name() == quantity));
             if counted || faulted {
                 present.insert(entity.field.to_string());
+            }
+        }
+        // Extra quantities: a value, or a fault of that quantity.
+        for (name, stat) in &r.extras {
+            if stat.n > 0 {
+                present.insert(name.to_string());
+            }
+        }
+        for f in &r.faults {
+            if let Some(q @ Quantity::Extra(_)) = &f.quantity {
+                present.insert(q.name().to_string());
             }
         }
         if r.faults.iter().any(|f| f.quantity.is_none()) {
@@ -256,15 +409,16 @@ pub(super) fn discovery_messages(
     let (present, sure) = present_fields(records);
     let mut announced = state.announced.clone();
     let mut out = Vec::new();
-    for entity in ENTITIES.iter().filter(|e| present.contains(e.field)) {
-        if refresh || !announced.contains(entity.field) {
-            let config = discovery_config(entity, station, &s.latest_topic, &s.status_topic);
+    for field in &present {
+        if refresh || !announced.contains(field) {
+            let config =
+                discovery_config(&sensor(field), station, &s.latest_topic, &s.status_topic);
             out.push(Message {
-                topic: config_topic(&ha.prefix, station, entity.field),
+                topic: config_topic(&ha.prefix, station, field),
                 retain: true,
                 payload: config.to_string().into_bytes(),
             });
-            announced.insert(entity.field.to_string());
+            announced.insert(field.clone());
         }
     }
     if sure {
@@ -406,7 +560,8 @@ pub(super) async fn sync(
     }
     state.announced = configs_seen
         .into_iter()
-        .filter(|(field, live)| *live && ENTITIES.iter().any(|e| e.field == field))
+        // Every config under this station's node is ours: standard fields and extras.
+        .filter(|(field, live)| *live && !field.is_empty())
         .map(|(field, _)| field)
         .collect();
     Ok(state)
@@ -454,10 +609,98 @@ mod tests {
     fn configs_follow_the_documented_schema() {
         let mut ids = BTreeSet::new();
         for entity in &ENTITIES {
-            let c = discovery_config(entity, "roof", "weather/roof/latest", "weather/roof/status");
+            let c = discovery_config(
+                &entity.into(),
+                "roof",
+                "weather/roof/latest",
+                "weather/roof/status",
+            );
             assert!(ids.insert(c["unique_id"].as_str().unwrap().to_string()));
             assert_eq!(c["availability_topic"], "weather/roof/status");
             assert!(c["value_template"].as_str().unwrap().contains(entity.field));
         }
+    }
+
+    #[test]
+    fn extras_get_units_and_classes_from_their_suffix() {
+        let cases = [
+            ("illuminance_lux", "Illuminance", "lx", Some("illuminance")),
+            (
+                "sht31_temperature_c",
+                "Sht31 temperature",
+                "°C",
+                Some("temperature"),
+            ),
+            (
+                "sht31_humidity_pct",
+                "Sht31 humidity",
+                "%",
+                Some("humidity"),
+            ),
+            ("soil_moisture_pct", "Soil moisture", "%", Some("moisture")),
+            ("cloud_cover_pct", "Cloud cover", "%", None),
+            (
+                "solar_radiation_w_m2",
+                "Solar radiation",
+                "W/m²",
+                Some("irradiance"),
+            ),
+            ("battery_v", "Battery", "V", Some("voltage")),
+            ("co2_ppm", "Co2", "ppm", Some("carbon_dioxide")),
+            ("pm25_ug_m3", "Pm25", "µg/m³", Some("pm25")),
+            (
+                "snow_mm_per_h",
+                "Snow",
+                "mm/h",
+                Some("precipitation_intensity"),
+            ),
+            ("lightning_count", "Lightning", "count", None),
+            ("uv_uvi", "Uv", "UV index", None),
+        ];
+        for (name, title, unit, class) in cases {
+            let s = extra_sensor(name);
+            assert_eq!(
+                (s.name.as_str(), s.unit.as_str(), s.device_class),
+                (title, unit, class),
+                "{name}"
+            );
+            assert_eq!(s.state_class, "measurement");
+            assert!(s.value_template.contains(&format!("extras['{name}'].mean")));
+        }
+        // A standard field keeps its own entity.
+        assert_eq!(
+            sensor("heat_index_c").value_template,
+            "{{ value_json.record.heat_index_c }}"
+        );
+    }
+
+    #[test]
+    fn extras_and_their_faults_make_entities_and_their_absence_removes_them() {
+        use crate::observation::FaultKind;
+        let lux = |n: u32| ArchiveRecord {
+            extras: vec![(
+                std::sync::Arc::from("illuminance_lux"),
+                crate::record::Stat {
+                    n,
+                    ..Default::default()
+                },
+            )],
+            ..Default::default()
+        };
+        assert!(present_fields(&[(1, lux(12))])
+            .0
+            .contains("illuminance_lux"));
+        assert!(!present_fields(&[(1, lux(0))]).0.contains("illuminance_lux"));
+        let mut faulted = lux(0);
+        faulted.faults.push(crate::record::FaultCount {
+            sensor: "bh1750".into(),
+            quantity: Some(Quantity::from_name("illuminance_lux")),
+            kind: FaultKind::ReadError,
+            count: 12,
+            first_at: Timestamp::from_secs(0),
+            message: "no answer".into(),
+        });
+        let (present, sure) = present_fields(&[(1, faulted)]);
+        assert!(present.contains("illuminance_lux") && sure);
     }
 }
