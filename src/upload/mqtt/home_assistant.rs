@@ -1,6 +1,8 @@
 //! Home Assistant MQTT discovery (`home_assistant = true` on an mqtt destination).
 //!
-//! For each quantity the station measures, one retained discovery config on
+//! For each quantity the station measures (standard ones, derived values, and extra
+//! quantities from extra drivers, mapped by their unit suffix: see [`entities`]), one
+//! retained discovery config on
 //! `<discovery_prefix>/sensor/<station>/<station>_<field>/config` (the documented
 //! sensor schema: `name`, `unique_id`, `object_id`, `device`, `state_topic`,
 //! `value_template`, `unit_of_measurement`, `device_class`, `state_class`,
@@ -21,105 +23,15 @@
 //! removes nothing, since the quantity might be that sensor's.
 
 use super::{Batch, Connection, DeliveryError, Message, Progress, Settings};
+use crate::observation::Quantity;
 use crate::record::ArchiveRecord;
 use crate::time::Timestamp;
 use rumqttc::{QoS, SubscribeFilter};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One Home Assistant sensor: a field of the record, and how HA should show it.
-pub struct Entity {
-    /// The record field (or `rain_today_mm`, at the document's top level).
-    pub field: &'static str,
-    pub name: &'static str,
-    pub unit: &'static str,
-    /// HA's sensor device class; `None` where HA has none that fits this unit.
-    pub device_class: Option<&'static str>,
-    pub state_class: &'static str,
-    /// The count column and the sensor quantity behind it: a count above zero or a
-    /// fault of that quantity means the station has the sensor (a value may be NULL
-    /// for other reasons: no rain rate without tips, no direction in a calm).
-    pub source: (&'static str, &'static str),
-}
-
-/// The quantities offered to Home Assistant, with HA's device classes and units (from
-/// HA's sensor documentation: each unit is one HA allows for the class).
-pub const ENTITIES: [Entity; 11] = [
-    e("temperature_c", "Temperature", "°C", Some("temperature"), T),
-    e("humidity_pct", "Humidity", "%", Some("humidity"), H),
-    e(
-        "pressure_hpa",
-        "Station pressure",
-        "hPa",
-        Some("atmospheric_pressure"),
-        P,
-    ),
-    e(
-        "sea_level_pressure_hpa",
-        "Sea-level pressure",
-        "hPa",
-        Some("atmospheric_pressure"),
-        P,
-    ),
-    e(
-        "ground_temperature_c",
-        "Ground temperature",
-        "°C",
-        Some("temperature"),
-        G,
-    ),
-    e("dew_point_c", "Dew point", "°C", Some("temperature"), H),
-    e(
-        "wind_speed_kmh",
-        "Wind speed",
-        "km/h",
-        Some("wind_speed"),
-        W,
-    ),
-    e("wind_gust_kmh", "Wind gust", "km/h", Some("wind_speed"), W),
-    // HA's `wind_direction` class wants `measurement_angle` (HA 2025.3 and later);
-    // without a class any HA version shows degrees.
-    e("wind_dir_deg", "Wind direction", "°", None, W),
-    e(
-        "rain_rate_mm_per_h",
-        "Rain rate",
-        "mm/h",
-        Some("precipitation_intensity"),
-        R,
-    ),
-    Entity {
-        field: RAIN_TODAY,
-        name: "Rain today",
-        unit: "mm",
-        device_class: Some("precipitation"),
-        state_class: "total_increasing",
-        source: R,
-    },
-];
-
-const T: (&str, &str) = ("temperature_n", "temperature_c");
-const H: (&str, &str) = ("humidity_n", "humidity_pct");
-const P: (&str, &str) = ("pressure_n", "pressure_hpa");
-const G: (&str, &str) = ("ground_temperature_n", "ground_temperature_c");
-const W: (&str, &str) = ("wind_n", "wind_speed_kmh");
-const R: (&str, &str) = ("rain_n", "rain_mm");
-
-const fn e(
-    field: &'static str,
-    name: &'static str,
-    unit: &'static str,
-    device_class: Option<&'static str>,
-    source: (&'static str, &'static str),
-) -> Entity {
-    Entity {
-        field,
-        name,
-        unit,
-        device_class,
-        state_class: "measurement",
-        source,
-    }
-}
+mod entities;
+pub use entities::{extra_sensor, sensor, Entity, Sensor, ENTITIES};
 
 /// The latest document's rain-since-local-midnight field.
 pub const RAIN_TODAY: &str = "rain_today_mm";
@@ -155,22 +67,17 @@ pub fn config_topic(prefix: &str, station: &str, field: &str) -> String {
 
 /// The discovery config of one entity.
 pub fn discovery_config(
-    entity: &Entity,
+    entity: &Sensor,
     station: &str,
     state_topic: &str,
     status_topic: &str,
 ) -> Value {
-    let template = if entity.field == RAIN_TODAY {
-        format!("{{{{ value_json.{RAIN_TODAY} }}}}")
-    } else {
-        format!("{{{{ value_json.record.{} }}}}", entity.field)
-    };
     let mut c = json!({
         "name": entity.name,
-        "unique_id": format!("weatherd_{}", object_id(station, entity.field)),
-        "object_id": object_id(station, entity.field),
+        "unique_id": format!("weatherd_{}", object_id(station, &entity.field)),
+        "object_id": object_id(station, &entity.field),
         "state_topic": state_topic,
-        "value_template": template,
+        "value_template": entity.value_template,
         "unit_of_measurement": entity.unit,
         "state_class": entity.state_class,
         "device": {
@@ -207,6 +114,17 @@ pub fn present_fields(records: &[(i64, ArchiveRecord)]) -> (BTreeSet<String>, bo
                 .any(|f| f.quantity.as_ref().is_some_and(|q| q.name() == quantity));
             if counted || faulted {
                 present.insert(entity.field.to_string());
+            }
+        }
+        // Extra quantities: a value, or a fault of that quantity.
+        for (name, stat) in &r.extras {
+            if stat.n > 0 {
+                present.insert(name.to_string());
+            }
+        }
+        for f in &r.faults {
+            if let Some(q @ Quantity::Extra(_)) = &f.quantity {
+                present.insert(q.name().to_string());
             }
         }
         if r.faults.iter().any(|f| f.quantity.is_none()) {
@@ -256,15 +174,16 @@ pub(super) fn discovery_messages(
     let (present, sure) = present_fields(records);
     let mut announced = state.announced.clone();
     let mut out = Vec::new();
-    for entity in ENTITIES.iter().filter(|e| present.contains(e.field)) {
-        if refresh || !announced.contains(entity.field) {
-            let config = discovery_config(entity, station, &s.latest_topic, &s.status_topic);
+    for field in &present {
+        if refresh || !announced.contains(field) {
+            let config =
+                discovery_config(&sensor(field), station, &s.latest_topic, &s.status_topic);
             out.push(Message {
-                topic: config_topic(&ha.prefix, station, entity.field),
+                topic: config_topic(&ha.prefix, station, field),
                 retain: true,
                 payload: config.to_string().into_bytes(),
             });
-            announced.insert(entity.field.to_string());
+            announced.insert(field.clone());
         }
     }
     if sure {
@@ -406,7 +325,8 @@ pub(super) async fn sync(
     }
     state.announced = configs_seen
         .into_iter()
-        .filter(|(field, live)| *live && ENTITIES.iter().any(|e| e.field == field))
+        // Every config under this station's node is ours: standard fields and extras.
+        .filter(|(field, live)| *live && !field.is_empty())
         .map(|(field, _)| field)
         .collect();
     Ok(state)
@@ -454,10 +374,98 @@ mod tests {
     fn configs_follow_the_documented_schema() {
         let mut ids = BTreeSet::new();
         for entity in &ENTITIES {
-            let c = discovery_config(entity, "roof", "weather/roof/latest", "weather/roof/status");
+            let c = discovery_config(
+                &entity.into(),
+                "roof",
+                "weather/roof/latest",
+                "weather/roof/status",
+            );
             assert!(ids.insert(c["unique_id"].as_str().unwrap().to_string()));
             assert_eq!(c["availability_topic"], "weather/roof/status");
             assert!(c["value_template"].as_str().unwrap().contains(entity.field));
         }
+    }
+
+    #[test]
+    fn extras_get_units_and_classes_from_their_suffix() {
+        let cases = [
+            ("illuminance_lux", "Illuminance", "lx", Some("illuminance")),
+            (
+                "sht31_temperature_c",
+                "Sht31 temperature",
+                "°C",
+                Some("temperature"),
+            ),
+            (
+                "sht31_humidity_pct",
+                "Sht31 humidity",
+                "%",
+                Some("humidity"),
+            ),
+            ("soil_moisture_pct", "Soil moisture", "%", Some("moisture")),
+            ("cloud_cover_pct", "Cloud cover", "%", None),
+            (
+                "solar_radiation_w_m2",
+                "Solar radiation",
+                "W/m²",
+                Some("irradiance"),
+            ),
+            ("battery_v", "Battery", "V", Some("voltage")),
+            ("co2_ppm", "Co2", "ppm", Some("carbon_dioxide")),
+            ("pm25_ug_m3", "Pm25", "µg/m³", Some("pm25")),
+            (
+                "snow_mm_per_h",
+                "Snow",
+                "mm/h",
+                Some("precipitation_intensity"),
+            ),
+            ("lightning_count", "Lightning", "count", None),
+            ("uv_uvi", "Uv", "UV index", None),
+        ];
+        for (name, title, unit, class) in cases {
+            let s = extra_sensor(name);
+            assert_eq!(
+                (s.name.as_str(), s.unit.as_str(), s.device_class),
+                (title, unit, class),
+                "{name}"
+            );
+            assert_eq!(s.state_class, "measurement");
+            assert!(s.value_template.contains(&format!("extras['{name}'].mean")));
+        }
+        // A standard field keeps its own entity.
+        assert_eq!(
+            sensor("heat_index_c").value_template,
+            "{{ value_json.record.heat_index_c }}"
+        );
+    }
+
+    #[test]
+    fn extras_and_their_faults_make_entities_and_their_absence_removes_them() {
+        use crate::observation::FaultKind;
+        let lux = |n: u32| ArchiveRecord {
+            extras: vec![(
+                std::sync::Arc::from("illuminance_lux"),
+                crate::record::Stat {
+                    n,
+                    ..Default::default()
+                },
+            )],
+            ..Default::default()
+        };
+        assert!(present_fields(&[(1, lux(12))])
+            .0
+            .contains("illuminance_lux"));
+        assert!(!present_fields(&[(1, lux(0))]).0.contains("illuminance_lux"));
+        let mut faulted = lux(0);
+        faulted.faults.push(crate::record::FaultCount {
+            sensor: "bh1750".into(),
+            quantity: Some(Quantity::from_name("illuminance_lux")),
+            kind: FaultKind::ReadError,
+            count: 12,
+            first_at: Timestamp::from_secs(0),
+            message: "no answer".into(),
+        });
+        let (present, sure) = present_fields(&[(1, faulted)]);
+        assert!(present.contains("illuminance_lux") && sure);
     }
 }
