@@ -100,9 +100,10 @@ impl SimEdgeSource {
                 (Kind::Rain { mm_per_tip }, STREAM_RAIN)
             }
             other => {
-                return Err(HwError(format!(
-                    "GPIO{pin}: simulated {other:?} needs a positive factor"
-                )))
+                return Err(HwError::Unavailable {
+                    device: format!("GPIO{pin}"),
+                    why: format!("simulated {other:?} needs a positive factor"),
+                })
             }
         };
         let stream = mix(base ^ u64::from(pin));
