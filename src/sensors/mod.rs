@@ -24,6 +24,9 @@ pub mod rain_gauge;
 pub mod sht31;
 pub mod wind_vane;
 
+#[cfg(test)]
+mod error_tests;
+
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::config::Config;
@@ -131,7 +134,13 @@ impl Claim {
                         .collect(),
                 ))
             }
-            _ => None,
+            // Named, not `_`: a new kind of claim must decide whether it takes
+            // header pins.
+            Claim::I2c { .. }
+            | Claim::SpiAdc { .. }
+            | Claim::Gpio { .. }
+            | Claim::OneWireProbe { .. }
+            | Claim::OnePerStation { .. } => None,
         }
     }
 }
