@@ -8,6 +8,9 @@ pub mod gpio;
 pub mod i2c;
 pub mod spi;
 
+#[cfg(test)]
+mod error_tests;
+
 /// A hardware access that failed. Each variant names what went wrong; its `Display`
 /// tells the operator the fix, as rppal's errors do (the text is stored with the
 /// fault and shown by `weatherd status`).
