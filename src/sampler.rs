@@ -180,9 +180,12 @@ impl Sampler {
                             Some(accepted)
                         }
                         Err(err) => {
-                            sample
-                                .faults
-                                .push(fault(at, &e.name, FaultKind::ReadError, &err.0));
+                            sample.faults.push(fault(
+                                at,
+                                &e.name,
+                                FaultKind::ReadError,
+                                &err.to_string(),
+                            ));
                             None
                         }
                     };
@@ -244,7 +247,7 @@ fn record(sample: &mut Sample, at: Timestamp, name: &Arc<str>, result: ReadResul
             .extend(readings.into_iter().map(|r| (name.clone(), r))),
         Err(err) => sample
             .faults
-            .push(fault(at, name, FaultKind::ReadError, &err.0)),
+            .push(fault(at, name, FaultKind::ReadError, &err.to_string())),
     }
 }
 
@@ -274,7 +277,10 @@ mod tests {
         }
         fn read(&mut self) -> ReadResult {
             let _ = self.0.lock().unwrap().recv();
-            Err(SensorError("released".into()))
+            Err(SensorError::Injected {
+                sensor: "hung test sensor".into(),
+                detail: "released".into(),
+            })
         }
     }
 
@@ -297,7 +303,10 @@ mod tests {
             out: &mut Vec<Timestamp>,
         ) -> Result<(), HwError> {
             if self.1 {
-                return Err(HwError("GPIO5: interrupt thread stopped".into()));
+                return Err(HwError::Bus {
+                    device: "GPIO5".into(),
+                    detail: "interrupt thread stopped".into(),
+                });
             }
             out.extend(self.0.iter().filter(|t| **t >= from && **t < until));
             Ok(())
@@ -368,7 +377,10 @@ mod tests {
         let s3 = sampler.sample(Timestamp::from_secs(15)).await;
         assert_eq!(s3.faults.len(), 1);
         assert_eq!(s3.faults[0].kind, FaultKind::ReadError, "{:?}", s3.faults);
-        assert_eq!(s3.faults[0].message, "released");
+        assert_eq!(
+            s3.faults[0].message,
+            "hung test sensor: released (injected fault; on real hardware check the wiring)"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

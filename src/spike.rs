@@ -105,7 +105,13 @@ impl SpikeLimits {
             Quantity::TemperatureC => self.temperature_c_per_minute,
             Quantity::HumidityPct => self.humidity_pct_per_minute,
             Quantity::PressureHpa => self.pressure_hpa_per_minute,
-            _ => return None,
+            // No per-minute limit: the pulse inputs have their own per-second limits,
+            // the others none. Named so a new quantity must choose.
+            Quantity::GroundTemperatureC
+            | Quantity::WindDirDeg
+            | Quantity::WindSpeedKmh
+            | Quantity::RainMm
+            | Quantity::Extra(_) => return None,
         };
         (limit > 0.0).then_some(limit)
     }

@@ -98,7 +98,7 @@ fn unplugging_is_a_fault_and_replugging_recovers_without_a_restart() {
     chip.plug(false);
     let e = sensor.read().expect_err("unplugged");
     assert!(
-        e.0.contains("no answer") && e.0.contains("/dev/i2c-1"),
+        e.to_string().contains("no answer") && e.to_string().contains("/dev/i2c-1"),
         "{e}"
     );
     // Re-plugged, the chip wakes powered down; the driver must set it up again or
@@ -118,7 +118,10 @@ fn wrong_address_and_saturation_are_faults() {
         settings(0x23, Bh1750Mode::OneTime),
     );
     let e = sensor.read().expect_err("nobody at 0x23");
-    assert!(e.0.contains("0x23") && e.0.contains("0x5c"), "{e}");
+    assert!(
+        e.to_string().contains("0x23") && e.to_string().contains("0x5c"),
+        "{e}"
+    );
 
     let chip = Bh1750Chip::new(0x23);
     chip.set_lux(100_000.0); // full sun
@@ -128,7 +131,7 @@ fn wrong_address_and_saturation_are_faults() {
         settings(0x23, Bh1750Mode::OneTime),
     );
     let e = sensor.read().expect_err("saturated");
-    assert!(e.0.contains("saturated"), "{e}");
+    assert!(e.to_string().contains("saturated"), "{e}");
 }
 
 /// A Pi with only a BH1750 on `/dev/i2c-1` (a real bus: I/O blocks), waiting on the
@@ -179,7 +182,7 @@ fn registered_from_config_through_the_one_match() {
                 [Quantity::from_name("shade_illuminance_lux")]
             );
             let e = sensor.read().expect_err("no such bus");
-            assert!(e.0.contains("/dev/i2c-7"), "{e}");
+            assert!(e.to_string().contains("/dev/i2c-7"), "{e}");
         }
         Driver::Pulse(_) => panic!("a light sensor is polled"),
     }

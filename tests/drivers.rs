@@ -111,9 +111,9 @@ fn another_chip_id_is_refused_naming_the_id() {
         Err(e) => e,
         Ok(_) => panic!("a chip with id 0x55 must be refused"),
     };
-    assert!(err.0.contains("0x55"), "{err}");
+    assert!(err.to_string().contains("0x55"), "{err}");
     assert!(
-        err.0.contains("0x77"),
+        err.to_string().contains("0x77"),
         "the message should say where: {err}"
     );
 }
@@ -124,8 +124,8 @@ fn a_missing_chip_is_a_read_fault_until_it_answers() {
     let chip = Bme280Chip::with_fixed_air(Variant::Bme280, 0x77, AIR);
     let (mut sensor, _) = polled(bme280::build(&bme_config(0x76), &chip_backend(&chip)));
     let err = sensor.read().expect_err("nobody at 0x76");
-    assert!(err.0.contains("no acknowledge"), "{err}");
-    assert!(err.0.contains("0x76"), "{err}");
+    assert!(err.to_string().contains("no acknowledge"), "{err}");
+    assert!(err.to_string().contains("0x76"), "{err}");
     // Someone fixes the strap: the next read works without a restart.
     chip.set_address(0x76);
     assert_air(&sensor.read().expect("read after the fix"));
@@ -139,7 +139,7 @@ fn unplug_and_replug_recovers_without_restart() {
     chip.unplug();
     for _ in 0..3 {
         let err = sensor.read().expect_err("unplugged");
-        assert!(err.0.contains("no acknowledge"), "{err}");
+        assert!(err.to_string().contains("no acknowledge"), "{err}");
     }
     chip.replug();
     assert_air(&sensor.read().expect("read after replug"));
@@ -282,16 +282,25 @@ fn a_part_that_never_finishes_is_a_fault_not_an_old_value() {
             false
         }
         fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-            Err(HwError(format!("GPIO{pin}: not in this test")))
+            Err(HwError::Unavailable {
+                device: format!("GPIO{pin}"),
+                why: "not in this test".into(),
+            })
         }
         fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-            Err(HwError(format!("{spi}: not in this test")))
+            Err(HwError::Unavailable {
+                device: spi.to_string(),
+                why: "not in this test".into(),
+            })
         }
         fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
             Ok(Box::new(self.0.clone()))
         }
         fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
-            Err(HwError(format!("{}: not in this test", root.display())))
+            Err(HwError::Unavailable {
+                device: root.display().to_string(),
+                why: "not in this test".into(),
+            })
         }
         fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
             Box::new(weatherd::sim::hardware::NoDelay)
@@ -300,7 +309,7 @@ fn a_part_that_never_finishes_is_a_fault_not_an_old_value() {
     let (mut sensor, _) = polled(bme280::build(&bme_config(0x77), &Frozen(chip.clone())));
     let err = sensor.read().expect_err("still measuring");
     assert!(
-        err.0.contains("still measuring") && err.0.contains("9.3 ms"),
+        err.to_string().contains("still measuring") && err.to_string().contains("9.3 ms"),
         "{err}"
     );
     // The chip finishes late: the conversion it reports then is the one asked for.
@@ -331,16 +340,25 @@ fn a_reset_during_the_measurement_is_a_fault_not_a_reading() {
             false
         }
         fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-            Err(HwError(format!("GPIO{pin}: not in this test")))
+            Err(HwError::Unavailable {
+                device: format!("GPIO{pin}"),
+                why: "not in this test".into(),
+            })
         }
         fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-            Err(HwError(format!("{spi}: not in this test")))
+            Err(HwError::Unavailable {
+                device: spi.to_string(),
+                why: "not in this test".into(),
+            })
         }
         fn i2c(&self, _bus: &str) -> Result<I2cBus, HwError> {
             Ok(Box::new(self.0.clone()))
         }
         fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
-            Err(HwError(format!("{}: not in this test", root.display())))
+            Err(HwError::Unavailable {
+                device: root.display().to_string(),
+                why: "not in this test".into(),
+            })
         }
         fn delay(&self) -> Box<dyn embedded_hal::delay::DelayNs + Send> {
             Box::new(BrownOut {
@@ -359,7 +377,8 @@ fn a_reset_during_the_measurement_is_a_fault_not_a_reading() {
     armed.store(1, Ordering::SeqCst);
     let err = sensor.read().expect_err("reset mid-measurement");
     assert!(
-        err.0.contains("lost its settings during the measurement"),
+        err.to_string()
+            .contains("lost its settings during the measurement"),
         "{err}"
     );
     assert_air(&sensor.read().expect("initialised again"));
@@ -452,21 +471,22 @@ fn ds18b20_reads_a_good_probe() {
 fn ds18b20_faults() {
     let crc = ds_read("crc_no", "").expect_err("CRC NO");
     assert!(
-        crc.0.contains("CRC") && crc.0.contains("28-0000075a1b2c"),
+        crc.to_string().contains("CRC") && crc.to_string().contains("28-0000075a1b2c"),
         "{crc}"
     );
     let power_on = ds_read("power_on", "").expect_err("85000");
-    assert!(power_on.0.contains("85"), "{power_on}");
+    assert!(power_on.to_string().contains("85"), "{power_on}");
     let garbage = ds_read("garbage", "").expect_err("garbage");
-    assert!(garbage.0.contains("unreadable"), "{garbage}");
+    assert!(garbage.to_string().contains("unreadable"), "{garbage}");
     let missing = ds_read("good", "28-000000000bad").expect_err("missing");
     assert!(
-        missing.0.contains("not found") && missing.0.contains("28-000000000bad"),
+        missing.to_string().contains("not found")
+            && missing.to_string().contains("28-000000000bad"),
         "{missing}"
     );
     let traversal = ds_read("good", "../good/28-0000075a1b2c").expect_err("path in id");
     assert!(
-        traversal.0.contains("not a 1-Wire device id"),
+        traversal.to_string().contains("not a 1-Wire device id"),
         "{traversal}"
     );
 }
@@ -476,21 +496,21 @@ fn ds18b20_scratchpads_that_no_ds18b20_sends_are_faults() {
     // A data line held low: nine zero bytes, whose CRC is zero too, and t=0.
     let zero = ds_read("all_zero", "").expect_err("all-zero scratchpad is not 0 °C");
     assert!(
-        zero.0.contains("28-0000075a1b2c")
-            && zero.0.contains("held low")
-            && zero.0.contains("not 0 °C"),
+        zero.to_string().contains("28-0000075a1b2c")
+            && zero.to_string().contains("held low")
+            && zero.to_string().contains("not 0 °C"),
         "{zero}"
     );
     // Bytes 5 and 7 wrong under a matching CRC.
     let fixed = ds_read("bad_fixed_bytes", "").expect_err("bytes 5 and 7");
     assert!(
-        fixed.0.contains("byte 5 is 0x00, not 0xff")
-            && fixed.0.contains("byte 7 is 0x00, not 0x10"),
+        fixed.to_string().contains("byte 5 is 0x00, not 0xff")
+            && fixed.to_string().contains("byte 7 is 0x00, not 0x10"),
         "{fixed}"
     );
     // t= that is not what the scratchpad holds.
     let mismatch = ds_read("t_mismatch", "").expect_err("t= disagrees");
-    assert!(mismatch.0.contains("t=0 disagrees"), "{mismatch}");
+    assert!(mismatch.to_string().contains("t=0 disagrees"), "{mismatch}");
     // A shorted line stays shorted: no retries (each would take a 750 ms conversion).
     let zero_text = std::fs::read_to_string(fixture("all_zero").join("28-0000075a1b2c/w1_slave"))
         .expect("fixture");
@@ -505,13 +525,13 @@ fn ds18b20_with_no_probe_and_no_id_fails_to_build() {
         Err(e) => e,
         Ok(_) => panic!("nothing to read"),
     };
-    assert!(err.0.contains("no DS18B20"), "{err}");
+    assert!(err.to_string().contains("no DS18B20"), "{err}");
     let err = match ds18b20::build(&ds_config("no_such_tree", ""), &RealHardware) {
         Err(e) => e,
         Ok(_) => panic!("no bus at all"),
     };
     assert!(
-        err.0.contains("w1-gpio"),
+        err.to_string().contains("w1-gpio"),
         "the hint should name the overlay: {err}"
     );
 }
@@ -582,7 +602,7 @@ fn transient_faults_are_retried_a_bounded_number_of_times() {
 
     let (mut s, reads) = scripted(&[BAD_CRC]);
     let err = s.read().expect_err("always NO");
-    assert!(err.0.contains("CRC"), "{err}");
+    assert!(err.to_string().contains("CRC"), "{err}");
     assert_eq!(reads.load(Ordering::SeqCst), ds18b20::ATTEMPTS);
 
     // Garbage is not retried: another conversion will not fix a broken driver.
@@ -615,5 +635,5 @@ fn ds18b20_on_the_simulator_reads_the_ground_temperature() {
     };
     let (mut sensor, _) = polled(ds18b20::build(&wrong, &hw));
     let err = sensor.read().expect_err("no such probe");
-    assert!(err.0.contains(SIM_PROBE_ID), "{err}");
+    assert!(err.to_string().contains(SIM_PROBE_ID), "{err}");
 }

@@ -62,21 +62,33 @@ impl FakeHardware {
 
 impl Backend for FakeHardware {
     fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-        Err(HwError(format!("GPIO{pin}: not used by probe")))
+        Err(HwError::Unavailable {
+            device: format!("GPIO{pin}"),
+            why: "not used by probe".into(),
+        })
     }
     fn adc_channel(&self, spi: &str, _c: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-        Err(HwError(format!("{spi}: not used by probe")))
+        Err(HwError::Unavailable {
+            device: spi.to_string(),
+            why: "not used by probe".into(),
+        })
     }
     fn i2c(&self, bus: &str) -> Result<I2cBus, HwError> {
         self.asked.lock().unwrap().push(bus.to_string());
         if bus.ends_with("/dev/i2c-1") {
             Ok(Box::new(self.bus.clone()))
         } else {
-            Err(HwError(format!("{bus}: no such bus")))
+            Err(HwError::Unavailable {
+                device: bus.to_string(),
+                why: "no such bus".into(),
+            })
         }
     }
     fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
-        Err(HwError(format!("{}: not used by probe", root.display())))
+        Err(HwError::Unavailable {
+            device: root.display().to_string(),
+            why: "not used by probe".into(),
+        })
     }
 }
 

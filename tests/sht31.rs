@@ -186,7 +186,10 @@ fn a_read_before_the_measurement_is_done_is_a_fault() {
     let chip = Chip::new(0x44, 21.0, 50.0);
     let mut sensor = Sht31::new(chip.clone(), NoopDelay::new(), settings(0x44));
     let e = sensor.read().expect_err("too early");
-    assert!(e.0.contains("no answer while reading the result"), "{e}");
+    assert!(
+        e.to_string().contains("no answer while reading the result"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -195,7 +198,10 @@ fn a_bad_crc_is_a_fault_not_a_value() {
     chip.state().corrupt_humidity_crc = true;
     let mut sensor = Sht31::new(chip.clone(), chip.delay(), settings(0x44));
     let e = sensor.read().expect_err("bad CRC");
-    assert!(e.0.contains("humidity word failed its CRC check"), "{e}");
+    assert!(
+        e.to_string().contains("humidity word failed its CRC check"),
+        "{e}"
+    );
     chip.state().corrupt_humidity_crc = false;
     assert!(sensor.read().is_ok());
 }
@@ -206,7 +212,10 @@ fn no_answer_is_a_fault_and_replugging_recovers() {
     let mut sensor = Sht31::new(chip.clone(), chip.delay(), settings(0x44));
     chip.state().plugged = false;
     let e = sensor.read().expect_err("unplugged");
-    assert!(e.0.contains("0x44") && e.0.contains("unplugged"), "{e}");
+    assert!(
+        e.to_string().contains("0x44") && e.to_string().contains("unplugged"),
+        "{e}"
+    );
     chip.state().plugged = true;
     let readings = sensor.read().expect("plugged back in");
     assert!((readings[0].value - 18.0).abs() < 0.01);
@@ -217,7 +226,8 @@ fn no_answer_is_a_fault_and_replugging_recovers() {
     let mut sensor = Sht31::new(Mock::new(&expectations), NoopDelay::new(), settings(0x44));
     let e = sensor.read().expect_err("NACK");
     assert!(
-        e.0.contains("no answer while starting a measurement"),
+        e.to_string()
+            .contains("no answer while starting a measurement"),
         "{e}"
     );
     sensor.release().0.done();

@@ -384,7 +384,12 @@ impl Validator<'_> {
                             w1_ids.insert(id.as_str(), at);
                         }
                     }
-                    _ => {}
+                    // Checked above (pins, I2C addresses), or nothing to share: named so
+                    // a new kind of claim cannot skip its conflict check unnoticed.
+                    Claim::OneWireProbe { .. }
+                    | Claim::Gpio { .. }
+                    | Claim::I2c { .. }
+                    | Claim::OnePerStation { .. } => {}
                 }
             }
             for claim in claims {

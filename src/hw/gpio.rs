@@ -73,10 +73,9 @@ fn clock_ns(clock: libc::clockid_t) -> Result<i64, HwError> {
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
-        return Err(HwError(format!(
-            "clock_gettime failed: {}",
-            std::io::Error::last_os_error()
-        )));
+        return Err(HwError::Clock {
+            detail: std::io::Error::last_os_error().to_string(),
+        });
     }
     Ok(i64::from(ts.tv_sec) * NANOS_PER_SEC + i64::from(ts.tv_nsec))
 }
@@ -265,13 +264,11 @@ impl EdgeSource for GpioEdgeSource {
         out: &mut Vec<Timestamp>,
     ) -> Result<(), HwError> {
         let bcm = self.bcm;
-        let offset = || ClockOffset::now().map_err(|e| e.0);
+        let offset = || ClockOffset::now().map_err(|e| e.to_string());
         match self.inbox.collect(offset, from, until, out) {
             Ok(()) => Ok(()),
-            Err(InboxError::Overflow(n)) => Err(HwError(format!(
-                "GPIO{bcm}: {n} edges were lost because they were not collected in time (is the system overloaded?)"
-            ))),
-            Err(InboxError::Clock(e)) => Err(HwError(format!("GPIO{bcm}: {e}"))),
+            Err(InboxError::Overflow(lost)) => Err(HwError::EdgesLost { bcm, lost }),
+            Err(InboxError::Clock(detail)) => Err(HwError::EdgeClock { bcm, detail }),
             Err(InboxError::Disconnected) => {
                 // The thread has ended, which rppal only does on an error; joining it
                 // (inside `clear_async_interrupt`) returns that error.
@@ -287,7 +284,7 @@ impl EdgeSource for GpioEdgeSource {
                     }
                     Err(e) => format!("could not restart it: {}", describe_gpio_error(bcm, &e)),
                 };
-                Err(HwError(format!("GPIO{bcm}: the edge interrupt thread failed ({why}); {rearm}")))
+                Err(HwError::EdgeThread { bcm, why, rearm })
             }
         }
     }
@@ -326,12 +323,6 @@ pub enum GpioError {
     Io { bcm: u8, detail: String },
     #[error("GPIO{bcm}: the interrupt thread panicked")]
     ThreadPanic { bcm: u8 },
-}
-
-impl From<GpioError> for HwError {
-    fn from(e: GpioError) -> HwError {
-        HwError(e.to_string())
-    }
 }
 
 /// Turns rppal's errors into what the operator should do.
@@ -571,6 +562,6 @@ mod tests {
             "{e}"
         );
         // The typed error becomes the hardware error with the same words.
-        assert_eq!(HwError::from(e.clone()).0, e.to_string());
+        assert_eq!(HwError::from(e.clone()).to_string(), e.to_string());
     }
 }

@@ -151,6 +151,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("i2c-1");
         let e = open(path.to_str().unwrap()).err().expect("no such device");
-        assert!(e.0.contains("dtparam=i2c_arm=on"), "{e}");
+        assert!(e.to_string().contains("dtparam=i2c_arm=on"), "{e}");
     }
 }

@@ -8,10 +8,101 @@ pub mod gpio;
 pub mod i2c;
 pub mod spi;
 
-/// A hardware access that failed, with what the operator should do about it.
+#[cfg(test)]
+mod error_tests;
+
+/// A hardware access that failed. Each variant names what went wrong; its `Display`
+/// tells the operator the fix, as rppal's errors do (the text is stored with the
+/// fault and shown by `weatherd status`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct HwError(pub String);
+pub enum HwError {
+    /// A bus device file could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// A GPIO line could not be used.
+    #[error(transparent)]
+    Gpio(#[from] gpio::GpioError),
+    /// The config names an MCP3008 input that does not exist.
+    #[error(
+        "{device}: the MCP3008 has channels 0 to 7, not {channel}; set `channel` to the input \
+         the vane's divider is wired to"
+    )]
+    AdcChannel { device: String, channel: u8 },
+    /// The SPI device refused the mode or clock.
+    #[error(
+        "{device}: cannot set SPI mode 0 at {hz} Hz: {detail}; check that `spi` names the \
+         MCP3008's device (`ls /dev/spidev*`)"
+    )]
+    SpiConfigure {
+        device: String,
+        hz: u32,
+        detail: String,
+    },
+    /// An SPI transfer failed in the kernel.
+    #[error(
+        "{device}: SPI transfer failed: {detail}; check that SPI is still enabled \
+         (`ls /dev/spidev*`) and restart the service"
+    )]
+    SpiTransfer { device: String, detail: String },
+    /// Nothing drove MISO during a conversion: no chip, or a loose wire.
+    #[error(
+        "{device} channel {channel}: no answer from the MCP3008 (reply {reply:02x?}); check its \
+         power and the MISO wire (GPIO9, physical pin 21)"
+    )]
+    AdcNoAnswer {
+        device: String,
+        channel: u8,
+        reply: [u8; 3],
+    },
+    /// The kernel would not tell the time edges are stamped with.
+    #[error(
+        "clock_gettime failed: {detail}; the kernel's clocks are unusable, restart the machine"
+    )]
+    Clock { detail: String },
+    /// Edges came faster than the sampler collected them.
+    #[error(
+        "GPIO{bcm}: {lost} edges were lost because they were not collected in time (is the \
+         system overloaded? check the load with `top`)"
+    )]
+    EdgesLost { bcm: u8, lost: u64 },
+    /// Edges could not be put on the UTC time line (`detail` is a [`HwError::Clock`]).
+    #[error("GPIO{bcm}: {detail}")]
+    EdgeClock { bcm: u8, detail: String },
+    /// rppal's interrupt thread ended; `rearm` says whether it was restarted.
+    #[error(
+        "GPIO{bcm}: the edge interrupt thread failed ({why}); {rearm}; if this repeats, check \
+         the pin's wiring for noise and restart the service"
+    )]
+    EdgeThread { bcm: u8, why: String, rearm: String },
+    /// The w1 sysfs directory is missing: the overlay is not loaded.
+    #[error(
+        "{root}: cannot list 1-Wire devices ({detail}); is `dtoverlay=w1-gpio` in \
+         /boot/firmware/config.txt?"
+    )]
+    OneWireList { root: String, detail: String },
+    /// The config's 1-Wire id is not one path component.
+    #[error(
+        "`{id}` is not a 1-Wire device id (expected e.g. 28-00000a1b2c3d); fix `id` in the \
+         config (`ls /sys/bus/w1/devices` lists the probes)"
+    )]
+    OneWireId { id: String },
+    /// No slave with this id is on the bus.
+    #[error(
+        "1-Wire device {id} not found under {root} (probe unplugged or wrong id?); check the \
+         probe's wiring, or set `id` to one of the 28-* entries there"
+    )]
+    OneWireMissing { id: String, root: String },
+    /// The slave's `w1_slave` file could not be read.
+    #[error("{path}: {detail}; check the probe's wiring and its 4.7 kΩ pull-up")]
+    OneWireRead { path: String, detail: String },
+    /// The backend (the simulator, a test double) has no such device, or cannot play
+    /// this role on it.
+    #[error("{device}: {why}; fix the config to use what this backend provides")]
+    Unavailable { device: String, why: String },
+    /// A fault the simulator or a test injects on a device that exists.
+    #[error("{device}: {detail} (injected fault; on real hardware check the wiring)")]
+    Bus { device: String, detail: String },
+}
 
 /// Which bus device file failed to open (the group that may use it, how to enable it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,12 +165,6 @@ pub enum OpenError {
         bus: BusKind,
         detail: String,
     },
-}
-
-impl From<OpenError> for HwError {
-    fn from(e: OpenError) -> HwError {
-        HwError(e.to_string())
-    }
 }
 
 /// A GPIO input that delivers falling edges with the kernel's own timestamps.
@@ -216,11 +301,9 @@ impl OneWire for SysfsOneWire {
     /// The DS18B20 family's slaves (`28-*`); the bus master's own directory and other
     /// families are left out.
     fn devices(&self) -> Result<Vec<String>, HwError> {
-        let entries = std::fs::read_dir(&self.root).map_err(|e| {
-            HwError(format!(
-                "{}: cannot list 1-Wire devices ({e}); is `dtoverlay=w1-gpio` in /boot/firmware/config.txt?",
-                self.root.display()
-            ))
+        let entries = std::fs::read_dir(&self.root).map_err(|e| HwError::OneWireList {
+            root: self.root.display().to_string(),
+            detail: e.to_string(),
         })?;
         let mut ids: Vec<String> = entries
             .filter_map(|e| e.ok())
@@ -234,19 +317,21 @@ impl OneWire for SysfsOneWire {
     fn read_slave(&self, id: &str) -> Result<String, HwError> {
         // The id comes from the config: keep it to one path component.
         if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
-            return Err(HwError(format!(
-                "`{id}` is not a 1-Wire device id (expected e.g. 28-00000a1b2c3d)"
-            )));
+            return Err(HwError::OneWireId { id: id.to_string() });
         }
         let path = self.root.join(id).join("w1_slave");
         // Bytes, not a string: a corrupt read is the parser's to report, with the rest
         // of the text's faults.
         let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => HwError(format!(
-                "1-Wire device {id} not found under {} (probe unplugged or wrong id?)",
-                self.root.display()
-            )),
-            _ => HwError(format!("{}: {e}", path.display())),
+            std::io::ErrorKind::NotFound => HwError::OneWireMissing {
+                id: id.to_string(),
+                root: self.root.display().to_string(),
+            },
+            // Any other I/O error (EIO from a flaky bus, EACCES): the kernel's words.
+            _ => HwError::OneWireRead {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            },
         })?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }

@@ -34,9 +34,10 @@ impl<S: SpiDevice> Mcp3008<S> {
     pub fn new(spi: S, channel: u8, label: impl Into<String>) -> Result<Self, HwError> {
         let label = label.into();
         if channel > 7 {
-            return Err(HwError(format!(
-                "{label}: the MCP3008 has channels 0 to 7, not {channel}"
-            )));
+            return Err(HwError::AdcChannel {
+                device: label,
+                channel,
+            });
         }
         Ok(Mcp3008 {
             spi,
@@ -67,13 +68,14 @@ impl<S: SpiDevice + Send> AdcChannel for Mcp3008<S> {
         let mut rx = [0u8; 3];
         self.spi
             .transfer(&mut rx, &tx)
-            .map_err(|e| HwError(format!("{}: SPI transfer failed: {e:?}", self.label)))?;
-        Self::decode(rx).ok_or_else(|| {
-            HwError(format!(
-                "{} channel {}: no answer from the MCP3008 (reply {rx:02x?}); check its power and the MISO wire \
-                 (GPIO9, physical pin 21)",
-                self.label, self.channel
-            ))
+            .map_err(|e| HwError::SpiTransfer {
+                device: self.label.clone(),
+                detail: format!("{e:?}"),
+            })?;
+        Self::decode(rx).ok_or_else(|| HwError::AdcNoAnswer {
+            device: self.label.clone(),
+            channel: self.channel,
+            reply: rx,
         })
     }
 }
@@ -86,11 +88,13 @@ pub fn open(path: &str, channel: u8) -> Result<Mcp3008<SpidevDevice>, HwError> {
         .max_speed_hz(CLOCK_HZ)
         .mode(SpiModeFlags::SPI_MODE_0)
         .build();
-    dev.0.configure(&options).map_err(|e| {
-        HwError(format!(
-            "{path}: cannot set SPI mode 0 at {CLOCK_HZ} Hz: {e}"
-        ))
-    })?;
+    dev.0
+        .configure(&options)
+        .map_err(|e| HwError::SpiConfigure {
+            device: path.to_string(),
+            hz: CLOCK_HZ,
+            detail: e.to_string(),
+        })?;
     Mcp3008::new(dev, channel, path)
 }
 
@@ -170,7 +174,7 @@ mod tests {
         let mut adc = Mcp3008::new(spi.clone(), 0, "/dev/spidev0.0").unwrap();
         let e = adc.read_count().unwrap_err();
         assert!(
-            e.0.contains("no answer from the MCP3008") && e.0.contains("MISO"),
+            e.to_string().contains("no answer from the MCP3008") && e.to_string().contains("MISO"),
             "{e}"
         );
         spi.done();
@@ -199,6 +203,6 @@ mod tests {
         let e = open(missing.to_str().unwrap(), 0)
             .err()
             .expect("missing device");
-        assert!(e.0.contains("dtparam=spi=on"), "{e}");
+        assert!(e.to_string().contains("dtparam=spi=on"), "{e}");
     }
 }

@@ -259,13 +259,20 @@ impl<I: I2c, D: DelayNs> Bh1750<I, D> {
 
     fn bus_error(&self, doing: &str, kind: ErrorKind) -> SensorError {
         let Settings { bus, address, .. } = &self.settings;
-        SensorError(match kind {
-            ErrorKind::NoAcknowledge(_) => format!(
-                "BH1750 at {address:#04x} on {bus}: no answer while {doing}; the sensor is unplugged or at the other \
-                 address (ADDR pin to GND or open: 0x23, to 3.3 V: 0x5c)"
-            ),
-            other => format!("BH1750 at {address:#04x} on {bus}: I2C error while {doing}: {other}"),
-        })
+        let sensor = format!("BH1750 at {address:#04x} on {bus}");
+        let doing = doing.to_string();
+        match kind {
+            ErrorKind::NoAcknowledge(_) => SensorError::NoAnswer {
+                sensor,
+                doing,
+                addresses: "ADDR pin to GND or open: 0x23, to 3.3 V: 0x5c",
+            },
+            other => SensorError::I2c {
+                sensor,
+                doing,
+                detail: other.to_string(),
+            },
+        }
     }
 }
 
@@ -284,11 +291,10 @@ impl<I: I2c + Send, D: DelayNs + Send> PolledSensor for Bh1750<I, D> {
         })()
         .inspect_err(|_| self.ready = false)?;
         if count == SATURATED {
-            return Err(SensorError(format!(
-                "BH1750 at {:#04x}: saturated (more than {:.0} lx); shade the sensor or put a diffuser over it",
-                self.settings.address,
-                lux_from_count(SATURATED)
-            )));
+            return Err(SensorError::Saturated {
+                sensor: format!("BH1750 at {:#04x}", self.settings.address),
+                limit_lx: lux_from_count(SATURATED),
+            });
         }
         Ok(vec![Reading::new(
             self.settings.quantity.clone(),
@@ -433,7 +439,9 @@ mod tests {
         );
         let e = sensor.read().unwrap_err();
         assert!(
-            e.0.contains("no answer") && e.0.contains("0x23") && e.0.contains("0x5c"),
+            e.to_string().contains("no answer")
+                && e.to_string().contains("0x23")
+                && e.to_string().contains("0x5c"),
             "{e}"
         );
         assert_eq!(sensor.read().unwrap()[0].value, 10.0);
@@ -455,7 +463,7 @@ mod tests {
             settings(Bh1750Mode::Continuous),
         );
         let e = sensor.read().unwrap_err();
-        assert!(e.0.contains("saturated"), "{e}");
+        assert!(e.to_string().contains("saturated"), "{e}");
         sensor.release().0.done();
     }
 }

@@ -126,13 +126,12 @@ pub fn build(c: &Ds18b20Config, hw: &dyn Backend) -> Result<Driver, SensorError>
     let bus = hw.one_wire(&c.sysfs_root)?;
     let id = if c.id.is_empty() {
         let found = bus.devices()?;
-        found.into_iter().next().ok_or_else(|| {
-            SensorError(format!(
-                "no DS18B20 (28-*) under {}: check the probe's wiring and its 4.7 kΩ pull-up, \
-                 or set `id` in the config",
-                c.sysfs_root.display()
-            ))
-        })?
+        found
+            .into_iter()
+            .next()
+            .ok_or_else(|| SensorError::NoProbe {
+                root: c.sysfs_root.display().to_string(),
+            })?
     } else {
         c.id.clone()
     };
@@ -172,29 +171,44 @@ impl PolledSensor for Ds18b20 {
             let text = self
                 .bus
                 .read_slave(&self.id)
-                .map_err(|e| SensorError(format!("DS18B20 {}: {e}", self.id)))?;
+                .map_err(|error| SensorError::Device {
+                    sensor: format!("DS18B20 {}", self.id),
+                    error,
+                })?;
             match parse_w1_slave(&text) {
                 Ok(c) => return Ok(vec![Reading::new(self.quantity.clone(), c)]),
                 Err(e @ (W1Error::Crc | W1Error::PowerOn)) => last = Some(e),
-                Err(e) => return Err(SensorError(format!("DS18B20 {}: {e}", self.id))),
+                Err(error) => {
+                    return Err(SensorError::Probe {
+                        id: self.id.clone(),
+                        error,
+                        attempts: None,
+                    })
+                }
             }
         }
-        let e = last.unwrap_or(W1Error::Crc);
-        Err(SensorError(format!(
-            "DS18B20 {}: {e} ({ATTEMPTS} attempts)",
-            self.id
-        )))
+        Err(SensorError::Probe {
+            id: self.id.clone(),
+            error: last.unwrap_or(W1Error::Crc),
+            attempts: Some(ATTEMPTS),
+        })
     }
 }
 
 /// Why a `w1_slave` text is not a temperature.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub(crate) enum W1Error {
-    #[error("CRC check failed (crc=.. NO): noise on the 1-Wire line")]
+pub enum W1Error {
+    #[error(
+        "CRC check failed (crc=.. NO): noise on the 1-Wire line; check the probe's wiring and its \
+         4.7 kΩ pull-up, and keep the cable short"
+    )]
     Crc,
-    #[error("85 °C power-on value: the probe has not converted since it was powered")]
+    #[error(
+        "85 °C power-on value: the probe has not converted since it was powered; if this \
+         repeats, check its power wire (a parasite-powered probe needs a strong pull-up)"
+    )]
     PowerOn,
-    #[error("unreadable w1_slave text: {0}")]
+    #[error("unreadable w1_slave text: {0}; check the probe's wiring, or replace the probe")]
     Garbage(String),
     #[error("{0}")]
     Scratchpad(String),

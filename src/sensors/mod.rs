@@ -24,6 +24,9 @@ pub mod rain_gauge;
 pub mod sht31;
 pub mod wind_vane;
 
+#[cfg(test)]
+mod error_tests;
+
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::config::Config;
@@ -131,7 +134,13 @@ impl Claim {
                         .collect(),
                 ))
             }
-            _ => None,
+            // Named, not `_`: a new kind of claim must decide whether it takes
+            // header pins.
+            Claim::I2c { .. }
+            | Claim::SpiAdc { .. }
+            | Claim::Gpio { .. }
+            | Claim::OneWireProbe { .. }
+            | Claim::OnePerStation { .. } => None,
         }
     }
 }
@@ -264,15 +273,115 @@ impl SensorConfig {
     }
 }
 
-/// A read that failed; the message names what is wrong (it is stored with the fault).
+/// A sensor that could not be set up or read. Each variant names what went wrong; its
+/// `Display` (stored with the fault, shown by `weatherd status`) tells the operator the
+/// fix, as rppal's errors do. `sensor` names the part and where it sits
+/// ("BME280 at 0x76 on /dev/i2c-1").
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct SensorError(pub String);
-
-impl From<crate::hw::HwError> for SensorError {
-    fn from(e: crate::hw::HwError) -> Self {
-        SensorError(e.0)
-    }
+pub enum SensorError {
+    /// Opening the bus, pin or ADC failed before the sensor was involved.
+    #[error(transparent)]
+    Hw(#[from] crate::hw::HwError),
+    /// The hardware failed while this sensor used it.
+    #[error("{sensor}: {error}")]
+    Device {
+        sensor: String,
+        error: crate::hw::HwError,
+    },
+    /// Nobody acknowledged the sensor's I2C address.
+    #[error(
+        "{sensor}: no answer while {doing} (no acknowledge); the sensor is unplugged or at the \
+         other address ({addresses}): check the wiring, and `i2cdetect -y N` for /dev/i2c-N"
+    )]
+    NoAnswer {
+        sensor: String,
+        doing: String,
+        addresses: &'static str,
+    },
+    /// Any other I2C failure (arbitration, timeout, the device file went away).
+    #[error(
+        "{sensor}: I2C error while {doing}: {detail}; check the wiring and pull-ups, and that \
+         I2C is enabled (`dtparam=i2c_arm=on`)"
+    )]
+    I2c {
+        sensor: String,
+        doing: String,
+        detail: String,
+    },
+    /// A word arrived with the wrong checksum.
+    #[error(
+        "{sensor}: the {what} word failed its CRC check (received {received:#04x}, computed \
+         {computed:#04x}); the bus is noisy or too long, check the wiring and pull-ups"
+    )]
+    Crc {
+        sensor: String,
+        what: String,
+        received: u8,
+        computed: u8,
+    },
+    /// Another kind of chip answers at the configured address.
+    #[error(
+        "{sensor}: chip id is {found:#04x}, not {expected}; is another device at this address? \
+         check `address` in the config against `i2cdetect`"
+    )]
+    WrongChip {
+        sensor: String,
+        found: u8,
+        expected: &'static str,
+    },
+    /// A driver setting in the config has a value the part cannot do.
+    #[error("{sensor} `{key}` must be {allowed}, found {found}; fix it in the config")]
+    Setting {
+        sensor: &'static str,
+        key: &'static str,
+        allowed: &'static str,
+        found: u8,
+    },
+    /// The part answers but behaves out of its specification.
+    #[error("{sensor}: {problem}; {fix}")]
+    Misbehaving {
+        sensor: String,
+        problem: String,
+        fix: &'static str,
+    },
+    /// A light sensor at the top of its range.
+    #[error(
+        "{sensor}: saturated (more than {limit_lx:.0} lx); shade the sensor or put a diffuser \
+         over it"
+    )]
+    Saturated { sensor: String, limit_lx: f64 },
+    /// No DS18B20 on the 1-Wire bus to pick.
+    #[error(
+        "no DS18B20 (28-*) under {root}: check the probe's wiring and its 4.7 kΩ pull-up, or set \
+         `id` in the config"
+    )]
+    NoProbe { root: String },
+    /// A DS18B20's `w1_slave` text is not a temperature (`attempts` when retries ran out).
+    #[error("DS18B20 {id}: {error}{}", attempts.map(|n| format!(" ({n} attempts)")).unwrap_or_default())]
+    Probe {
+        id: String,
+        error: ds18b20::W1Error,
+        attempts: Option<usize>,
+    },
+    /// Most vane reads fall between the table's directions.
+    #[error(
+        "{bad} of {reads} wind vane ADC counts match no direction ({counts}); check the vane \
+         cable, the divider resistor (divider_ohm) and the vane table"
+    )]
+    VaneUnmatched {
+        bad: usize,
+        reads: u32,
+        counts: String,
+    },
+    /// The valid vane reads average to no direction.
+    #[error(
+        "the {valid} valid wind vane reads point in opposite directions and cancel out; check \
+         that the vane turns freely and is not stuck between two contacts"
+    )]
+    VaneCancelled { valid: usize },
+    /// A fault a test double injects.
+    #[error("{sensor}: {detail} (injected fault; on real hardware check the wiring)")]
+    Injected { sensor: String, detail: String },
 }
 
 /// A sensor asked once per sample tick.

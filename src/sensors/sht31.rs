@@ -280,24 +280,32 @@ impl<I: I2c, D: DelayNs> Sht31<I, D> {
         let want = crc8(&bytes[0..2]);
         if bytes[2] != want {
             let Settings { bus, address, .. } = &self.settings;
-            return Err(SensorError(format!(
-                "SHT31 at {address:#04x} on {bus}: the {what} word failed its CRC check (received {:#04x}, \
-                 computed {want:#04x}); the bus is noisy or too long, check the wiring and pull-ups",
-                bytes[2]
-            )));
+            return Err(SensorError::Crc {
+                sensor: format!("SHT31 at {address:#04x} on {bus}"),
+                what: what.to_string(),
+                received: bytes[2],
+                computed: want,
+            });
         }
         Ok(u16::from_be_bytes([bytes[0], bytes[1]]))
     }
 
     fn bus_error(&self, doing: &str, kind: ErrorKind) -> SensorError {
         let Settings { bus, address, .. } = &self.settings;
-        SensorError(match kind {
-            ErrorKind::NoAcknowledge(_) => format!(
-                "SHT31 at {address:#04x} on {bus}: no answer while {doing}; the sensor is unplugged or at the other \
-                 address (ADDR pin to GND: 0x44, to 3.3 V: 0x45)"
-            ),
-            other => format!("SHT31 at {address:#04x} on {bus}: I2C error while {doing}: {other}"),
-        })
+        let sensor = format!("SHT31 at {address:#04x} on {bus}");
+        let doing = doing.to_string();
+        match kind {
+            ErrorKind::NoAcknowledge(_) => SensorError::NoAnswer {
+                sensor,
+                doing,
+                addresses: "ADDR pin to GND: 0x44, to 3.3 V: 0x45",
+            },
+            other => SensorError::I2c {
+                sensor,
+                doing,
+                detail: other.to_string(),
+            },
+        }
     }
 }
 

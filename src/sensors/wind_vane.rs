@@ -328,29 +328,24 @@ impl PolledSensor for WindVane {
         let mut sum = VectorSum::default();
         let mut bad: Vec<u16> = Vec::new();
         for _ in 0..self.reads {
-            let count = self
-                .adc
-                .read_count()
-                .map_err(|e| SensorError(format!("wind vane ADC read failed: {e}")))?;
+            let count = self.adc.read_count().map_err(|error| SensorError::Device {
+                sensor: "wind vane ADC read failed".into(),
+                error,
+            })?;
             match self.table.classify(count) {
                 Some(deg) => sum.add(deg, 1.0),
                 None => bad.push(count),
             }
         }
         if bad.len() * 2 > self.reads as usize {
-            return Err(SensorError(format!(
-                "{} of {} wind vane ADC counts match no direction ({}); check the vane cable, \
-                 the divider resistor (divider_ohm) and the vane table",
-                bad.len(),
-                self.reads,
-                join_counts(&bad),
-            )));
+            return Err(SensorError::VaneUnmatched {
+                bad: bad.len(),
+                reads: self.reads,
+                counts: join_counts(&bad),
+            });
         }
-        let deg = sum.mean_deg().ok_or_else(|| {
-            SensorError(format!(
-                "the {} valid wind vane reads point in opposite directions and cancel out",
-                self.reads as usize - bad.len()
-            ))
+        let deg = sum.mean_deg().ok_or_else(|| SensorError::VaneCancelled {
+            valid: self.reads as usize - bad.len(),
         })?;
         Ok(vec![Reading::new(Quantity::WindDirDeg, deg)])
     }
@@ -488,9 +483,12 @@ mod tests {
 
     impl AdcChannel for Script {
         fn read_count(&mut self) -> Result<u16, HwError> {
-            self.0
-                .pop_front()
-                .unwrap_or_else(|| Err(HwError("script exhausted".into())))
+            self.0.pop_front().unwrap_or_else(|| {
+                Err(HwError::Bus {
+                    device: "script".into(),
+                    detail: "exhausted".into(),
+                })
+            })
         }
     }
 
@@ -527,13 +525,13 @@ mod tests {
     #[test]
     fn read_fails_when_most_counts_are_bad() {
         let err = vane(&[1023, 1023, 559, 1020, 5]).read().unwrap_err();
-        assert!(err.0.contains("4 of 5"), "{err}");
+        assert!(err.to_string().contains("4 of 5"), "{err}");
         assert!(
-            err.0.contains("count 1023") && err.0.contains("count 5"),
+            err.to_string().contains("count 1023") && err.to_string().contains("count 5"),
             "{err}"
         );
         let err = vane(&[0]).read().unwrap_err();
-        assert!(err.0.contains("count 0"), "{err}");
+        assert!(err.to_string().contains("count 0"), "{err}");
     }
 
     #[test]
@@ -541,13 +539,16 @@ mod tests {
         let mut v = vane(&[844]);
         v.adc = Box::new(Script(VecDeque::from([
             Ok(844),
-            Err(HwError("/dev/spidev0.0: no such device".into())),
+            Err(HwError::Bus {
+                device: "/dev/spidev0.0".into(),
+                detail: "no such device".into(),
+            }),
         ])));
         v.reads = 2;
         let err = v.read().unwrap_err();
-        assert!(err.0.contains("/dev/spidev0.0"), "{err}");
+        assert!(err.to_string().contains("/dev/spidev0.0"), "{err}");
         // N (128) and S (559) cancel out: no direction rather than a made-up one.
         let err = vane(&[128, 559]).read().unwrap_err();
-        assert!(err.0.contains("cancel"), "{err}");
+        assert!(err.to_string().contains("cancel"), "{err}");
     }
 }

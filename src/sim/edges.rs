@@ -92,19 +92,21 @@ pub struct SimEdgeSource {
 
 impl SimEdgeSource {
     pub fn new(weather: Arc<Weather>, pin: u8, role: PinRole) -> Result<SimEdgeSource, HwError> {
-        let (kind, base) = match role {
-            PinRole::Anemometer { kmh_per_hz } if kmh_per_hz.is_finite() && kmh_per_hz > 0.0 => {
-                (Kind::Wind { kmh_per_hz }, STREAM_ANEMOMETER)
+        // Every role named (no catch-all): a new role must say what it plays.
+        let (kind, base, factor) = match role {
+            PinRole::Anemometer { kmh_per_hz } => {
+                (Kind::Wind { kmh_per_hz }, STREAM_ANEMOMETER, kmh_per_hz)
             }
-            PinRole::RainGauge { mm_per_tip } if mm_per_tip.is_finite() && mm_per_tip > 0.0 => {
-                (Kind::Rain { mm_per_tip }, STREAM_RAIN)
-            }
-            other => {
-                return Err(HwError(format!(
-                    "GPIO{pin}: simulated {other:?} needs a positive factor"
-                )))
+            PinRole::RainGauge { mm_per_tip } => {
+                (Kind::Rain { mm_per_tip }, STREAM_RAIN, mm_per_tip)
             }
         };
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(HwError::Unavailable {
+                device: format!("GPIO{pin}"),
+                why: format!("simulated {role:?} needs a positive factor"),
+            });
+        }
         let stream = mix(base ^ u64::from(pin));
         Ok(SimEdgeSource {
             phase: unit(hash(weather.seed(), stream, PHASE_CELL)),

@@ -119,9 +119,10 @@ impl Backend for SimHardware {
 
     fn adc_channel(&self, spi: &str, channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
         if channel > 7 {
-            return Err(HwError(format!(
-                "{spi}: the MCP3008 has channels 0–7, not {channel}"
-            )));
+            return Err(HwError::AdcChannel {
+                device: spi.to_string(),
+                channel,
+            });
         }
         // The vane is wired to whichever channel the config names.
         Ok(Box::new(SimVane::new(
@@ -250,9 +251,10 @@ impl OneWire for SimOneWire {
 
     fn read_slave(&self, id: &str) -> Result<String, HwError> {
         if id != SIM_PROBE_ID {
-            return Err(HwError(format!(
-                "1-Wire device {id} not found (the simulator has {SIM_PROBE_ID})"
-            )));
+            return Err(HwError::OneWireMissing {
+                id: id.to_string(),
+                root: format!("the simulator's bus (it has {SIM_PROBE_ID})"),
+            });
         }
         Ok(w1_slave_text(
             self.weather.ground_temperature_c(self.time.get()),

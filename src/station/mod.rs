@@ -307,7 +307,9 @@ async fn run_loop(
                 Speed::Max => None,
             },
         },
-        _ => crate::upload::SiteClock::Real,
+        Clock::Real => crate::upload::SiteClock::Real,
+        #[cfg(any(test, feature = "testkit"))]
+        Clock::Stepped { .. } => crate::upload::SiteClock::Real,
     };
     let uploads =
         crate::upload::tasks::spawn_all_on(config, store.path(), UPLOAD_GRACE, site_clock);

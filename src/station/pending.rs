@@ -209,6 +209,11 @@ fn is_permanent(e: &crate::store::StoreError) -> bool {
     use crate::store::StoreError;
     match e {
         StoreError::Overlap { .. } | StoreError::Invalid { .. } => true,
-        _ => e.is_constraint_violation(),
+        StoreError::Sqlite(_) => e.is_constraint_violation(),
+        // The database itself is unusable: a retry after the operator's fix may work.
+        StoreError::Open { .. }
+        | StoreError::Foreign { .. }
+        | StoreError::TooNew { .. }
+        | StoreError::Corrupt { .. } => false,
     }
 }

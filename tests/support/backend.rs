@@ -106,10 +106,16 @@ impl Backend for TestBackend {
         self.blocking
     }
     fn edge_source(&self, pin: u8, _role: PinRole) -> Result<Box<dyn EdgeSource>, HwError> {
-        Err(HwError(format!("GPIO{pin}: not in this test")))
+        Err(HwError::Unavailable {
+            device: format!("GPIO{pin}"),
+            why: "not in this test".into(),
+        })
     }
     fn adc_channel(&self, spi: &str, _channel: u8) -> Result<Box<dyn AdcChannel>, HwError> {
-        Err(HwError(format!("{spi}: not in this test")))
+        Err(HwError::Unavailable {
+            device: spi.to_string(),
+            why: "not in this test".into(),
+        })
     }
     fn i2c(&self, bus: &str) -> Result<I2cBus, HwError> {
         self.asked.lock().unwrap().push(bus.to_string());
@@ -120,12 +126,18 @@ impl Backend for TestBackend {
             .cloned()
             .collect();
         if slots.is_empty() {
-            return Err(HwError(format!("{bus}: no such bus in this test")));
+            return Err(HwError::Unavailable {
+                device: bus.to_string(),
+                why: "no such bus in this test".into(),
+            });
         }
         Ok(Box::new(TestBus(slots)))
     }
     fn one_wire(&self, root: &Path) -> Result<Box<dyn OneWire>, HwError> {
-        Err(HwError(format!("{}: not in this test", root.display())))
+        Err(HwError::Unavailable {
+            device: root.display().to_string(),
+            why: "not in this test".into(),
+        })
     }
     fn delay(&self) -> Box<dyn DelayNs + Send> {
         (self.delay)()

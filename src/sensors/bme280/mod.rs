@@ -291,16 +291,21 @@ impl Settings {
             ("oversampling_humidity", s.oversampling_humidity),
         ] {
             if osrs_bits(v).is_none() {
-                return Err(SensorError(format!(
-                    "BME280 `{key}` must be 1, 2, 4, 8 or 16, found {v}"
-                )));
+                return Err(SensorError::Setting {
+                    sensor: "BME280",
+                    key,
+                    allowed: "1, 2, 4, 8 or 16",
+                    found: v,
+                });
             }
         }
         if filter_bits(s.iir_filter_coefficient).is_none() {
-            return Err(SensorError(format!(
-                "BME280 `iir_filter_coefficient` must be 0, 2, 4, 8 or 16, found {}",
-                s.iir_filter_coefficient
-            )));
+            return Err(SensorError::Setting {
+                sensor: "BME280",
+                key: "iir_filter_coefficient",
+                allowed: "0, 2, 4, 8 or 16",
+                found: s.iir_filter_coefficient,
+            });
         }
         Ok(s)
     }
@@ -413,20 +418,32 @@ impl Bme280Sensor {
         format!("BME280 at {:#04x} on {}", self.address, self.bus_name)
     }
 
-    fn fault(&self, e: I2cError) -> SensorError {
-        SensorError(format!("{}: {}", self.here(), bus_hint(e)))
+    fn fault(&self, e: I2cError, doing: String) -> SensorError {
+        let sensor = self.here();
+        match e {
+            I2cError::NoAcknowledge => SensorError::NoAnswer {
+                sensor,
+                doing,
+                addresses: "0x76/0x77: SDO to GND is 0x76, to 3.3 V is 0x77",
+            },
+            I2cError::Bus => SensorError::I2c {
+                sensor,
+                doing,
+                detail: e.to_string(),
+            },
+        }
     }
 
     fn read_regs(&mut self, reg: u8, buf: &mut [u8]) -> Result<(), SensorError> {
         self.bus
             .write_read(self.address, &[reg], buf)
-            .map_err(|e| self.fault(e))
+            .map_err(|e| self.fault(e, format!("reading register {reg:#04x}")))
     }
 
     fn write_reg(&mut self, reg: u8, value: u8) -> Result<(), SensorError> {
         self.bus
             .write(self.address, &[reg, value])
-            .map_err(|e| self.fault(e))
+            .map_err(|e| self.fault(e, format!("writing register {reg:#04x}")))
     }
 
     /// Reads the status register until `mask` clears, waiting `POLL_US` between
@@ -453,11 +470,11 @@ impl Bme280Sensor {
             CHIP_ID_BME280 => Part::Bme280,
             CHIP_ID_BMP280 => Part::Bmp280,
             other => {
-                return Err(InitError::WrongChip(SensorError(format!(
-                    "{}: chip id is {other:#04x}, not 0x60 (BME280) or 0x58 (BMP280); \
-                     is another device at this address?",
-                    self.here()
-                ))))
+                return Err(InitError::WrongChip(SensorError::WrongChip {
+                    sensor: self.here(),
+                    found: other,
+                    expected: "0x60 (BME280) or 0x58 (BMP280)",
+                }))
             }
         };
         if part == Part::Bmp280 && self.part != Part::Bmp280 {
@@ -477,10 +494,11 @@ impl Bme280Sensor {
         self.write_reg(REG_RESET, SOFT_RESET)?;
         self.delay.delay_us(STARTUP_US);
         if !self.wait_status_clear(STATUS_IM_UPDATE)? {
-            return Err(SensorError(format!(
-                "{}: still copying its calibration 12 ms after a reset",
-                self.here()
-            )));
+            return Err(SensorError::Misbehaving {
+                sensor: self.here(),
+                problem: "still copying its calibration 12 ms after a reset".into(),
+                fix: "check its 3.3 V supply; if it keeps doing this, replace the sensor",
+            });
         }
         let mut pt = [0u8; 26];
         self.read_regs(REG_CALIB_PT, &mut pt)?;
@@ -490,12 +508,14 @@ impl Bme280Sensor {
         }
         let calibration = Calibration::from_registers(&pt, &h);
         if calibration.t1 == 0 || calibration.p1 == 0 {
-            return Err(SensorError(format!(
-                "{}: calibration reads as zeros (dig_T1 = {}, dig_P1 = {}): the chip is not answering properly",
-                self.here(),
-                calibration.t1,
-                calibration.p1
-            )));
+            return Err(SensorError::Misbehaving {
+                sensor: self.here(),
+                problem: format!(
+                    "calibration reads as zeros (dig_T1 = {}, dig_P1 = {}): the chip is not answering properly",
+                    calibration.t1, calibration.p1
+                ),
+                fix: "check the SDA/SCL wiring and the pull-ups, then the chip's supply",
+            });
         }
         self.write_reg(REG_CONFIG, self.settings.config())?;
         if part == Part::Bme280 {
@@ -529,11 +549,15 @@ impl Bme280Sensor {
         // The maximum time has passed; a part that is still converting is out of its
         // specification, but is given a little longer before it is reported.
         if !self.wait_status_clear(STATUS_MEASURING)? {
-            return Err(SensorError(format!(
-                "{here}: still measuring {} ms after the datasheet's maximum of {:.1} ms",
-                EXTRA_POLLS * POLL_US / 1000,
-                f64::from(max_us) / 1000.0
-            )));
+            return Err(SensorError::Misbehaving {
+                sensor: here,
+                problem: format!(
+                    "still measuring {} ms after the datasheet's maximum of {:.1} ms",
+                    EXTRA_POLLS * POLL_US / 1000,
+                    f64::from(max_us) / 1000.0
+                ),
+                fix: "check its 3.3 V supply; if it keeps doing this, replace the sensor",
+            });
         }
         let mut data = [0u8; 8];
         self.read_regs(REG_DATA, &mut data)?;
@@ -545,17 +569,23 @@ impl Bme280Sensor {
         // (0x80000 and 0x8000, the "skipped" values, are also ordinary readings), so
         // the settings are checked again, and the measurement kept only if they held.
         if !self.settings_intact()? {
-            return Err(SensorError(format!(
-                "{here}: the chip lost its settings during the measurement (a reset or brown-out); \
-                 it is initialised again on the next read"
-            )));
+            return Err(SensorError::Misbehaving {
+                sensor: here,
+                problem: "the chip lost its settings during the measurement (a reset or brown-out)"
+                    .into(),
+                fix: "it is initialised again on the next read; if this repeats, check its 3.3 V \
+                      supply and wiring",
+            });
         }
         let t_fine = calibration.t_fine(adc_t);
         let temperature_c = Calibration::temperature_c(t_fine);
         let Some(pressure_pa) = calibration.pressure_pa(adc_p, t_fine) else {
-            return Err(SensorError(format!(
-                "{here}: pressure calibration is invalid (division by zero)"
-            )));
+            return Err(SensorError::Misbehaving {
+                sensor: here,
+                problem: "pressure calibration is invalid (division by zero)".into(),
+                fix:
+                    "its calibration memory reads wrong: check the wiring, else replace the sensor",
+            });
         };
         let mut out = vec![Reading::new(Quantity::TemperatureC, temperature_c)];
         if self.part == Part::Bme280 {
@@ -608,23 +638,17 @@ impl PolledSensor for Bme280Sensor {
                 .map_err(|(InitError::WrongChip(e) | InitError::Bus(e))| e)?;
         }
         let Some(calibration) = self.calibration else {
-            return Err(SensorError(format!("{}: not initialised", self.here())));
+            return Err(SensorError::Misbehaving {
+                sensor: self.here(),
+                problem: "not initialised".into(),
+                fix: "it is initialised again on the next read",
+            });
         };
         self.measure(calibration).inspect_err(|_| {
             // Whatever happened (unplugged, reset by a brown-out), start afresh next
             // time.
             self.calibration = None;
         })
-    }
-}
-
-fn bus_hint(e: I2cError) -> String {
-    match e {
-        I2cError::NoAcknowledge => {
-            "no acknowledge: the sensor is missing, unplugged or at the other address (0x76/0x77)"
-                .into()
-        }
-        I2cError::Bus => "I2C bus error (check wiring and that i2c is enabled)".into(),
     }
 }
 
