@@ -71,6 +71,74 @@ impl Quantity {
             && name.as_bytes()[0].is_ascii_lowercase()
             && !name.ends_with('_')
     }
+
+    /// How this quantity folds unless its driver says otherwise: the standard
+    /// quantities as their archive columns do (rain is a total, the vane's direction a
+    /// vector mean), any extra as mean, lowest and highest.
+    pub fn default_aggregation(&self) -> Aggregation {
+        match self {
+            Quantity::TemperatureC
+            | Quantity::HumidityPct
+            | Quantity::PressureHpa
+            | Quantity::GroundTemperatureC
+            | Quantity::WindSpeedKmh
+            | Quantity::Extra(_) => Aggregation::Mean,
+            Quantity::WindDirDeg => Aggregation::Vector,
+            Quantity::RainMm => Aggregation::Sum,
+        }
+    }
+}
+
+/// How a quantity's samples fold into one value over an archive interval, and records
+/// into an hour and a day. The standard quantities have theirs fixed by their columns;
+/// a driver chooses one for each extra quantity it reports
+/// (`SensorKind::aggregation`), and the store keeps it with every stored value, so a
+/// summary folds each quantity the way it was measured.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// The mean of the samples, with the lowest and highest (temperature, light).
+    #[default]
+    Mean,
+    /// The total of the samples, e.g. energy or rain per sample, pulses counted.
+    Sum,
+    /// The mean direction in degrees, each sample a unit vector (a second vane): 350°
+    /// and 10° average to 0°, not 180°; no direction when they cancel.
+    Vector,
+    /// The newest sample, with the lowest and highest (a battery's voltage, a meter's
+    /// reading).
+    Last,
+}
+
+impl Aggregation {
+    pub const ALL: [Aggregation; 4] = [
+        Aggregation::Mean,
+        Aggregation::Sum,
+        Aggregation::Vector,
+        Aggregation::Last,
+    ];
+
+    /// The name the config, the database (`archive_extra.kind`) and the upload use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregation::Mean => "mean",
+            Aggregation::Sum => "sum",
+            Aggregation::Vector => "vector",
+            Aggregation::Last => "last",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Aggregation> {
+        Aggregation::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl fmt::Display for Aggregation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl fmt::Debug for Quantity {

@@ -22,6 +22,9 @@ pub struct AggregatorConfig {
     pub rain_gauge_sensor: Arc<str>,
     /// Rate-of-change limits (`[qc]` plain keys).
     pub spike: SpikeLimits,
+    /// How each extra quantity folds, as its driver declares
+    /// (`SensorKind::aggregation`); an extra not listed is a mean.
+    pub aggregations: HashMap<Arc<str>, Aggregation>,
 }
 
 impl AggregatorConfig {
@@ -65,6 +68,16 @@ impl AggregatorConfig {
                 rain_gauge.map_or("rain_gauge", |(name, _)| name.as_str()),
             ),
             spike: c.spike,
+            aggregations: c
+                .sensors
+                .values()
+                .flat_map(|s| {
+                    s.quantities().into_iter().filter_map(move |q| match &q {
+                        Quantity::Extra(name) => Some((name.clone(), s.aggregation(&q))),
+                        _ => None,
+                    })
+                })
+                .collect(),
         }
     }
 }

@@ -80,7 +80,7 @@
 
 use crate::config::{Config, QcLimits, SensorConfig};
 use crate::meteo::{self, VectorSum};
-use crate::observation::{Fault, FaultKind, Quantity, Sample};
+use crate::observation::{Aggregation, Fault, FaultKind, Quantity, Sample};
 use crate::record::{ArchiveRecord, FaultCount, Resume, Stat};
 use crate::spike::{SpikeFilter, SpikeLimits};
 use crate::time::Timestamp;

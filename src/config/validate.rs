@@ -408,6 +408,18 @@ impl Validator<'_> {
             }
             for (i, q) in sensor.quantities().into_iter().enumerate() {
                 let at = path.key(sensor.quantity_key(i));
+                let (kind, standard) = (sensor.aggregation(&q), q.default_aggregation());
+                if !matches!(q, Quantity::Extra(_)) && kind != standard {
+                    self.push(
+                        at.clone(),
+                        format!(
+                            "reports the standard quantity `{q}` as {kind}, but the archive keeps `{q}` as \
+                             {standard}; report it under another name (e.g. `{}_2{}`) to keep it as {kind}",
+                            q.name().rsplit_once('_').map_or(q.name(), |(stem, _)| stem),
+                            q.name().rsplit_once('_').map_or(String::new(), |(_, unit)| format!("_{unit}")),
+                        ),
+                    );
+                }
                 if let Some(other) = quantities.get(&q) {
                     let other = self.cite(other);
                     self.push(

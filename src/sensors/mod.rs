@@ -31,7 +31,7 @@ use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
 use crate::config::Config;
 use crate::hw::{Backend, EdgeSource, I2cBus};
-use crate::observation::{Quantity, Reading};
+use crate::observation::{Aggregation, Quantity, Reading};
 use crate::probe::Finding;
 use crate::pulse::Debouncer;
 use crate::sim::SimHardware;
@@ -46,6 +46,14 @@ pub(crate) trait SensorKind {
     /// in `quantities` order (the last serves the rest): `type` when the type
     /// implies them, else the key that names each.
     const QUANTITY_KEYS: &'static [&'static str] = &["type"];
+    /// How `quantity` (one of `quantities`) folds over an interval, an hour and a day.
+    /// The default suits most sensors: an extra quantity gets mean, lowest and
+    /// highest; a standard one its column's fold (and the config check refuses any
+    /// other for a standard quantity). Override it for an extra that is a total, a
+    /// direction or a reading to keep as it was last ([`Aggregation`]).
+    fn aggregation(&self, quantity: &Quantity) -> Aggregation {
+        quantity.default_aggregation()
+    }
     /// This type's table as `weatherd.example.toml` shows it (active, or commented
     /// out with `#   ` for an optional add-on), with the example's values: the key
     /// lines only, comments stay in the example. A test holds the two together.
@@ -223,6 +231,7 @@ sensor_registry! {
 trait SensorKindObject {
     fn quantities(&self) -> Vec<Quantity>;
     fn quantity_key(&self, index: usize) -> &'static str;
+    fn aggregation(&self, quantity: &Quantity) -> Aggregation;
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>);
     fn claims(&self) -> Vec<Claim>;
     fn build(&self, hw: &dyn Backend) -> Result<Driver, SensorError>;
@@ -236,6 +245,9 @@ impl<T: SensorKind> SensorKindObject for T {
     fn quantity_key(&self, index: usize) -> &'static str {
         let keys = T::QUANTITY_KEYS;
         keys.get(index).or(keys.last()).copied().unwrap_or("type")
+    }
+    fn aggregation(&self, quantity: &Quantity) -> Aggregation {
+        SensorKind::aggregation(self, quantity)
     }
     fn check(&self, at: &KeyPath, v: &mut Validator<'_>) {
         SensorKind::check(self, at, v)
@@ -259,6 +271,10 @@ impl SensorConfig {
     /// The key inside the sensor's table that decides its `index`th quantity.
     pub(crate) fn quantity_key(&self, index: usize) -> &'static str {
         self.kind().quantity_key(index)
+    }
+    /// How this sensor's `quantity` folds over an interval, an hour and a day.
+    pub fn aggregation(&self, quantity: &Quantity) -> Aggregation {
+        self.kind().aggregation(quantity)
     }
     /// The hardware this sensor takes.
     pub fn claims(&self) -> Vec<Claim> {
