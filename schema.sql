@@ -34,7 +34,7 @@
 -- write into a database that belongs to another program, and `file` can tell.
 PRAGMA application_id = 1465141330;
 -- The schema version of this file. weatherd sets it too, after creating the tables.
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- One row per archive interval (normally one minute), written once and never changed.
 --
@@ -116,19 +116,32 @@ CREATE TABLE archive (
 );
 
 -- Quantities outside the standard set above, reported by additional drivers (e.g.
--- `illuminance_lux`, `soil_moisture_pct`): one row per record and quantity, so a new
--- driver needs no schema change. Same meaning as the columns above.
+-- `illuminance_lux`, `soil_moisture_pct`, `battery_v`): one row per record and
+-- quantity, so a new driver needs no schema change.
 --
---     SELECT r.start_utc, e.mean AS illuminance_lux
+--     SELECT r.start_utc, e.value AS illuminance_lux
 --     FROM records r JOIN archive_extra e ON e.archive_id = r.id
 --     WHERE e.quantity = 'illuminance_lux';
 CREATE TABLE archive_extra (
     archive_id  INTEGER NOT NULL REFERENCES archive (id) ON DELETE CASCADE,
     quantity    TEXT    NOT NULL,
+    -- The mean of the interval's valid samples: only for kind 'mean' (NULL otherwise).
     mean        REAL,
+    -- The lowest and highest valid sample: for kinds 'mean' and 'last' (NULL otherwise).
     min         REAL,
     max         REAL,
+    -- Valid samples in the interval, for every kind.
     n           INTEGER NOT NULL DEFAULT 0,
+    -- Since schema version 4: how the driver folds this quantity (`aggregate` in
+    -- docs/sensors.md): 'mean' (mean, lowest, highest), 'sum' (the interval's total),
+    -- 'vector' (a direction in degrees: the mean of the samples as unit vectors) or
+    -- 'last' (the newest sample, with the lowest and highest). Rows written before
+    -- version 4 are 'mean'.
+    kind        TEXT    NOT NULL DEFAULT 'mean'
+                CHECK (kind IN ('mean', 'sum', 'vector', 'last')),
+    -- Since schema version 4: the interval's value, whatever the kind: the mean, the
+    -- total, the mean direction (NULL when the directions cancel) or the newest sample.
+    value       REAL,
     PRIMARY KEY (archive_id, quantity)
 ) WITHOUT ROWID;
 
@@ -221,8 +234,16 @@ CREATE TABLE daily (
 -- station-local day, kept up to date in the same transaction as each record: the
 -- quantities of extra drivers (`illuminance_lux`, as in archive_extra) and the
 -- archive's computed columns (`dew_point_c`, `sea_level_pressure_hpa`, ...).
--- `mean_sum / n` is the day's mean, weighted by samples (an extra's `n`; a computed
--- column's record `samples`); `min_ts`/`max_ts` as in `daily`.
+-- Each is folded by its `kind` (as in archive_extra; computed columns are 'mean'):
+--   mean    `mean_sum / n` is the day's mean, weighted by samples (an extra's `n`; a
+--           computed column's record `samples`); `min`, `max` and their `_ts` as in
+--           `daily`;
+--   sum     `total` is the day's total;
+--   vector  `east_sum`, `north_sum`: each record's mean direction as a vector of
+--           length `n` (its samples), added up; the day's direction is
+--           degrees(atan2(east_sum, north_sum)) mod 360;
+--   last    `last` is the newest record's value (`last_ts` its start), with the
+--           day's `min` and `max`.
 --
 --     SELECT date, mean_sum / n AS mean, min, max FROM daily_extra
 --     WHERE quantity = 'dew_point_c' ORDER BY date;
@@ -235,6 +256,14 @@ CREATE TABLE daily_extra (
     min_ts      INTEGER,
     max         REAL,
     max_ts      INTEGER,
+    -- Since schema version 4 (rows from before are 'mean'):
+    kind        TEXT    NOT NULL DEFAULT 'mean'
+                CHECK (kind IN ('mean', 'sum', 'vector', 'last')),
+    total       REAL,
+    east_sum    REAL,
+    north_sum   REAL,
+    last        REAL,
+    last_ts     INTEGER,
     PRIMARY KEY (date, quantity)
 ) WITHOUT ROWID;
 

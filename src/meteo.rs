@@ -253,6 +253,12 @@ impl VectorSum {
         self.weight += weight;
     }
 
+    /// The east and north components added (each weight · sin or cos), as the daily
+    /// summaries store them.
+    pub fn parts(&self) -> (f64, f64) {
+        (self.east, self.north)
+    }
+
     /// The total weight added.
     pub fn weight(&self) -> f64 {
         self.weight

@@ -1,7 +1,7 @@
 //! One archive record: what the aggregator produces per archive interval and the
 //! store writes as one row (plus its extra quantities and fault counts).
 
-use crate::observation::{FaultKind, Quantity};
+use crate::observation::{Aggregation, FaultKind, Quantity};
 use crate::time::Timestamp;
 use std::sync::Arc;
 
@@ -13,6 +13,45 @@ pub struct Stat {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub n: u32,
+}
+
+/// One extra quantity over an interval (or an hour, or a day), folded as its driver
+/// declared (`kind`). `value` is what the fold makes of the valid samples: their mean
+/// (`Mean`), total (`Sum`), mean direction (`Vector`, `None` when the directions
+/// cancel) or the newest (`Last`). `min` and `max` are the lowest and highest sample
+/// for `Mean` and `Last`, `None` for `Sum` and `Vector` (a total or a direction has
+/// no useful extremes). Everything is `None` when `n == 0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExtraStat {
+    pub kind: Aggregation,
+    pub value: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub n: u32,
+}
+
+impl From<Stat> for ExtraStat {
+    /// A mean quantity's statistics.
+    fn from(s: Stat) -> ExtraStat {
+        ExtraStat {
+            kind: Aggregation::Mean,
+            value: s.mean,
+            min: s.min,
+            max: s.max,
+            n: s.n,
+        }
+    }
+}
+
+impl ExtraStat {
+    /// The mean, for the `archive_extra.mean` column and the upload's `mean`: only a
+    /// mean quantity has one.
+    pub fn mean(&self) -> Option<f64> {
+        match self.kind {
+            Aggregation::Mean => self.value,
+            Aggregation::Sum | Aggregation::Vector | Aggregation::Last => None,
+        }
+    }
 }
 
 /// How often one kind of fault happened to one sensor (and quantity) in an interval.
@@ -60,8 +99,8 @@ pub struct ArchiveRecord {
     pub rain_rate_mm_per_h: Option<f64>,
     /// Samples with rain-gauge data.
     pub rain_n: u32,
-    /// Any quantity outside the standard set, keyed by its name.
-    pub extras: Vec<(Arc<str>, Stat)>,
+    /// Any quantity outside the standard set, keyed by its name, sorted by name.
+    pub extras: Vec<(Arc<str>, ExtraStat)>,
     pub faults: Vec<FaultCount>,
     /// The last bucket tip seen up to the end of this interval: the rain-rate state the
     /// store persists so a restart computes the next rate exactly as if it had not
@@ -172,6 +211,23 @@ pub enum Statistic {
     },
     /// Total over the interval (rain).
     Sum,
+    /// Mean of a direction whose samples all weigh the same (an extra quantity folded
+    /// as [`Aggregation::Vector`]); records weigh by their sample counts.
+    UnitVectorMean,
+    /// The newest sample (an extra quantity folded as [`Aggregation::Last`]).
+    Last,
+}
+
+impl From<Aggregation> for Statistic {
+    /// The statistic of an extra quantity's value column, by how it folds.
+    fn from(a: Aggregation) -> Statistic {
+        match a {
+            Aggregation::Mean => Statistic::Mean,
+            Aggregation::Sum => Statistic::Sum,
+            Aggregation::Vector => Statistic::UnitVectorMean,
+            Aggregation::Last => Statistic::Last,
+        }
+    }
 }
 
 /// How to reach a column's value in an [`ArchiveRecord`].
@@ -529,7 +585,9 @@ mod tests {
     fn every_mean_has_its_weight_in_the_table() {
         for c in COLUMNS {
             match c.statistic {
-                Statistic::Mean => assert!(count_of(c.quantity).is_some(), "{}", c.name),
+                Statistic::Mean | Statistic::UnitVectorMean => {
+                    assert!(count_of(c.quantity).is_some(), "{}", c.name)
+                }
                 Statistic::VectorMean { speed } => {
                     assert!(count_of(c.quantity).is_some(), "{}", c.name);
                     assert_eq!(column(speed).map(|s| s.statistic), Some(Statistic::Mean));
@@ -541,7 +599,8 @@ mod tests {
                 | Statistic::Max
                 | Statistic::Count
                 | Statistic::Derived
-                | Statistic::Sum => {}
+                | Statistic::Sum
+                | Statistic::Last => {}
             }
         }
     }

@@ -41,7 +41,7 @@ fn record(start: i64, t: f64) -> ArchiveRecord {
         rain_mm: Some(if t > 8.0 { 0.2794 } else { 0.0 }),
         rain_rate_mm_per_h: Some(if t > 8.0 { t } else { 0.0 }),
         rain_n: 12,
-        extras: vec![(Arc::from("illuminance_lux"), stat(100.0 * t, 12))],
+        extras: vec![(Arc::from("illuminance_lux"), stat(100.0 * t, 12).into())],
         ..Default::default()
     }
 }
@@ -99,10 +99,12 @@ fn a_version_1_database_upgrades_keeping_every_row_and_gains_the_daily_times() {
         let v1_daily = columns(&conn, "daily").join(", ");
         // Later versions add archive columns (the derived values of version 3).
         let v1_archive = columns(&conn, "archive").join(", ");
+        // ... and archive_extra columns (the kind and value of version 4).
+        let v1_extra = columns(&conn, "archive_extra").join(", ");
         conn.execute_batch(&format!(
             "ATTACH '{}' AS new;
              INSERT INTO archive ({v1_archive}) SELECT {v1_archive} FROM new.archive;
-             INSERT INTO archive_extra SELECT * FROM new.archive_extra;
+             INSERT INTO archive_extra ({v1_extra}) SELECT {v1_extra} FROM new.archive_extra;
              INSERT INTO state SELECT * FROM new.state;
              INSERT INTO daily ({v1_daily}) SELECT {v1_daily} FROM new.daily;
              DETACH new;",
@@ -183,7 +185,7 @@ fn the_time_of_an_extreme_is_the_start_of_the_first_record_reaching_it() {
     let get = |q: &str| extra.iter().find(|e| e.1 == q).unwrap().2.clone();
     let dew = get("dew_point_c");
     assert_eq!(dew.n, 5 * 12);
-    assert!((dew.mean.unwrap() - (29.0 / 5.0 - 3.0)).abs() < 1e-12);
+    assert!((dew.value.unwrap() - (29.0 / 5.0 - 3.0)).abs() < 1e-12);
     assert_eq!((dew.max, dew.max_at), (Some(6.0), Some(starts[1])));
     assert_eq!((dew.min, dew.min_at), (Some(0.0), Some(starts[3])));
     let lux = get("illuminance_lux");

@@ -340,8 +340,10 @@ fn three_days(store: &mut Store) {
         r.wind_dir_deg = Some(if i % 2 == 0 { 350.0 } else { 10.0 });
         r.wind_gust_kmh = Some(20.0 + quarter);
         if i % 4 == 1 {
-            r.extras
-                .push((Arc::from("illuminance_lux"), stat(100.0, 50.0, 150.0, 12)));
+            r.extras.push((
+                Arc::from("illuminance_lux"),
+                stat(100.0, 50.0, 150.0, 12).into(),
+            ));
         }
         recs.push(r);
     }
@@ -1008,7 +1010,7 @@ fn daily_rows_show_extra_quantities_for_whole_and_cut_days() {
             if i % 3 != 0 {
                 r.extras.push((
                     Arc::from("soil_temperature_c"),
-                    stat(x, x - 1.0, x + 2.0, 1 + (i % 5) as u32),
+                    stat(x, x - 1.0, x + 2.0, 1 + (i % 5) as u32).into(),
                 ));
             }
             r

@@ -116,10 +116,10 @@ const EXTRAS: [&str; 3] = [
 /// A record at minute `i` of 2025-07-01 (UTC), with or without a barometer and an
 /// SHT31 (the BH1750 is always there), with its derived values computed.
 fn record(i: i64, barometer: bool, sht31: bool) -> ArchiveRecord {
-    let mut extras = vec![(Arc::from("illuminance_lux"), stat(LUX))];
+    let mut extras = vec![(Arc::from("illuminance_lux"), stat(LUX).into())];
     if sht31 {
-        extras.push((Arc::from("sht31_temperature_c"), stat(SHT31.0)));
-        extras.push((Arc::from("sht31_humidity_pct"), stat(SHT31.1)));
+        extras.push((Arc::from("sht31_temperature_c"), stat(SHT31.0).into()));
+        extras.push((Arc::from("sht31_humidity_pct"), stat(SHT31.1).into()));
     }
     let mut r = ArchiveRecord {
         start: Timestamp::from_secs(1_751_328_000 + 60 * i),
@@ -156,13 +156,13 @@ fn record(i: i64, barometer: bool, sht31: bool) -> ArchiveRecord {
 fn resolve(template: &str, state: &Value) -> Option<Value> {
     let body = template.strip_prefix("{{ ")?.strip_suffix(" }}")?;
     if let Some(rest) = body.strip_prefix("value_json.record.extras['") {
-        // `value_json.record.extras['N'].mean if 'N' in value_json.record.extras else none`
+        // `value_json.record.extras['N'].value if 'N' in value_json.record.extras else none`
         let (name, rest) = rest.split_once("']")?;
-        let guard = format!(".mean if '{name}' in value_json.record.extras else none");
+        let guard = format!(".value if '{name}' in value_json.record.extras else none");
         assert_eq!(rest, guard, "{template}");
         let extras = state["record"]["extras"].as_object()?;
         return Some(match extras.get(name) {
-            Some(e) => e.get("mean")?.clone(),
+            Some(e) => e.get("value")?.clone(),
             None => Value::Null,
         });
     }

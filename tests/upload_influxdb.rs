@@ -153,7 +153,7 @@ fn expected_fields(id: i64, r: &ArchiveRecord) -> BTreeMap<String, f64> {
     }
     for (name, s) in &r.extras {
         for (key, v) in [
-            (name.to_string(), s.mean),
+            (name.to_string(), s.value),
             (format!("{name}_min"), s.min),
             (format!("{name}_max"), s.max),
         ] {

@@ -32,10 +32,13 @@
 //!   wind data the same way.
 //! - **Faults** from samples and from QC are counted per (sensor, quantity, kind), in
 //!   order of first occurrence, with the first time and message.
-//! - **Polled quantities** (temperature, humidity, pressure, ground temperature and
-//!   every `Quantity::Extra`) get mean/min/max/n over all valid readings in the
-//!   interval (two sensors reporting the same quantity both count). Extras appear only
-//!   when they had at least one valid reading, sorted by name. A polled reading of
+//! - **Polled quantities** (temperature, humidity, pressure, ground temperature) get
+//!   mean/min/max/n over all valid readings in the interval. Every `Quantity::Extra`
+//!   is folded as its driver declared ([`Aggregation`], `AggregatorConfig::
+//!   aggregations`; mean when not declared): mean/min/max, the total, the unit-vector
+//!   mean direction (wrapped into `[0, 360)` after its calibration offset, as the
+//!   vane's is), or the newest reading with min/max; always with the count `n`.
+//!   Extras appear only when they had at least one valid reading, sorted by name. A polled reading of
 //!   `wind_speed_kmh` or `rain_mm` is ignored: those come from pulse counts only.
 //! - **Dew point** from the mean temperature and mean humidity; **sea-level pressure**
 //!   from the mean pressure and mean temperature, or 15 °C (the standard atmosphere)
@@ -81,7 +84,7 @@
 use crate::config::{Config, QcLimits, SensorConfig};
 use crate::meteo::{self, VectorSum};
 use crate::observation::{Aggregation, Fault, FaultKind, Quantity, Sample};
-use crate::record::{ArchiveRecord, FaultCount, Resume, Stat};
+use crate::record::{ArchiveRecord, ExtraStat, FaultCount, Resume, Stat};
 use crate::spike::{SpikeFilter, SpikeLimits};
 use crate::time::Timestamp;
 use std::collections::HashMap;
@@ -142,6 +145,55 @@ impl Acc {
     }
 }
 
+/// A direction in degrees (the vane's, or an extra folded as a vector): wrapped into
+/// `[0, 360)` after its calibration offset.
+fn is_direction(cfg: &AggregatorConfig, q: &Quantity) -> bool {
+    match q {
+        Quantity::Extra(name) => cfg.aggregations.get(name) == Some(&Aggregation::Vector),
+        other => other.default_aggregation() == Aggregation::Vector,
+    }
+}
+
+/// One extra quantity's samples in the open interval, folded as its driver declared.
+#[derive(Clone, Copy, Debug, Default)]
+struct ExtraAcc {
+    kind: Aggregation,
+    /// Sum, lowest, highest and count of the samples (every kind counts its samples).
+    acc: Acc,
+    /// The samples as unit vectors (`Vector`).
+    dir: VectorSum,
+    /// The newest sample (`Last`).
+    last: f64,
+}
+
+impl ExtraAcc {
+    fn add(&mut self, v: f64) {
+        self.acc.add(v);
+        match self.kind {
+            Aggregation::Vector => self.dir.add(v, 1.0),
+            Aggregation::Last => self.last = v,
+            Aggregation::Mean | Aggregation::Sum => {}
+        }
+    }
+
+    fn stat(&self) -> ExtraStat {
+        let s = self.acc.stat();
+        let (value, extremes) = match self.kind {
+            Aggregation::Mean => (s.mean, true),
+            Aggregation::Sum => ((s.n > 0).then_some(self.acc.sum), false),
+            Aggregation::Vector => (self.dir.mean_deg(), false),
+            Aggregation::Last => ((s.n > 0).then_some(self.last), true),
+        };
+        ExtraStat {
+            kind: self.kind,
+            value,
+            min: s.min.filter(|_| extremes),
+            max: s.max.filter(|_| extremes),
+            n: s.n,
+        }
+    }
+}
+
 /// Everything accumulated for the open interval. Reused across intervals so the
 /// vectors keep their capacity.
 #[derive(Default)]
@@ -154,7 +206,7 @@ struct Interval {
     humidity: Acc,
     pressure: Acc,
     ground: Acc,
-    extras: Vec<(Arc<str>, Acc)>,
+    extras: Vec<(Arc<str>, ExtraAcc)>,
     /// The closures the gust is scored from: the carry from the record before (when
     /// the wind data continues), then this record's.
     closures: Vec<Timestamp>,
@@ -232,11 +284,15 @@ impl Interval {
         });
     }
 
-    fn extra(&mut self, name: &Arc<str>) -> &mut Acc {
+    fn extra(&mut self, name: &Arc<str>, kind: Aggregation) -> &mut ExtraAcc {
         let i = match self.extras.iter().position(|(n, _)| n == name) {
             Some(i) => i,
             None => {
-                self.extras.push((name.clone(), Acc::default()));
+                let acc = ExtraAcc {
+                    kind,
+                    ..ExtraAcc::default()
+                };
+                self.extras.push((name.clone(), acc));
                 self.extras.len() - 1
             }
         };
@@ -457,7 +513,7 @@ impl Aggregator {
             let q = &reading.quantity;
             let offset = self.rules.offset(q);
             let mut value = reading.value + offset;
-            if *q == Quantity::WindDirDeg && offset != 0.0 {
+            if offset != 0.0 && is_direction(&self.cfg, q) {
                 value = value.rem_euclid(360.0);
             }
             if let Err(why) = self.rules.check(q, value) {
@@ -487,7 +543,10 @@ impl Aggregator {
                     }
                 }
                 Quantity::WindSpeedKmh | Quantity::RainMm => {}
-                Quantity::Extra(name) => cur.extra(name).add(value),
+                Quantity::Extra(name) => {
+                    let kind = self.cfg.aggregations.get(name).copied();
+                    cur.extra(name, kind.unwrap_or_default()).add(value)
+                }
             }
         }
     }

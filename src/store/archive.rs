@@ -130,13 +130,16 @@ fn insert_one(
     let id = conn.last_insert_rowid();
     if !rec.extras.is_empty() {
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO archive_extra (archive_id, quantity, mean, min, max, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO archive_extra (archive_id, quantity, kind, value, mean, min, max, n) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for (quantity, s) in &rec.extras {
             stmt.execute(params![
                 id,
                 &**quantity,
-                finite(s.mean),
+                s.kind,
+                finite(s.value),
+                finite(s.mean()),
                 finite(s.min),
                 finite(s.max),
                 s.n

@@ -5,20 +5,26 @@
 //!
 //! It also hands out the daily rows themselves, typed, for the climate reports.
 
-use super::row::{real, weighted};
+use super::row::{real, weighted, Columns};
 use super::{finite, Reader, StoreError};
-use crate::record::{Access, ArchiveRecord, Statistic, COLUMNS};
+use crate::meteo::VectorSum;
+use crate::observation::Aggregation;
+use crate::record::{Access, ArchiveRecord, ExtraStat, Statistic, COLUMNS};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
 
-/// One day of one quantity from `daily_extra`.
+/// One day (or hour) of one quantity from `daily_extra`, folded by its `kind`.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DayStat {
-    /// Sample-weighted mean.
-    pub mean: Option<f64>,
-    /// Samples behind the mean.
+    pub kind: Aggregation,
+    /// The sample-weighted mean (`Mean`), the total (`Sum`), the mean direction
+    /// (`Vector`, `None` when the records' directions cancel) or the newest record's
+    /// value (`Last`).
+    pub value: Option<f64>,
+    /// Samples behind the value.
     pub n: i64,
+    /// Lowest and highest sample (`Mean`, `Last`; `None` for the other kinds).
     pub min: Option<f64>,
     /// Unix seconds: the start of the first record that reached the minimum.
     pub min_at: Option<i64>,
@@ -53,10 +59,12 @@ fn extra_columns() -> impl Iterator<Item = &'static crate::record::Column> {
     })
 }
 
-const UPSERT: &str =
-    "INSERT INTO daily_extra (date, quantity, mean_sum, n, min, min_ts, max, max_ts) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6) \
+const UPSERT: &str = "INSERT INTO daily_extra \
+     (date, quantity, kind, mean_sum, n, min, min_ts, max, max_ts, total, east_sum, north_sum, \
+      last, last_ts) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?11, ?12, ?7) \
      ON CONFLICT (date, quantity) DO UPDATE SET \
+     kind = excluded.kind, \
      mean_sum = coalesce(mean_sum + excluded.mean_sum, mean_sum, excluded.mean_sum), \
      n = n + excluded.n, \
      min_ts = CASE WHEN excluded.min IS NOT NULL AND (min IS NULL OR excluded.min < min) \
@@ -64,23 +72,74 @@ const UPSERT: &str =
      max_ts = CASE WHEN excluded.max IS NOT NULL AND (max IS NULL OR excluded.max > max) \
               THEN excluded.max_ts ELSE max_ts END, \
      min = coalesce(min(min, excluded.min), min, excluded.min), \
-     max = coalesce(max(max, excluded.max), max, excluded.max)";
+     max = coalesce(max(max, excluded.max), max, excluded.max), \
+     total = coalesce(total + excluded.total, total, excluded.total), \
+     east_sum = coalesce(east_sum + excluded.east_sum, east_sum, excluded.east_sum), \
+     north_sum = coalesce(north_sum + excluded.north_sum, north_sum, excluded.north_sum), \
+     last_ts = CASE WHEN excluded.last IS NOT NULL AND (last_ts IS NULL OR excluded.last_ts >= last_ts) \
+               THEN excluded.last_ts ELSE last_ts END, \
+     last = CASE WHEN excluded.last IS NOT NULL AND (last_ts IS NULL OR excluded.last_ts >= last_ts) \
+            THEN excluded.last ELSE last END";
+
+/// What one record's value of one quantity adds to its day, by kind: the columns of
+/// `UPSERT` after the key (`mean_sum, n, total, east_sum, north_sum, last`), each
+/// `None` where the kind does not use it. [`ExtraFold::add`] is the same in memory.
+struct Addend {
+    mean_sum: Option<f64>,
+    n: i64,
+    total: Option<f64>,
+    east_north: Option<(f64, f64)>,
+    last: Option<f64>,
+}
+
+impl Addend {
+    fn of(s: &ExtraStat) -> Addend {
+        let mut a = Addend {
+            mean_sum: None,
+            n: 0,
+            total: None,
+            east_north: None,
+            last: None,
+        };
+        let value = finite(s.value);
+        match s.kind {
+            Aggregation::Mean => (a.mean_sum, a.n) = weighted(value, s.n),
+            Aggregation::Sum => a.total = value,
+            Aggregation::Vector => {
+                let mut v = VectorSum::default();
+                v.add(value.unwrap_or(f64::NAN), f64::from(s.n));
+                a.east_north = (v.weight() > 0.0).then(|| v.parts());
+            }
+            Aggregation::Last => a.last = value,
+        }
+        let counted = match s.kind {
+            Aggregation::Mean => a.n > 0,
+            Aggregation::Sum | Aggregation::Vector | Aggregation::Last => value.is_some(),
+        };
+        if counted {
+            a.n = i64::from(s.n);
+        }
+        a
+    }
+}
 
 /// Folds one value of one quantity into its day's row.
-#[allow(clippy::too_many_arguments)]
 fn put(
     stmt: &mut rusqlite::CachedStatement<'_>,
     date: &str,
     at: i64,
     quantity: &str,
-    mean: Option<f64>,
-    n: u32,
-    min: Option<f64>,
-    max: Option<f64>,
+    s: &ExtraStat,
 ) -> rusqlite::Result<()> {
-    let (sum, n) = weighted(mean, n);
-    let (min, max) = (finite(min), finite(max));
-    if sum.is_none() && min.is_none() && max.is_none() {
+    let a = Addend::of(s);
+    let (min, max) = (finite(s.min), finite(s.max));
+    let measured = a.mean_sum.is_some()
+        || a.total.is_some()
+        || a.east_north.is_some()
+        || a.last.is_some()
+        || min.is_some()
+        || max.is_some();
+    if !measured {
         // Nothing measured: no row, so a day without the sensor stays absent.
         return Ok(());
     }
@@ -88,13 +147,30 @@ fn put(
     stmt.execute(params![
         date,
         quantity,
-        real(sum),
-        n,
+        s.kind,
+        real(a.mean_sum),
+        a.n,
         real(min),
-        ts(min.or(max)),
-        real(max)
+        ts(min.or(max).or(a.last)),
+        real(max),
+        real(a.total),
+        real(a.east_north.map(|e| e.0)),
+        real(a.east_north.map(|e| e.1)),
+        real(a.last),
     ])
     .map(|_| ())
+}
+
+/// A computed column's value in a record, as `daily_extra` folds it: one mean per
+/// record, weighted by its samples.
+fn computed(v: Option<f64>, samples: u32) -> ExtraStat {
+    ExtraStat {
+        kind: Aggregation::Mean,
+        value: v,
+        min: v,
+        max: v,
+        n: samples.max(1),
+    }
 }
 
 /// Folds one record into its day's `daily_extra` rows (in the record's transaction).
@@ -102,12 +178,10 @@ pub(super) fn upsert(conn: &Connection, date: &str, r: &ArchiveRecord) -> rusqli
     let mut stmt = conn.prepare_cached(UPSERT)?;
     let at = r.start.secs();
     for c in extra_columns() {
-        let v = c.real(r);
-        // A computed column is one value per record, weighted by its samples.
-        put(&mut stmt, date, at, c.name, v, r.samples.max(1), v, v)?;
+        put(&mut stmt, date, at, c.name, &computed(c.real(r), r.samples))?;
     }
     for (quantity, s) in &r.extras {
-        put(&mut stmt, date, at, quantity, s.mean, s.n, s.min, s.max)?;
+        put(&mut stmt, date, at, quantity, s)?;
     }
     Ok(())
 }
@@ -119,7 +193,8 @@ pub(super) fn refill_extras(conn: &Connection, tz: chrono_tz::Tz) -> rusqlite::R
     // Quantities of one record go to different rows, so their order among
     // themselves does not matter; the records' order does (sums, first extremes).
     let mut rows_stmt = conn.prepare(
-        "SELECT a.start_ts, e.quantity, e.mean, e.min, e.max, e.n \
+        "SELECT a.start_ts AS start_ts, e.quantity AS quantity, e.kind AS kind, \
+                e.value AS value, e.min AS min, e.max AS max, e.n AS n \
          FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
          ORDER BY a.start_ts, e.quantity",
     )?;
@@ -127,23 +202,15 @@ pub(super) fn refill_extras(conn: &Connection, tz: chrono_tz::Tz) -> rusqlite::R
     let mut rows = rows_stmt.query([])?;
     let (mut last, mut date) = (i64::MIN, String::new());
     while let Some(row) = rows.next()? {
-        let at: i64 = row.get(0)?;
+        let mut cols = Columns::new(row);
+        let at: i64 = cols.get("start_ts")?;
         // A record's extras come together: format its date once.
         if at != last {
             last = at;
             date = super::local_date(crate::time::Timestamp::from_secs(at), tz);
         }
-        let quantity: String = row.get(1)?;
-        put(
-            &mut stmt,
-            &date,
-            at,
-            &quantity,
-            row.get(2)?,
-            row.get(5)?,
-            row.get(3)?,
-            row.get(4)?,
-        )?;
+        let quantity: String = cols.get("quantity")?;
+        put(&mut stmt, &date, at, &quantity, &cols.extra()?)?;
     }
     Ok(())
 }
@@ -187,59 +254,108 @@ impl Reader {
         last: &str,
     ) -> Result<Vec<(String, String, DayStat)>, StoreError> {
         let mut stmt = self.db.conn.prepare_cached(
-            "SELECT date, quantity, mean_sum, n, min, min_ts, max, max_ts FROM daily_extra \
+            "SELECT date, quantity, kind, mean_sum, n, min, min_ts, max, max_ts, total, \
+                    east_sum, north_sum, last FROM daily_extra \
              WHERE date >= ?1 AND date <= ?2 ORDER BY date, quantity",
         )?;
         let rows = stmt.query_map(params![first, last], |row| {
-            let sum: Option<f64> = row.get(2)?;
-            let n: i64 = row.get(3)?;
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                DayStat {
-                    mean: sum.filter(|_| n > 0).map(|s| s / n as f64),
-                    n,
-                    min: row.get(4)?,
-                    min_at: row.get(5)?,
-                    max: row.get(6)?,
-                    max_at: row.get(7)?,
-                },
-            ))
+            let mut cols = Columns::new(row);
+            let (date, quantity) = (cols.get("date")?, cols.get("quantity")?);
+            let kind: Aggregation = cols.get("kind")?;
+            let mean_sum: Option<f64> = cols.get("mean_sum")?;
+            let n: i64 = cols.get("n")?;
+            let mut day = DayStat {
+                kind,
+                value: None,
+                n,
+                min: cols.get("min")?,
+                min_at: cols.get("min_ts")?,
+                max: cols.get("max")?,
+                max_at: cols.get("max_ts")?,
+            };
+            let total: Option<f64> = cols.get("total")?;
+            let east: Option<f64> = cols.get("east_sum")?;
+            let north: Option<f64> = cols.get("north_sum")?;
+            let last: Option<f64> = cols.get("last")?;
+            day.value = match kind {
+                Aggregation::Mean => mean_sum.filter(|_| n > 0).map(|s| s / n as f64),
+                Aggregation::Sum => total,
+                Aggregation::Vector => east
+                    .zip(north)
+                    .and_then(|(e, no)| VectorSum::from_parts(e, no, n as f64).mean_deg()),
+                Aggregation::Last => last,
+            };
+            Ok((date, quantity, day))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
-/// One quantity's day folded in memory as [`upsert`] folds it in SQL.
+/// One quantity's values folded in memory into an hour or a day, by its kind, as
+/// [`upsert`] folds them in SQL (same arithmetic, see `Addend`): `--every hour` and a
+/// day cut by a query's bounds.
 #[derive(Default)]
-struct Fold {
-    sum: Option<f64>,
+pub(super) struct ExtraFold {
+    kind: Aggregation,
+    mean_sum: Option<f64>,
     n: i64,
+    total: Option<f64>,
+    dir: Option<(f64, f64)>,
     min: Option<(f64, i64)>,
     max: Option<(f64, i64)>,
+    last: Option<(f64, i64)>,
 }
 
-impl Fold {
-    fn add(&mut self, mean: Option<f64>, n: u32, min: Option<f64>, max: Option<f64>, at: i64) {
-        if let (Some(s), w) = weighted(mean, n) {
-            self.sum = Some(self.sum.unwrap_or(0.0) + s);
-            self.n += w;
+impl ExtraFold {
+    /// Adds one record's value, the record starting at Unix second `at` (records come
+    /// in time order; the newest is the `Last` value).
+    pub(super) fn add(&mut self, s: &ExtraStat, at: i64) {
+        // A quantity's kind is its driver's; if a new config changed it, the newest wins.
+        self.kind = s.kind;
+        let a = Addend::of(s);
+        let plus = |acc: Option<f64>, v: Option<f64>| match (acc, v) {
+            (Some(x), Some(y)) => Some(x + y),
+            (x, y) => x.or(y),
+        };
+        self.mean_sum = plus(self.mean_sum, a.mean_sum);
+        self.n += a.n;
+        self.total = plus(self.total, a.total);
+        if let Some((e, n)) = a.east_north {
+            let (e0, n0) = self.dir.unwrap_or((0.0, 0.0));
+            self.dir = Some((e0 + e, n0 + n));
         }
-        if let Some(v) = finite(min) {
+        if let Some(v) = a.last {
+            if self.last.is_none_or(|(_, t)| at >= t) {
+                self.last = Some((v, at));
+            }
+        }
+        if let Some(v) = finite(s.min) {
             if self.min.is_none_or(|(m, _)| v < m) {
                 self.min = Some((v, at));
             }
         }
-        if let Some(v) = finite(max) {
+        if let Some(v) = finite(s.max) {
             if self.max.is_none_or(|(m, _)| v > m) {
                 self.max = Some((v, at));
             }
         }
     }
 
-    fn stat(&self) -> DayStat {
+    pub(super) fn stat(&self) -> DayStat {
+        let value = match self.kind {
+            Aggregation::Mean => self
+                .mean_sum
+                .filter(|_| self.n > 0)
+                .map(|s| s / self.n as f64),
+            Aggregation::Sum => self.total,
+            Aggregation::Vector => self
+                .dir
+                .and_then(|(e, n)| VectorSum::from_parts(e, n, self.n as f64).mean_deg()),
+            Aggregation::Last => self.last.map(|l| l.0),
+        };
         DayStat {
-            mean: self.sum.filter(|_| self.n > 0).map(|s| s / self.n as f64),
+            kind: self.kind,
+            value,
             n: self.n,
             min: self.min.map(|m| m.0),
             min_at: self.min.map(|m| m.1),
@@ -260,7 +376,7 @@ impl Reader {
     ) -> Result<Vec<(String, DayStat)>, StoreError> {
         use super::row::{read_record, VALUE_COLUMNS};
         let tz = self.db.tz;
-        let mut folds: BTreeMap<String, Fold> = BTreeMap::new();
+        let mut folds: BTreeMap<String, ExtraFold> = BTreeMap::new();
         let sql = format!(
             "SELECT start_ts, end_ts, {} FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
             VALUE_COLUMNS.join(", ")
@@ -275,38 +391,32 @@ impl Reader {
             for c in extra_columns() {
                 let v = c.real(&r);
                 if finite(v).is_some() {
-                    folds.entry(c.name.to_string()).or_default().add(
-                        v,
-                        r.samples.max(1),
-                        v,
-                        v,
-                        r.start.secs(),
-                    );
+                    folds
+                        .entry(c.name.to_string())
+                        .or_default()
+                        .add(&computed(v, r.samples), r.start.secs());
                 }
             }
         }
         drop(rows);
         let mut stmt = self.db.conn.prepare_cached(
-            "SELECT a.start_ts, e.quantity, e.mean, e.min, e.max, e.n \
+            "SELECT a.start_ts AS start_ts, e.quantity AS quantity, e.kind AS kind, \
+                    e.value AS value, e.min AS min, e.max AS max, e.n AS n \
              FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
              WHERE a.start_ts >= ?1 AND a.start_ts < ?2 ORDER BY a.start_ts",
         )?;
         let mut rows = stmt.query(params![lo, hi])?;
         while let Some(row) = rows.next()? {
-            let start: i64 = row.get(0)?;
+            let mut cols = Columns::new(row);
+            let start: i64 = cols.get("start_ts")?;
             if super::local_date(crate::time::Timestamp::from_secs(start), tz) != date {
                 continue;
             }
-            let quantity: String = row.get(1)?;
-            let (mean, min, max): (Option<f64>, Option<f64>, Option<f64>) =
-                (row.get(2)?, row.get(3)?, row.get(4)?);
-            if finite(mean).is_none() && finite(min).is_none() && finite(max).is_none() {
-                continue;
-            }
+            let quantity: String = cols.get("quantity")?;
             folds
                 .entry(quantity)
                 .or_default()
-                .add(mean, row.get(5)?, min, max, start);
+                .add(&cols.extra()?, start);
         }
         Ok(folds.into_iter().map(|(q, f)| (q, f.stat())).collect())
     }

@@ -41,14 +41,6 @@ impl StatAcc {
     pub(super) fn mean(&self) -> Option<f64> {
         (self.n > 0).then(|| self.sum / self.n as f64)
     }
-    pub(super) fn cells(&self) -> [Value; 4] {
-        [
-            self.mean().into(),
-            self.min.into(),
-            self.max.into(),
-            Value::Int(self.n),
-        ]
-    }
 }
 
 /// How several records fold into one value of a column, by the column's statistic.
@@ -77,6 +69,13 @@ enum Fold {
         count: &'static Column,
     },
     Sum(Option<f64>),
+    /// Each record's direction as a vector as long as its samples.
+    UnitVector {
+        sum: VectorSum,
+        count: &'static Column,
+    },
+    /// The newest record's value.
+    Last(Option<f64>),
 }
 
 impl Fold {
@@ -100,6 +99,11 @@ impl Fold {
                 count: count(),
             },
             Statistic::Sum => Fold::Sum(None),
+            Statistic::UnitVectorMean => Fold::UnitVector {
+                sum: VectorSum::default(),
+                count: count(),
+            },
+            Statistic::Last => Fold::Last(None),
         })
     }
 
@@ -126,6 +130,16 @@ impl Fold {
                     sum.add(dir, speed * f64::from(count.count(r)));
                 }
             }
+            Fold::UnitVector { sum, count } => {
+                if let Some(dir) = v {
+                    sum.add(dir, f64::from(count.count(r)));
+                }
+            }
+            Fold::Last(last) => {
+                if v.is_some() {
+                    *last = v;
+                }
+            }
             Fold::Sum(total) => {
                 if let Some(x) = v {
                     *total = Some(total.unwrap_or(0.0) + x);
@@ -138,9 +152,9 @@ impl Fold {
         match self {
             Fold::Samples(n) => Value::Int(*n),
             Fold::Weighted { acc, .. } => acc.mean().into(),
-            Fold::Min(m) | Fold::Max(m) | Fold::Sum(m) => (*m).into(),
+            Fold::Min(m) | Fold::Max(m) | Fold::Sum(m) | Fold::Last(m) => (*m).into(),
             Fold::Mean { sum, n } => (*n > 0).then(|| sum / *n as f64).into(),
-            Fold::Vector { sum, .. } => sum.mean_deg().into(),
+            Fold::Vector { sum, .. } | Fold::UnitVector { sum, .. } => sum.mean_deg().into(),
         }
     }
 }

@@ -87,6 +87,8 @@ const MIGRATIONS: &[&str] = &[
     // 2 → 3: derived values (altimeter, heat index, wind chill, apparent temperature)
     // and the `spike` fault kind.
     include_str!("v3_derived_and_spike.sql"),
+    // 3 → 4: how each extra quantity folds (`kind`), and its value whatever the kind.
+    include_str!("v4_extra_kinds.sql"),
 ];
 
 /// The newest schema version this build knows.

@@ -4,7 +4,7 @@
 use super::row::{Columns, VALUE_COLUMNS};
 use super::{Db, Outbox, Reader, StoreError};
 use crate::observation::{FaultKind, Quantity};
-use crate::record::{ArchiveRecord, FaultCount, Stat};
+use crate::record::{ArchiveRecord, ExtraStat, FaultCount};
 use crate::time::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
@@ -134,10 +134,10 @@ impl Db {
             |out: &[(i64, ArchiveRecord)], id: i64| out.binary_search_by_key(&id, |r| r.0).ok();
 
         let mut extras = self.conn.prepare_cached(
-            "SELECT archive_id, quantity, mean, min, max, n FROM archive_extra \
+            "SELECT archive_id, quantity, kind, value, min, max, n FROM archive_extra \
              WHERE archive_id BETWEEN ?1 AND ?2 ORDER BY archive_id, quantity",
         )?;
-        let found: Vec<(i64, String, Stat)> = extras
+        let found: Vec<(i64, String, ExtraStat)> = extras
             .query_map(params![first, last], |row| {
                 let mut cols = Columns::new(row);
                 Ok((

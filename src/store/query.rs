@@ -1,11 +1,12 @@
 //! Reading the archive back: raw, hourly and daily tables for `weatherd query`, and
 //! the counts and times `weatherd status` shows.
 
-use super::hourly::{HourAcc, StatAcc};
+use super::daily_extra::{DayStat, ExtraFold};
+use super::hourly::HourAcc;
 use super::row::{read_record, Columns, VALUE_COLUMNS};
 use super::{ceil_secs, daily::local_date, Db, Reader, StoreError};
 use crate::observation::Quantity;
-use crate::record::Stat;
+use crate::record::ExtraStat;
 use crate::time::Timestamp;
 use rusqlite::params;
 use rusqlite::types::ValueRef;
@@ -279,7 +280,7 @@ impl Reader {
             };
             let at = width + 4 * q;
             let row = &mut table.rows[r];
-            row[at] = stat.mean.into();
+            row[at] = stat.value.into();
             row[at + 1] = stat.min.into();
             row[at + 2] = stat.max.into();
             row[at + 3] = Value::Int(i64::from(stat.n));
@@ -290,7 +291,11 @@ impl Reader {
 
     /// Extras of the records starting in `[from_s, to_s)`: (archive id or start second
     /// as asked, quantity, stat), in archive order.
-    fn extras_in(&self, from_s: i64, to_s: i64) -> Result<Vec<(i64, String, Stat)>, StoreError> {
+    fn extras_in(
+        &self,
+        from_s: i64,
+        to_s: i64,
+    ) -> Result<Vec<(i64, String, ExtraStat)>, StoreError> {
         self.extras_query("a.id", from_s, to_s)
     }
 
@@ -299,10 +304,10 @@ impl Reader {
         key: &str,
         from_s: i64,
         to_s: i64,
-    ) -> Result<Vec<(i64, String, Stat)>, StoreError> {
+    ) -> Result<Vec<(i64, String, ExtraStat)>, StoreError> {
         let sql = format!(
-            "SELECT {key} AS key, e.quantity AS quantity, e.mean AS mean, e.min AS min, \
-                    e.max AS max, e.n AS n \
+            "SELECT {key} AS key, e.quantity AS quantity, e.kind AS kind, e.value AS value, \
+                    e.min AS min, e.max AS max, e.n AS n \
              FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
              WHERE a.start_ts >= ?1 AND a.start_ts < ?2 ORDER BY a.start_ts"
         );
@@ -337,13 +342,13 @@ impl Reader {
         drop(rows);
 
         let extras = self.extras_query("a.start_ts", from_s, to_s)?;
-        let mut extra_acc: BTreeMap<(i64, &str), StatAcc> = BTreeMap::new();
+        let mut extra_acc: BTreeMap<(i64, &str), ExtraFold> = BTreeMap::new();
         for (start, quantity, stat) in &extras {
             let hour = start.div_euclid(3600) * 3600;
             extra_acc
                 .entry((hour, quantity.as_str()))
                 .or_default()
-                .add(stat);
+                .add(stat, *start);
         }
         let names: BTreeSet<&str> = extras.iter().map(|e| e.1.as_str()).collect();
         let names: Vec<&str> = names.into_iter().collect();
@@ -364,7 +369,7 @@ impl Reader {
                 continue;
             };
             let at = width + 4 * q;
-            table.rows[r].splice(at..at + 4, acc.cells());
+            table.rows[r].splice(at..at + 4, extra_cells(&acc.stat()));
         }
         Ok(table)
     }
@@ -465,7 +470,7 @@ impl Reader {
         let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
             return Ok(());
         };
-        let mut stats: Vec<(String, String, super::DayStat)> = self
+        let mut stats: Vec<(String, String, DayStat)> = self
             .daily_extra_rows(first, last)?
             .into_iter()
             .filter(|(d, _, _)| !partial.iter().any(|p| &p.0 == d))
@@ -492,18 +497,21 @@ impl Reader {
                 continue;
             };
             let at = width + 4 * q;
-            table.rows[r].splice(
-                at..at + 4,
-                [
-                    st.mean.into(),
-                    st.min.into(),
-                    st.max.into(),
-                    Value::Int(st.n),
-                ],
-            );
+            table.rows[r].splice(at..at + 4, extra_cells(st));
         }
         Ok(())
     }
+}
+
+/// An extra quantity's four cells in an hourly or daily table: its value (mean,
+/// total, direction or newest, by its kind), lowest, highest and samples.
+fn extra_cells(st: &DayStat) -> [Value; 4] {
+    [
+        st.value.into(),
+        st.min.into(),
+        st.max.into(),
+        Value::Int(st.n),
+    ]
 }
 
 /// `2026-01-01T00:00:00Z` for Unix seconds, as `Timestamp::rfc3339` writes it, but

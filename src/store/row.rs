@@ -2,7 +2,8 @@
 //! order, written and read back by name.
 
 use super::finite;
-use crate::record::{Access, ArchiveRecord, Stat, COLUMNS, COLUMN_NAMES};
+use crate::observation::Aggregation;
+use crate::record::{Access, ArchiveRecord, ExtraStat, COLUMNS, COLUMN_NAMES};
 use crate::time::Timestamp;
 use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Row, ToSql};
@@ -53,6 +54,26 @@ impl FromSql for Timestamp {
     }
 }
 
+/// An extra quantity's `kind` column: its name (`'mean'`, `'sum'`, ...).
+impl ToSql for Aggregation {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.name()))
+    }
+}
+
+impl FromSql for Aggregation {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        // The schema's CHECK allows only the known names; a newer weatherd's kind
+        // would be refused at open (newer schema version), so this is corruption.
+        Aggregation::from_name(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(
+                format!("unknown aggregation kind {name:?} in the database").into(),
+            )
+        })
+    }
+}
+
 /// Reads a row's columns in order, each named as the statement must name it: the
 /// names say what each read is, and a debug build (every test) checks them against
 /// the statement, so a column list and its reader cannot drift apart.
@@ -77,10 +98,11 @@ impl<'a, 's> Columns<'a, 's> {
         self.row.get(i)
     }
 
-    /// An `archive_extra` statistic: `mean, min, max, n`.
-    pub(super) fn extra(&mut self) -> rusqlite::Result<Stat> {
-        Ok(Stat {
-            mean: self.get("mean")?,
+    /// An `archive_extra` value: `kind, value, min, max, n`.
+    pub(super) fn extra(&mut self) -> rusqlite::Result<ExtraStat> {
+        Ok(ExtraStat {
+            kind: self.get("kind")?,
+            value: self.get("value")?,
             min: self.get("min")?,
             max: self.get("max")?,
             n: self.get("n")?,

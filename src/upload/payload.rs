@@ -7,7 +7,7 @@
 
 use super::Batch;
 use crate::record::{
-    Access, ArchiveRecord, FaultCount, Stat, CELSIUS, COLUMNS, DEGREE_TRUE, HECTOPASCAL, KMH,
+    Access, ArchiveRecord, ExtraStat, FaultCount, CELSIUS, COLUMNS, DEGREE_TRUE, HECTOPASCAL, KMH,
     MILLIMETRE, MM_PER_HOUR, PERCENT_RH,
 };
 use serde::ser::{SerializeMap, Serializer};
@@ -135,13 +135,18 @@ impl Serialize for RecordJson<'_> {
     }
 }
 
-/// `{"illuminance_lux": {"mean": 1.0, "min": 0.5, "max": 2.0, "n": 12}, ...}`
-pub struct Extras<'a>(&'a [(std::sync::Arc<str>, Stat)]);
+/// `{"illuminance_lux": {"kind": "mean", "value": 1.0, "mean": 1.0, "min": 0.5,
+/// "max": 2.0, "n": 12}, ...}`: `value` is the record's value however the quantity
+/// folds (`kind`: mean, sum, vector, last); `mean` is kept for readers written before
+/// the kinds existed (`null` unless the kind is `mean`).
+pub struct Extras<'a>(&'a [(std::sync::Arc<str>, ExtraStat)]);
 
 impl Serialize for Extras<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct StatJson {
+            kind: &'static str,
+            value: Option<f64>,
             mean: Option<f64>,
             min: Option<f64>,
             max: Option<f64>,
@@ -152,7 +157,9 @@ impl Serialize for Extras<'_> {
             map.serialize_entry(
                 &**name,
                 &StatJson {
-                    mean: finite(stat.mean),
+                    kind: stat.kind.name(),
+                    value: finite(stat.value),
+                    mean: finite(stat.mean()),
                     min: finite(stat.min),
                     max: finite(stat.max),
                     n: stat.n,
@@ -232,7 +239,8 @@ pub fn records_document(station_id: &str, records: &[(i64, ArchiveRecord)]) -> s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observation::{FaultKind, Quantity};
+    use crate::observation::{Aggregation, FaultKind, Quantity};
+    use crate::record::Stat;
     use crate::time::Timestamp;
     use std::sync::Arc;
 
@@ -249,15 +257,28 @@ mod tests {
             },
             rain_mm: Some(0.0),
             wind_dir_deg: Some(f64::NAN),
-            extras: vec![(
-                Arc::from("illuminance_lux"),
-                Stat {
-                    mean: Some(100.0),
-                    min: None,
-                    max: None,
-                    n: 3,
-                },
-            )],
+            extras: vec![
+                (
+                    Arc::from("illuminance_lux"),
+                    Stat {
+                        mean: Some(100.0),
+                        min: None,
+                        max: None,
+                        n: 3,
+                    }
+                    .into(),
+                ),
+                (
+                    Arc::from("solar_energy_wh"),
+                    ExtraStat {
+                        kind: Aggregation::Sum,
+                        value: Some(4.5),
+                        min: None,
+                        max: None,
+                        n: 12,
+                    },
+                ),
+            ],
             faults: vec![FaultCount {
                 sensor: Arc::from("bme280"),
                 quantity: Some(Quantity::HumidityPct),
@@ -292,6 +313,14 @@ mod tests {
         assert!(r["wind_dir_deg"].is_null(), "NaN is sent as null");
         assert_eq!(r["rain_mm"], 0.0, "0 rain is not null");
         assert_eq!(r["extras"]["illuminance_lux"]["mean"], 100.0);
+        assert_eq!(r["extras"]["illuminance_lux"]["value"], 100.0);
+        assert_eq!(r["extras"]["illuminance_lux"]["kind"], "mean");
+        // A total has a value, no mean and no extremes.
+        let energy = &r["extras"]["solar_energy_wh"];
+        assert_eq!(energy["kind"], "sum");
+        assert_eq!(energy["value"], 4.5);
+        assert!(energy["mean"].is_null() && energy["min"].is_null() && energy["max"].is_null());
+        assert_eq!(energy["n"], 12);
         assert!(r["extras"]["illuminance_lux"]["min"].is_null());
         assert_eq!(r["faults"][0]["kind"], "out_of_range");
         assert_eq!(r["faults"][0]["quantity"], "humidity_pct");
@@ -318,6 +347,26 @@ mod tests {
         sent.sort_unstable();
         documented.sort_unstable();
         assert_eq!(sent, documented);
+        // Every extra's object has exactly the documented keys, whatever its kind.
+        let mut stat_keys: Vec<&str> = schema["$defs"]["stat"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        stat_keys.sort_unstable();
+        let kinds = schema["$defs"]["stat"]["properties"]["kind"]["enum"].clone();
+        for (name, extra) in v["records"][0]["extras"].as_object().unwrap() {
+            let mut keys: Vec<&str> = extra
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(keys, stat_keys, "{name}");
+            assert!(kinds.as_array().unwrap().contains(&extra["kind"]), "{name}");
+        }
         let mut top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         top.sort_unstable();
         assert_eq!(top, ["records", "schema_version", "station", "units"]);

@@ -20,6 +20,7 @@ use super::cache::HourCache;
 use super::params::{self, every_name, ApiError, Params};
 use super::{accepts_gzip, AppState, Body, State};
 use crate::meteo::VectorSum;
+use crate::observation::Aggregation;
 use crate::query::format_real;
 use crate::record::{self, Statistic};
 use crate::store::{Every, Reader, Table, Value};
@@ -160,8 +161,9 @@ pub fn unit_symbol(name: &str) -> Option<&'static str> {
 }
 
 /// Which statistic a table column holds: from `record::COLUMNS` for the standard
-/// names, from the name's shape for extras (`x_min_lux`, `x_max_lux`, `x_n`, `x_lux`).
-pub fn statistic_of(name: &str) -> Statistic {
+/// names, from the name's shape for extras (`x_min_lux`, `x_max_lux`, `x_n`, `x_lux`),
+/// an extra's value column by how its driver folds it (`kinds`; mean if unknown).
+pub fn statistic_of(name: &str, kinds: &Kinds) -> Statistic {
     if let Some(c) = record::column(name) {
         return c.statistic;
     }
@@ -172,8 +174,26 @@ pub fn statistic_of(name: &str) -> Statistic {
     } else if name.contains("_max_") {
         Statistic::Max
     } else {
-        Statistic::Mean
+        kinds.get(name).copied().unwrap_or_default().into()
     }
+}
+
+/// How each configured extra quantity folds (`SensorKind::aggregation`).
+pub type Kinds = std::collections::HashMap<String, Aggregation>;
+
+/// The configured sensors' extra quantities and how each folds.
+pub(super) fn extra_kinds(config: &crate::config::Config) -> Kinds {
+    config
+        .sensors
+        .values()
+        .flat_map(|sensor| {
+            sensor
+                .quantities()
+                .into_iter()
+                .filter(|q| record::column(q.name()).is_none())
+                .map(|q| (q.name().to_string(), sensor.aggregation(&q)))
+        })
+        .collect()
 }
 
 /// Columns that are bookkeeping, not plot values.
@@ -183,7 +203,10 @@ fn is_key(name: &str) -> bool {
 }
 
 fn is_count(name: &str) -> bool {
-    matches!(statistic_of(name), Statistic::Count | Statistic::Samples)
+    matches!(
+        statistic_of(name, &Kinds::new()),
+        Statistic::Count | Statistic::Samples
+    )
 }
 
 /// The name of the count that weighs a mean column (`temperature_c` → `temperature_n`).
@@ -276,7 +299,9 @@ impl Fold {
             Statistic::Min => self.min = Some(self.min.map_or(v, |m| m.min(v))),
             Statistic::Max => self.max = Some(self.max.map_or(v, |m| m.max(v))),
             Statistic::Sum | Statistic::Count | Statistic::Samples => self.sum += v,
-            Statistic::VectorMean { .. } => self.dir.add(v, weight),
+            Statistic::VectorMean { .. } | Statistic::UnitVectorMean => self.dir.add(v, weight),
+            // Rows come in time order: the last one added is the newest.
+            Statistic::Last => self.min = Some(v),
             Statistic::Mean | Statistic::Derived => {
                 if weight > 0.0 {
                     self.sum += v * weight;
@@ -294,7 +319,8 @@ impl Fold {
             Statistic::Min => self.min,
             Statistic::Max => self.max,
             Statistic::Sum | Statistic::Count | Statistic::Samples => Some(self.sum),
-            Statistic::VectorMean { .. } => self.dir.mean_deg(),
+            Statistic::VectorMean { .. } | Statistic::UnitVectorMean => self.dir.mean_deg(),
+            Statistic::Last => self.min,
             Statistic::Mean | Statistic::Derived => {
                 (self.weight > 0.0).then(|| self.sum / self.weight)
             }
@@ -311,13 +337,14 @@ pub(super) fn series(reader: &Reader, s: &AppState, p: &Params) -> Result<Series
     let archive_s = i64::from(s.config.archive_interval_seconds);
     // The base columns of this step (an empty range still names them).
     let base = reader.query(Some(to), Some(to), every)?.columns;
+    let kinds = extra_kinds(&s.config);
     let known_extras: Vec<String> = s
         .config
         .sensors
         .values()
         .flat_map(|sensor| sensor.quantities())
         .map(|q| q.name().to_string())
-        .filter(|n| record::column(n).is_none())
+        .filter(|n| kinds.contains_key(n))
         .collect();
     let wanted: Vec<String> = match p.get("columns") {
         Some(list) => {
@@ -348,6 +375,7 @@ pub(super) fn series(reader: &Reader, s: &AppState, p: &Params) -> Result<Series
         points,
         tz,
         &wanted,
+        &kinds,
         |table| {
             for c in &table.columns {
                 if !base.contains(c) && !seen.contains(c) {
@@ -404,6 +432,7 @@ pub fn build(
     points: usize,
     tz: chrono_tz::Tz,
     wanted: &[String],
+    kinds: &Kinds,
     mut visit: impl FnMut(&Table),
 ) -> Result<Series, ApiError> {
     let step = step_s(every, archive_s);
@@ -417,7 +446,7 @@ pub fn build(
     } else {
         step
     };
-    let stats: Vec<Statistic> = wanted.iter().map(|c| statistic_of(c)).collect();
+    let stats: Vec<Statistic> = wanted.iter().map(|c| statistic_of(c, kinds)).collect();
     let mut out = Series {
         from,
         to,
@@ -455,7 +484,9 @@ pub fn build(
             .iter()
             .zip(&stats)
             .map(|(c, st)| match st {
-                Statistic::Mean => weight_of(c).and_then(|w| table.column(&w)),
+                Statistic::Mean | Statistic::UnitVectorMean => {
+                    weight_of(c).and_then(|w| table.column(&w))
+                }
                 Statistic::VectorMean { speed } => table.column(speed),
                 _ => None,
             })

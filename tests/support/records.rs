@@ -62,7 +62,7 @@ pub fn full(start: Timestamp) -> ArchiveRecord {
         rain_n: 12,
         extras: vec![(
             Arc::from("illuminance_lux"),
-            stat(1200.0, 1000.0, 1500.0, 12),
+            stat(1200.0, 1000.0, 1500.0, 12).into(),
         )],
         faults: vec![FaultCount {
             sensor: Arc::from("ground"),

@@ -78,7 +78,9 @@ pub fn write_point(
         }
     }
     for (name, stat) in &r.extras {
-        float_field(out, &mut first, name, stat.mean);
+        // The record's value however the quantity folds (mean, total, direction,
+        // newest); `_min`/`_max` only where the kind has extremes.
+        float_field(out, &mut first, name, stat.value);
         float_field(out, &mut first, &format!("{name}_min"), stat.min);
         float_field(out, &mut first, &format!("{name}_max"), stat.max);
         int_field(out, &mut first, &format!("{name}_n"), i64::from(stat.n));
@@ -122,7 +124,8 @@ mod tests {
                     min: None,
                     max: Some(2000.0),
                     n: 3,
-                },
+                }
+                .into(),
             )],
             ..Default::default()
         }
@@ -172,7 +175,7 @@ mod tests {
     fn names_are_escaped() {
         let mut out = String::new();
         let mut r = record();
-        r.extras = vec![("odd name,x=y".into(), Stat::default())];
+        r.extras = vec![("odd name,x=y".into(), Stat::default().into())];
         write_point(&mut out, "my weather,v2", "st a=b,c", 1, &r);
         assert!(
             out.starts_with("my\\ weather\\,v2,station=st\\ a\\=b\\,c record_id=1i"),

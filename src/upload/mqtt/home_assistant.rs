@@ -430,7 +430,9 @@ mod tests {
                 "{name}"
             );
             assert_eq!(s.state_class, "measurement");
-            assert!(s.value_template.contains(&format!("extras['{name}'].mean")));
+            assert!(s
+                .value_template
+                .contains(&format!("extras['{name}'].value")));
         }
         // A standard field keeps its own entity.
         assert_eq!(
@@ -445,7 +447,7 @@ mod tests {
         let lux = |n: u32| ArchiveRecord {
             extras: vec![(
                 std::sync::Arc::from("illuminance_lux"),
-                crate::record::Stat {
+                crate::record::ExtraStat {
                     n,
                     ..Default::default()
                 },

@@ -230,7 +230,7 @@ pub fn extra_sensor(name: &str) -> Sensor {
         // A record whose extra sensor failed the whole interval has no entry: `none`
         // renders as `None`, HA's "unknown", where a missing key would be an error.
         value_template: format!(
-            "{{{{ value_json.record.extras['{name}'].mean \
+            "{{{{ value_json.record.extras['{name}'].value \
              if '{name}' in value_json.record.extras else none }}}}"
         ),
     }
