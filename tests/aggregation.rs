@@ -7,7 +7,7 @@ use rand_pcg::Pcg64;
 use std::sync::Arc;
 use weatherd::aggregate::{Aggregator, AggregatorConfig};
 use weatherd::config::{Config, QcLimits};
-use weatherd::observation::{Fault, FaultKind, Quantity, Reading, Sample};
+use weatherd::observation::{Aggregation, Fault, FaultKind, Quantity, Reading, Sample};
 use weatherd::pulse::Debouncer;
 use weatherd::record::{ArchiveRecord, Resume};
 use weatherd::spike::SpikeLimits;
@@ -320,6 +320,104 @@ fn extras_are_sorted_by_name() {
         .map(|(n, _)| n.to_string())
         .collect();
     assert_eq!(names, ["illuminance_lux", "soil_moisture_pct", "uv_index"]);
+}
+
+/// An aggregator whose extra quantities fold as given (as drivers declare them).
+fn folding(kinds: &[(&str, Aggregation)]) -> Aggregator {
+    let mut cfg = config();
+    for (name, kind) in kinds {
+        cfg.aggregations.insert(Arc::from(*name), *kind);
+    }
+    Aggregator::new(cfg, &Resume::default())
+}
+
+/// One minute of an extra quantity's readings (ticks 5..=60), and its record.
+fn minute_of(agg: &mut Aggregator, name: &str, values: &[f64]) -> weatherd::record::ExtraStat {
+    let samples: Vec<Sample> = ticks(0, 60)
+        .zip(values)
+        .map(|(s, &v)| with(at(s), "x", Quantity::from_name(name), v))
+        .collect();
+    let mut out = run(agg, samples);
+    out.extend(agg.flush());
+    let r = &out[0];
+    assert_eq!(r.extras.len(), 1, "{name}");
+    r.extras[0].1
+}
+
+#[test]
+fn an_extra_folds_as_its_driver_declares() {
+    let values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0];
+    let mut agg = folding(&[
+        ("energy_wh", Aggregation::Sum),
+        ("battery_v", Aggregation::Last),
+        ("light_lux", Aggregation::Mean),
+    ]);
+    let sum = minute_of(&mut agg, "energy_wh", &values);
+    assert_eq!(
+        (sum.kind, sum.value, sum.n),
+        (Aggregation::Sum, Some(31.0), 8)
+    );
+    assert_eq!((sum.min, sum.max), (None, None), "a total has no extremes");
+
+    let mut agg = folding(&[("battery_v", Aggregation::Last)]);
+    let last = minute_of(&mut agg, "battery_v", &values);
+    assert_eq!(last.kind, Aggregation::Last);
+    assert_eq!(
+        (last.value, last.min, last.max),
+        (Some(6.0), Some(1.0), Some(9.0))
+    );
+    assert_eq!(last.mean(), None, "only a mean quantity has a mean");
+
+    // Not declared: a mean, as every extra was before kinds existed.
+    let mut agg = folding(&[]);
+    let mean = minute_of(&mut agg, "light_lux", &values);
+    assert_eq!(mean.kind, Aggregation::Mean);
+    assert_eq!(
+        (mean.value, mean.min, mean.max),
+        (Some(31.0 / 8.0), Some(1.0), Some(9.0))
+    );
+    assert_eq!(mean.mean(), mean.value);
+}
+
+#[test]
+fn an_extra_direction_is_a_unit_vector_mean_and_cancels_to_none() {
+    let mut agg = folding(&[("vane_2_deg", Aggregation::Vector)]);
+    // The arithmetic mean of these is 180°; the wind came from the north.
+    let north = minute_of(&mut agg, "vane_2_deg", &[350.0, 10.0, 355.0, 5.0]);
+    assert_eq!((north.kind, north.n), (Aggregation::Vector, 4));
+    let d = north.value.unwrap();
+    assert!(d.min(360.0 - d) < 1e-9, "{d}");
+    assert_eq!((north.min, north.max), (None, None));
+
+    let mut agg = folding(&[("vane_2_deg", Aggregation::Vector)]);
+    let east = minute_of(&mut agg, "vane_2_deg", &[80.0, 100.0, 90.0]);
+    assert!(close(east.value.unwrap(), 90.0, 1e-9));
+
+    // Opposite directions cancel: no direction, but the samples still count.
+    let mut agg = folding(&[("vane_2_deg", Aggregation::Vector)]);
+    let calm = minute_of(&mut agg, "vane_2_deg", &[90.0, 270.0]);
+    assert_eq!((calm.value, calm.n), (None, 2));
+}
+
+#[test]
+fn an_extra_direction_wraps_after_its_calibration_offset() {
+    let mut cfg = config();
+    cfg.aggregations
+        .insert(Arc::from("vane_2_deg"), Aggregation::Vector);
+    cfg.calibration
+        .insert(Quantity::from_name("vane_2_deg"), 10.0);
+    cfg.qc.insert(
+        Quantity::from_name("vane_2_deg"),
+        QcLimits {
+            min: 0.0,
+            max: 360.0,
+        },
+    );
+    let mut agg = Aggregator::new(cfg, &Resume::default());
+    // 355° read by a vane mounted 10° off is 5°, inside the limits, not 365° outside.
+    let r = minute_of(&mut agg, "vane_2_deg", &[355.0, 355.0]);
+    assert_eq!(r.n, 2, "no reading was discarded");
+    assert!(close(r.value.unwrap(), 5.0, 1e-9), "{:?}", r.value);
 }
 
 fn calibrated(offset: f64) -> Aggregator {

@@ -356,6 +356,8 @@ mod tests {
             .collect();
         stat_keys.sort_unstable();
         let kinds = schema["$defs"]["stat"]["properties"]["kind"]["enum"].clone();
+        let names: Vec<&str> = Aggregation::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(kinds, serde_json::json!(names), "the documented kinds");
         for (name, extra) in v["records"][0]["extras"].as_object().unwrap() {
             let mut keys: Vec<&str> = extra
                 .as_object()

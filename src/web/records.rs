@@ -597,3 +597,46 @@ pub fn local_rfc3339(secs: i64, tz: chrono_tz::Tz) -> String {
         .with_timezone(&tz)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plot bucket folds an extra by its driver's kind: a total adds up, a reading
+    /// kept as it was last keeps the newest, a direction is a vector mean, a mean is
+    /// weighted by its samples; an unknown extra is a mean.
+    #[test]
+    fn a_bucket_folds_each_extra_by_its_kind() {
+        let kinds: Kinds = [
+            ("energy_wh", Aggregation::Sum),
+            ("battery_v", Aggregation::Last),
+            ("vane_2_deg", Aggregation::Vector),
+            ("light_lux", Aggregation::Mean),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_string(), k))
+        .collect();
+        let fold = |name: &str, rows: &[(f64, f64)]| {
+            let stat = statistic_of(name, &kinds);
+            let mut f = Fold::default();
+            for &(v, weight) in rows {
+                f.add(stat, v, weight);
+            }
+            f.value(stat).unwrap()
+        };
+        let rows = [(350.0, 12.0), (10.0, 12.0), (20.0, 6.0)];
+        assert_eq!(fold("energy_wh", &rows), 380.0);
+        assert_eq!(fold("battery_v", &rows), 20.0);
+        let d = fold("vane_2_deg", &rows);
+        assert!(d > 0.0 && d < 10.0, "{d}");
+        assert_eq!(
+            fold("light_lux", &rows),
+            (350.0 * 12.0 + 120.0 + 120.0) / 30.0
+        );
+        assert_eq!(fold("other_lux", &rows), fold("light_lux", &rows));
+        // Its extremes and count keep their own folds, whatever the kind.
+        assert_eq!(statistic_of("battery_min_v", &kinds), Statistic::Min);
+        assert_eq!(statistic_of("battery_max_v", &kinds), Statistic::Max);
+        assert_eq!(statistic_of("energy_n", &kinds), Statistic::Count);
+    }
+}
