@@ -109,7 +109,10 @@ fn counts_scale_linearly_from_value_at_zero_to_value_at_full() {
     for (count, volts) in [(0u16, 0.0), (1023, 16.5), (62, 1.0), (775, 12.5)] {
         chip.set_count(1, count);
         let v = value(battery.as_mut());
-        assert!((v - volts).abs() < 1e-9, "count {count}: {v} V, want {volts}");
+        assert!(
+            (v - volts).abs() < 1e-9,
+            "count {count}: {v} V, want {volts}"
+        );
     }
     // The mid count is the mid value; the vane's channel 0 was never read.
     chip.set_count(1, 1023);
@@ -175,7 +178,7 @@ fn a_vector_input_averages_unit_vectors_across_north() {
     // 6 and 1017 counts are 2.1° and 357.9°: north, not the 180° their plain mean is.
     chip.queue(2, &[6, 1017, 6, 1017]);
     let north = value(vane.as_mut());
-    assert!(north < 0.01 || north > 359.99, "{north}");
+    assert!(north.min(360.0 - north) < 0.01, "{north}");
     // Away from north it is the plain direction.
     chip.set_count(2, 256);
     let east = value(vane.as_mut());
@@ -342,7 +345,11 @@ fn the_defaults_and_the_declared_fold_follow_the_config() {
         );
         let sensor = &c.sensors["b"];
         assert_eq!(sensor.quantities(), [Quantity::from_name(quantity)]);
-        assert_eq!(sensor.aggregation(&Quantity::from_name(quantity)), kind, "{kind}");
+        assert_eq!(
+            sensor.aggregation(&Quantity::from_name(quantity)),
+            kind,
+            "{kind}"
+        );
         // Any other quantity keeps its own fold.
         assert_eq!(
             sensor.aggregation(&Quantity::RainMm),
@@ -386,18 +393,29 @@ fn the_example_table_fits_beside_the_example_vane() {
 
 #[test]
 fn a_channel_the_vane_takes_is_refused() {
-    let text = format!("{EXAMPLE_TOML}\n{}", table("").replace("channel = 1", "channel = 0"));
+    let text = format!(
+        "{EXAMPLE_TOML}\n{}",
+        table("").replace("channel = 1", "channel = 0")
+    );
     let all = Config::from_toml_all(&text).expect_err("two inputs on one channel");
     assert!(
         all.iter().any(|e| e.path == "sensors.b.channel"
-            && e.message.contains("ADC channel 0 on /dev/spidev0.0 is already used by `sensors.wind_vane.channel`")),
+            && e.message.contains(
+                "ADC channel 0 on /dev/spidev0.0 is already used by `sensors.wind_vane.channel`"
+            )),
         "{all:?}"
     );
     // Channel 0 of the MCP3008 on the other chip select is another input.
     let other = table("spi = \"/dev/spidev0.1\"\n").replace("channel = 1", "channel = 0");
     Config::from_toml(&format!("{EXAMPLE_TOML}\n{other}")).expect("another chip's channel 0");
     // Two analog inputs on one channel are refused the same way.
-    let two = format!("{}{}", table(""), table("").replace("sensors.b", "sensors.c").replace("battery_v", "panel_v"));
+    let two = format!(
+        "{}{}",
+        table(""),
+        table("")
+            .replace("sensors.b", "sensors.c")
+            .replace("battery_v", "panel_v")
+    );
     let all = errors(&two);
     assert!(
         all.iter()
@@ -422,7 +440,11 @@ fn a_standard_quantity_keeps_its_own_fold() {
     );
     assert!(e.message.contains("temperature_2_c"), "{e}");
     let all = errors(&standard("rain_mm", "last"));
-    assert!(all.iter().any(|e| e.path == "sensors.b.quantity" && e.message.contains("as sum")), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|e| e.path == "sensors.b.quantity" && e.message.contains("as sum")),
+        "{all:?}"
+    );
     // Its own fold is fine (this station has no BME280 reporting temperature_c).
     let c = config(&standard("temperature_c", "mean"));
     assert_eq!(c.sensors["b"].quantities(), [Quantity::TemperatureC]);
@@ -449,7 +471,10 @@ fn the_simulator_wires_the_configured_channel_and_leaves_the_vane_its_own() {
     }
     let mut battery = built(&c, &hw);
     let night = value(battery.as_mut());
-    assert!((night - 12.5).abs() < 0.05, "a resting battery at night: {night} V");
+    assert!(
+        (night - 12.5).abs() < 0.05,
+        "a resting battery at night: {night} V"
+    );
     time.set(noon);
     let day = value(battery.as_mut());
     assert!(day > night + 0.3 && day < 14.2, "charging at noon: {day} V");
@@ -457,7 +482,9 @@ fn the_simulator_wires_the_configured_channel_and_leaves_the_vane_its_own() {
     let mut vane = hw.adc_channel(SPI, 0).expect("the vane's channel");
     let count = vane.read_count().expect("a vane count");
     assert!(
-        (0..16).any(|p| (i32::from(count) - i32::from(weatherd::sim::hardware::vane_count(p))).abs() <= 2),
+        (0..16).any(
+            |p| (i32::from(count) - i32::from(weatherd::sim::hardware::vane_count(p))).abs() <= 2
+        ),
         "{count}"
     );
     // The same instant reads the same: runs repeat exactly.
@@ -514,5 +541,9 @@ fn a_simulated_run_stores_the_analog_inputs() {
         assert_eq!(row["wind_dir_2_n"], row["samples"], "{row}");
     }
     assert!(volts(0) < 12.6, "resting at midnight: {}", rows[0]);
-    assert!(volts(12 * 60) > 13.0, "charging at midsummer noon: {}", rows[12 * 60]);
+    assert!(
+        volts(12 * 60) > 13.0,
+        "charging at midsummer noon: {}",
+        rows[12 * 60]
+    );
 }

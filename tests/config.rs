@@ -766,7 +766,11 @@ fn smallest_table(t: &str, skip: &[&str]) -> String {
         .trim()
         .lines()
         .skip(1)
-        .filter(|l| !skip.iter().any(|k| l.split('=').next().map(str::trim) == Some(*k)))
+        .filter(|l| {
+            !skip
+                .iter()
+                .any(|k| l.split('=').next().map(str::trim) == Some(*k))
+        })
         .map(|l| format!("{l}\n"))
         .collect()
 }
@@ -854,10 +858,7 @@ fn every_driver_is_refused_a_resource_another_sensor_claimed() {
                     .lines()
                     .filter_map(|l| l.split('=').next().map(str::trim))
                     .collect();
-                let first = format!(
-                    "[sensors.first]\n{}{keys}",
-                    smallest_table(u, &overridden)
-                );
+                let first = format!("[sensors.first]\n{}{keys}", smallest_table(u, &overridden));
                 // Only rivals valid on their own, so the rejection is the conflict's.
                 if Config::from_toml(&format!("{STATION}{first}")).is_err() {
                     continue;
