@@ -334,8 +334,8 @@ mod tests {
             let text = format!("{STATION}[sensors.s]\ntype = \"{t}\"\n");
             match parse(&text) {
                 Ok(config) => assert_eq!(config.sensors["s"].type_name(), t),
-                // A type with keys no default fits (an analog input's channel and
-                // scale) names one that is missing; its example table parses.
+                // A type with keys no default fits (a channel or a scale only the
+                // maker knows) names one that is missing; its example table parses.
                 Err(p) => {
                     assert_eq!(p.message, "this required key is missing", "{t}: {p:?}");
                     assert!(p.path.to_string().starts_with("sensors.s."), "{t}: {p:?}");
