@@ -750,9 +750,35 @@ enum Taken {
     Pin { pin: u8, one_wire: bool },
 }
 
-/// The claims of a sensor of type `t` with every default, through the public API.
+/// The key lines of the smallest valid table of type `t`: `type` alone when every
+/// other key has a default, else the type's example table (an analog input needs its
+/// channel, quantity and scale), without `skip`'s keys.
+fn smallest_table(t: &str, skip: &[&str]) -> String {
+    let bare = format!("type = \"{t}\"\n");
+    if Config::from_toml(&format!("{STATION}[sensors.s]\n{bare}")).is_ok() {
+        return bare;
+    }
+    let (_, example) = SensorConfig::EXAMPLES
+        .iter()
+        .find(|(name, _)| *name == t)
+        .unwrap_or_else(|| panic!("{t} has an example table"));
+    example
+        .trim()
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            !skip
+                .iter()
+                .any(|k| l.split('=').next().map(str::trim) == Some(*k))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The claims of a sensor of type `t` with every default (or its example's values for
+/// keys without one), through the public API.
 fn default_claims(t: &str) -> Vec<Claim> {
-    let c = Config::from_toml(&format!("{STATION}[sensors.s]\ntype = \"{t}\"\n"))
+    let c = Config::from_toml(&format!("{STATION}[sensors.s]\n{}", smallest_table(t, &[])))
         .unwrap_or_else(|e| panic!("a default {t} is valid: {e}"));
     c.sensors["s"].claims()
 }
@@ -828,13 +854,20 @@ fn every_driver_is_refused_a_resource_another_sensor_claimed() {
                 let Some((keys, key)) = overrides_to_take(&default_claims(u), want) else {
                     continue;
                 };
-                let first = format!("[sensors.first]\ntype = \"{u}\"\n{keys}");
+                let overridden: Vec<&str> = keys
+                    .lines()
+                    .filter_map(|l| l.split('=').next().map(str::trim))
+                    .collect();
+                let first = format!("[sensors.first]\n{}{keys}", smallest_table(u, &overridden));
                 // Only rivals valid on their own, so the rejection is the conflict's.
                 if Config::from_toml(&format!("{STATION}{first}")).is_err() {
                     continue;
                 }
                 rivals += 1;
-                let text = format!("{STATION}{first}[sensors.second]\ntype = \"{t}\"\n");
+                let text = format!(
+                    "{STATION}{first}[sensors.second]\n{}",
+                    smallest_table(t, &[])
+                );
                 let errors = Config::from_toml_all(&text)
                     .err()
                     .unwrap_or_else(|| panic!("{t} after a {u} taking {want:?} was accepted"));

@@ -179,7 +179,7 @@ pub trait EdgeSource: Send {
     ) -> Result<(), HwError>;
 }
 
-/// One channel of an analogue-to-digital converter (the vane's MCP3008).
+/// One channel of an ADC (the MCP3008 the vane and other inputs are wired to).
 pub trait AdcChannel: Send {
     /// One conversion, as a raw count (0..=1023 for a 10-bit ADC).
     fn read_count(&mut self) -> Result<u16, HwError>;

@@ -16,6 +16,7 @@
 //! [`Backend`] and what it sets up on the simulated hardware, all through
 //! [`SensorKind`]; plus one line in [`sensor_registry!`] below.
 
+pub mod analog;
 pub mod anemometer;
 pub mod bh1750;
 pub mod bme280;
@@ -224,6 +225,7 @@ sensor_registry! {
     RainGauge("rain_gauge") => rain_gauge::RainGaugeConfig,
     Bh1750("bh1750") => bh1750::Bh1750Config,
     Sht31("sht31") => sht31::Sht31Config,
+    Analog("analog") => analog::AnalogConfig,
 }
 
 /// [`SensorKind`] without its associated constant, so the registry can hand any

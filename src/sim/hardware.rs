@@ -44,6 +44,10 @@ impl embedded_hal::delay::DelayNs for NoDelay {
 /// ([`SimHardware::attach_i2c`]), shared by every handle to the bus.
 pub(crate) type SimI2cDevice = Arc<Mutex<dyn I2c<Error = I2cError> + Send>>;
 
+/// What a sensor module wires to an input of the simulated MCP3008
+/// ([`SimHardware::attach_adc`]): makes the channel each `adc_channel` call hands out.
+pub(crate) type SimAdcInput = Arc<dyn Fn() -> Box<dyn AdcChannel> + Send + Sync>;
+
 /// Simulated hardware for one station.
 pub struct SimHardware {
     weather: Arc<Weather>,
@@ -51,6 +55,9 @@ pub struct SimHardware {
     bme280: Bme280Chip,
     /// Devices sensor modules attached, by address; the BME280 answers the rest.
     attached: Arc<Mutex<Vec<(u8, SimI2cDevice)>>>,
+    /// ADC inputs sensor modules wired, by SPI device and channel; the vane is on
+    /// every other channel.
+    adc_inputs: Arc<Mutex<Vec<(String, u8, SimAdcInput)>>>,
 }
 
 impl SimHardware {
@@ -78,6 +85,7 @@ impl SimHardware {
             time,
             bme280,
             attached: Arc::default(),
+            adc_inputs: Arc::default(),
         }
     }
 
@@ -87,6 +95,13 @@ impl SimHardware {
     pub fn attach_i2c(&self, address: u8, device: SimI2cDevice) {
         let mut attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
         attached.insert(0, (address, device));
+    }
+
+    /// Wires `input` to `channel` of the simulated MCP3008 on `spi`, for a sensor
+    /// module's `SensorKind::simulate`; a later one on the same channel wins.
+    pub fn attach_adc(&self, spi: &str, channel: u8, input: SimAdcInput) {
+        let mut inputs = self.adc_inputs.lock().unwrap_or_else(|e| e.into_inner());
+        inputs.insert(0, (spi.to_string(), channel, input));
     }
 
     /// The emulated BME280 on the I2C bus (every bus path reaches the same chip):
@@ -124,7 +139,11 @@ impl Backend for SimHardware {
                 channel,
             });
         }
-        // The vane is wired to whichever channel the config names.
+        let inputs = self.adc_inputs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, input)) = inputs.iter().find(|(s, c, _)| s == spi && *c == channel) {
+            return Ok(input());
+        }
+        // The vane is wired to whichever other channel the config names.
         Ok(Box::new(SimVane::new(
             self.weather.clone(),
             self.time.clone(),

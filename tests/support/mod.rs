@@ -9,10 +9,12 @@
 //! - `policy`: upload policies for tests;
 //! - `http_server`: an in-process HTTP receiver with scripted faults;
 //! - `mosquitto`: a real broker on a free port;
-//! - `bh1750_chip`: an emulated BH1750.
+//! - `bh1750_chip`: an emulated BH1750;
+//! - `analog`: an emulated MCP3008 and a backend whose ADC channels reach it.
 // Each test binary uses only some of the kit.
 #![allow(dead_code)]
 
+pub mod analog;
 pub mod backend;
 pub mod bh1750_chip;
 pub mod db;
