@@ -505,7 +505,10 @@ fn a_simulated_run_stores_the_analog_inputs() {
                    value_at_zero = 0.0\nvalue_at_full = 16.5\naggregate = \"last\"\n";
     let pot = "[sensors.pot]\ntype = \"analog\"\nchannel = 2\nquantity = \"wind_dir_2_deg\"\n\
                value_at_zero = 0.0\nvalue_at_full = 360.0\naggregate = \"vector\"\n";
-    std::fs::write(&config, format!("{EXAMPLE_TOML}\n{battery}{pot}")).expect("config written");
+    // Station days in UTC, so the simulated day is one station day.
+    let example = EXAMPLE_TOML.replace("time_zone = \"Europe/London\"", "time_zone = \"UTC\"");
+    assert_ne!(example, EXAMPLE_TOML, "the example names its time zone");
+    std::fs::write(&config, format!("{example}\n{battery}{pot}")).expect("config written");
     let db = dir.path().join("w.db");
     let db = db.to_str().unwrap();
     let run = std::process::Command::new(BIN)
@@ -546,4 +549,52 @@ fn a_simulated_run_stores_the_analog_inputs() {
         "charging at midsummer noon: {}",
         rows[12 * 60]
     );
+
+    // Hours and the day fold each input as configured: the battery's newest voltage
+    // (not its mean), the pot vane's vector mean (not the arithmetic mean of degrees).
+    let folded = |every: &str| -> Vec<serde_json::Value> {
+        let out = std::process::Command::new(BIN)
+            .args(["query", "--db", db, "--format", "json", "--every", every])
+            .output()
+            .expect("weatherd query runs");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("JSON rows")
+    };
+    let vector_mean = |raw: &[serde_json::Value]| {
+        let (e, n) = raw.iter().fold((0.0, 0.0), |(e, n), r| {
+            let d = r["wind_dir_2_deg"].as_f64().unwrap().to_radians();
+            let w = r["wind_dir_2_n"].as_f64().unwrap();
+            (e + w * d.sin(), n + w * d.cos())
+        });
+        f64::atan2(e, n).to_degrees().rem_euclid(360.0)
+    };
+    let angle = |a: f64, b: f64| {
+        let d = (a - b).rem_euclid(360.0);
+        d.min(360.0 - d)
+    };
+    for (every, per) in [("hour", 60), ("day", 1440)] {
+        let spans = folded(every);
+        assert_eq!(spans.len(), 1440 / per, "{every}");
+        for (k, span) in spans.iter().enumerate() {
+            let raw = &rows[k * per..(k + 1) * per];
+            assert_eq!(
+                span["battery_v"].as_f64(),
+                Some(volts((k + 1) * per - 1)),
+                "{every} {k}: the newest voltage, in {span}"
+            );
+            let dir = span["wind_dir_2_deg"].as_f64().unwrap();
+            // `query` rounds to hundredths, the raw directions too.
+            assert!(
+                angle(dir, vector_mean(raw)) < 0.02,
+                "{every} {k}: {dir}° is not the vector mean {}°",
+                vector_mean(raw)
+            );
+            let lowest = raw.iter().map(|r| r["battery_min_v"].as_f64().unwrap());
+            assert_eq!(
+                span["battery_min_v"].as_f64(),
+                lowest.reduce(f64::min),
+                "{every} {k}"
+            );
+        }
+    }
 }
