@@ -498,9 +498,6 @@ fn the_simulator_wires_the_configured_channel_and_leaves_the_vane_its_own() {
 /// second direction at every raw record.
 #[test]
 fn a_simulated_run_stores_the_analog_inputs() {
-    const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("weatherd.toml");
     let battery = "[sensors.battery]\ntype = \"analog\"\nchannel = 1\nquantity = \"battery_v\"\n\
                    value_at_zero = 0.0\nvalue_at_full = 16.5\naggregate = \"last\"\n";
     let pot = "[sensors.pot]\ntype = \"analog\"\nchannel = 2\nquantity = \"wind_dir_2_deg\"\n\
@@ -508,24 +505,13 @@ fn a_simulated_run_stores_the_analog_inputs() {
     // Station days in UTC, so the simulated day is one station day.
     let example = EXAMPLE_TOML.replace("time_zone = \"Europe/London\"", "time_zone = \"UTC\"");
     assert_ne!(example, EXAMPLE_TOML, "the example names its time zone");
-    std::fs::write(&config, format!("{example}\n{battery}{pot}")).expect("config written");
-    let db = dir.path().join("w.db");
-    let db = db.to_str().unwrap();
-    let run = std::process::Command::new(BIN)
-        .args(["run", "--simulate", "--speed", "max"])
-        .args(["--start", "2026-06-21T00:00:00Z", "--duration", "1d"])
-        .args(["--seed", "11", "--db", db])
-        .args(["--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("weatherd runs");
-    assert!(run.status.success(), "{run:?}");
-    let out = std::process::Command::new(BIN)
-        .args(["query", "--db", db, "--format", "json", "--every", "raw"])
-        .output()
-        .expect("weatherd query runs");
-    assert!(out.status.success(), "{out:?}");
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let sim = support::simulated::run(
+        &format!("{example}\n{battery}{pot}"),
+        "2026-06-21T00:00:00Z",
+        "1d",
+        11,
+    );
+    let rows = sim.query("raw");
     assert_eq!(rows.len(), 1440);
     let volts = |i: usize| {
         rows[i]["battery_v"]
@@ -552,14 +538,6 @@ fn a_simulated_run_stores_the_analog_inputs() {
 
     // Hours and the day fold each input as configured: the battery's newest voltage
     // (not its mean), the pot vane's vector mean (not the arithmetic mean of degrees).
-    let folded = |every: &str| -> Vec<serde_json::Value> {
-        let out = std::process::Command::new(BIN)
-            .args(["query", "--db", db, "--format", "json", "--every", every])
-            .output()
-            .expect("weatherd query runs");
-        assert!(out.status.success(), "{out:?}");
-        serde_json::from_slice(&out.stdout).expect("JSON rows")
-    };
     let vector_mean = |raw: &[serde_json::Value]| {
         let (e, n) = raw.iter().fold((0.0, 0.0), |(e, n), r| {
             let d = r["wind_dir_2_deg"].as_f64().unwrap().to_radians();
@@ -573,7 +551,7 @@ fn a_simulated_run_stores_the_analog_inputs() {
         d.min(360.0 - d)
     };
     for (every, per) in [("hour", 60), ("day", 1440)] {
-        let spans = folded(every);
+        let spans = sim.query(every);
         assert_eq!(spans.len(), 1440 / per, "{every}");
         for (k, span) in spans.iter().enumerate() {
             let raw = &rows[k * per..(k + 1) * per];

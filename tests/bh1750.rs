@@ -221,31 +221,13 @@ fn the_example_configs_commented_table_is_valid_and_shows_the_defaults() {
 /// driver's 180 ms waits, and finishes like any other.
 #[test]
 fn a_simulated_run_stores_the_simulated_daylight() {
-    const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("weatherd.toml");
-    std::fs::write(
-        &config,
-        format!("{EXAMPLE_TOML}\n[sensors.light]\ntype = \"bh1750\"\n"),
-    )
-    .expect("config written");
-    let db = dir.path().join("w.db");
-    let db = db.to_str().unwrap();
-    let run = std::process::Command::new(BIN)
-        .args(["run", "--simulate", "--speed", "max"])
-        .args(["--start", "2026-06-21T00:00:00Z", "--duration", "1d"])
-        .args(["--seed", "7", "--db", db])
-        .args(["--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("weatherd runs");
-    assert!(run.status.success(), "{run:?}");
-    let out = std::process::Command::new(BIN)
-        .args(["query", "--db", db, "--format", "json", "--every", "raw"])
-        .output()
-        .expect("weatherd query runs");
-    assert!(out.status.success(), "{out:?}");
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let sim = support::simulated::run(
+        &format!("{EXAMPLE_TOML}\n[sensors.light]\ntype = \"bh1750\"\n"),
+        "2026-06-21T00:00:00Z",
+        "1d",
+        7,
+    );
+    let rows = sim.query("raw");
     assert_eq!(rows.len(), 1440);
     let lux = |i: usize| {
         rows[i]["illuminance_lux"]

@@ -2,6 +2,8 @@
 //! the wait, the 6-byte result with its CRCs, and what a bad CRC or a missing chip
 //! does; then the sensor in the config and in a simulated run.
 
+mod support;
+
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation};
 use embedded_hal_mock::eh1::delay::NoopDelay;
 use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
@@ -12,7 +14,6 @@ use weatherd::observation::Quantity;
 use weatherd::sensors::sht31::{self, Settings, Sht31};
 use weatherd::sensors::PolledSensor;
 
-const BIN: &str = env!("CARGO_BIN_EXE_weatherd");
 const STATION: &str = "[station]\nname = \"x\"\nlatitude = 52.0\nlongitude = 0.1\n";
 
 /// The Sensirion CRC-8 written out again from the datasheet (4.12), so the emulator
@@ -263,39 +264,16 @@ fn config_defaults_and_checks() {
 
 #[test]
 fn a_simulated_run_stores_the_simulated_sht31() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("weatherd.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let sim = support::simulated::run(
+        &format!(
             "{}\n[sensors.sht31]\ntype = \"sht31\"\n",
             weatherd::config::EXAMPLE_TOML
         ),
-    )
-    .expect("config written");
-    let db = dir.path().join("w.db");
-    let db = db.to_str().unwrap();
-    let run = std::process::Command::new(BIN)
-        .args([
-            "run",
-            "--simulate",
-            "--speed",
-            "max",
-            "--start",
-            "2026-01-01T00:00:00Z",
-        ])
-        .args(["--duration", "30m", "--seed", "7", "--db", db])
-        .args(["--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("weatherd runs");
-    assert!(run.status.success(), "{run:?}");
-    let out = std::process::Command::new(BIN)
-        .args(["query", "--db", db, "--format", "json"])
-        .output()
-        .expect("weatherd query runs");
-    assert!(out.status.success(), "{out:?}");
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON rows");
+        "2026-01-01T00:00:00Z",
+        "30m",
+        7,
+    );
+    let rows = sim.query("raw");
     assert_eq!(rows.len(), 30);
     for row in &rows {
         // The simulated SHT31 measures the same simulated air as the BME280, to the

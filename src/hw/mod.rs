@@ -185,6 +185,31 @@ pub trait AdcChannel: Send {
     fn read_count(&mut self) -> Result<u16, HwError>;
 }
 
+/// An ADC channel that answers from a script, in order, then fails (unit tests'
+/// scripted transactions).
+#[cfg(test)]
+pub(crate) struct ScriptedAdc(pub std::collections::VecDeque<Result<u16, HwError>>);
+
+#[cfg(test)]
+impl ScriptedAdc {
+    /// Answers `counts`, one per conversion.
+    pub(crate) fn counts(counts: &[u16]) -> ScriptedAdc {
+        ScriptedAdc(counts.iter().map(|&c| Ok(c)).collect())
+    }
+}
+
+#[cfg(test)]
+impl AdcChannel for ScriptedAdc {
+    fn read_count(&mut self) -> Result<u16, HwError> {
+        self.0.pop_front().unwrap_or_else(|| {
+            Err(HwError::Bus {
+                device: "script".into(),
+                detail: "exhausted".into(),
+            })
+        })
+    }
+}
+
 /// An I2C bus as drivers see it: embedded-hal's blocking trait, boxed, so the same
 /// driver code runs over `/dev/i2c-N`, a register-level emulator or a scripted mock.
 pub type I2cBus = Box<dyn embedded_hal::i2c::I2c<Error = I2cError> + Send>;

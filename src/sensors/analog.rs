@@ -433,24 +433,11 @@ impl AdcChannel for SimInput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
-
-    struct Script(VecDeque<Result<u16, HwError>>);
-
-    impl AdcChannel for Script {
-        fn read_count(&mut self) -> Result<u16, HwError> {
-            self.0.pop_front().unwrap_or_else(|| {
-                Err(HwError::Bus {
-                    device: "script".into(),
-                    detail: "exhausted".into(),
-                })
-            })
-        }
-    }
+    use crate::hw::ScriptedAdc;
 
     fn analog(aggregate: Aggregation, at_full: f64, counts: &[u16]) -> Analog {
         Analog::new(
-            Box::new(Script(counts.iter().map(|&c| Ok(c)).collect())),
+            Box::new(ScriptedAdc::counts(counts)),
             Settings {
                 spi: "/dev/spidev0.0".into(),
                 channel: 1,

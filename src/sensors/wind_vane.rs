@@ -360,6 +360,7 @@ fn join_counts(counts: &[u16]) -> String {
 mod tests {
     use super::*;
     use crate::hw::HwError;
+    use crate::hw::ScriptedAdc;
     use std::collections::VecDeque;
 
     fn standard() -> VaneTable {
@@ -479,22 +480,9 @@ mod tests {
         assert!(bad.bands.is_empty());
     }
 
-    struct Script(VecDeque<Result<u16, HwError>>);
-
-    impl AdcChannel for Script {
-        fn read_count(&mut self) -> Result<u16, HwError> {
-            self.0.pop_front().unwrap_or_else(|| {
-                Err(HwError::Bus {
-                    device: "script".into(),
-                    detail: "exhausted".into(),
-                })
-            })
-        }
-    }
-
     fn vane(counts: &[u16]) -> WindVane {
         WindVane {
-            adc: Box::new(Script(counts.iter().map(|&c| Ok(c)).collect())),
+            adc: Box::new(ScriptedAdc::counts(counts)),
             table: standard(),
             reads: counts.len() as u32,
         }
@@ -537,7 +525,7 @@ mod tests {
     #[test]
     fn read_fails_on_an_adc_error_or_cancelling_reads() {
         let mut v = vane(&[844]);
-        v.adc = Box::new(Script(VecDeque::from([
+        v.adc = Box::new(ScriptedAdc(VecDeque::from([
             Ok(844),
             Err(HwError::Bus {
                 device: "/dev/spidev0.0".into(),

@@ -10,7 +10,8 @@
 //! - `http_server`: an in-process HTTP receiver with scripted faults;
 //! - `mosquitto`: a real broker on a free port;
 //! - `bh1750_chip`: an emulated BH1750;
-//! - `analog`: an emulated MCP3008 and a backend whose ADC channels reach it.
+//! - `analog`: an emulated MCP3008 and a backend whose ADC channels reach it;
+//! - `simulated`: a simulated station run by the real binary, read back with `query`.
 // Each test binary uses only some of the kit.
 #![allow(dead_code)]
 
@@ -25,5 +26,6 @@ pub mod networks;
 pub mod policy;
 pub mod records;
 pub mod report;
+pub mod simulated;
 pub mod tsdb;
 pub mod web_api;
