@@ -56,7 +56,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-pub use super::SetupError;
+use super::SetupError;
 
 /// A password that never shows up in `{:?}` output or logs.
 #[derive(Clone)]

@@ -26,8 +26,8 @@ pub enum SetupError {
     SecretNotAFile { path: PathBuf, kind: &'static str },
     /// A secret file that group or others may read or write.
     #[error(
-        "{} is readable by other users (mode {mode:04o}); a secret file must be private: \
-         run `chmod 600 {}` (and make the weatherd user its owner)",
+        "{} can be read or changed by other users (mode {mode:04o}); a secret file must be \
+         private: run `chmod 600 {}` (and make the weatherd user its owner)",
         path.display(),
         path.display()
     )]

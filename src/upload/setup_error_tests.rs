@@ -217,8 +217,8 @@ fn setup_texts_keep_the_details_an_operator_acts_on() {
     };
     assert_eq!(
         private.to_string(),
-        "/etc/weatherd/token is readable by other users (mode 0640); a secret file must be \
-         private: run `chmod 600 /etc/weatherd/token` (and make the weatherd user its owner)"
+        "/etc/weatherd/token can be read or changed by other users (mode 0640); a secret file \
+         must be private: run `chmod 600 /etc/weatherd/token` (and make the weatherd user its owner)"
     );
     let big = SetupError::SecretTooLarge {
         path: "/var/log/syslog".into(),
