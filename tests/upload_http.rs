@@ -293,5 +293,14 @@ fn the_bearer_token_can_come_from_a_systemd_credential() {
     assert_eq!(server.with(|r| r.ids.clone()), vec![1]);
     config.token_credential = Some("missing".into());
     let err = HttpDestination::new(&config, "t").unwrap_err();
-    assert!(err.0.contains("missing"), "{err}");
+    assert!(
+        matches!(
+            err,
+            weatherd::upload::SetupError::CredentialUnreadable { .. }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("missing"), "{err}");
+    assert!(text.contains("LoadCredential="), "the fix is named: {err}");
 }

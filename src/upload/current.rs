@@ -388,13 +388,13 @@ pub(crate) fn check_url(v: &mut Validator<'_>, path: &KeyPath, url: &str) {
             ),
         );
     } else if let Some(why) = plain_http_refusal(url) {
-        v.push(path.key("url"), why);
+        v.push(path.key("url"), why.to_string());
     }
 }
 
 /// The http destination's rule for plain `http://` (loopback only, no proxy), applied
 /// to a network's `url`.
-pub(crate) fn plain_http_refusal(url: &str) -> Option<String> {
+pub(crate) fn plain_http_refusal(url: &str) -> Option<super::SetupError> {
     let as_http = super::HttpConfig {
         name: String::new(),
         url: url.to_string(),
@@ -447,13 +447,11 @@ pub(crate) fn check_required_secret(
 
 /// Reads a required one-line secret with the shared loader.
 pub(crate) fn load_secret(
-    key: &str,
+    key: &'static str,
     file: Option<&std::path::Path>,
     credential: Option<&str>,
 ) -> Result<Secret, super::SetupError> {
-    super::secret::load_token(file, credential)?.ok_or_else(|| {
-        super::SetupError(format!("no {key}: give `{key}_file` or `{key}_credential`"))
-    })
+    super::secret::load_token(file, credential)?.ok_or(super::SetupError::MissingSecret { key })
 }
 
 /// `(key path, value)` checks of an identifier sent to a network (station id, site id,

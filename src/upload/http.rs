@@ -54,8 +54,8 @@ impl HttpDestination {
     /// first batch is sent.
     pub fn new(config: &HttpConfig, station_id: &str) -> Result<HttpDestination, SetupError> {
         let _ = station_id; // the station id travels in each batch
-        if let Some(why) = plain_http_refusal(config, &proxy_env()) {
-            return Err(SetupError(why));
+        if let Some(refusal) = plain_http_refusal(config, &proxy_env()) {
+            return Err(refusal);
         }
         let token = secret::load_token(
             config.token_file.as_deref(),
@@ -63,8 +63,11 @@ impl HttpDestination {
         )?;
         let mut builder = agent_builder(config.common.timeout_seconds);
         if let Some(proxy) = &config.proxy {
-            let proxy = ureq::Proxy::new(proxy)
-                .map_err(|e| SetupError(format!("proxy `{proxy}` is not usable: {e}")))?;
+            // Named without its user and password: the message is logged.
+            let proxy = ureq::Proxy::new(proxy).map_err(|e| SetupError::ProxyUnusable {
+                proxy: without_userinfo(proxy),
+                reason: e.to_string(),
+            })?;
             builder = builder.proxy(Some(proxy));
         }
         // Without `proxy`, ureq reads HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY.
@@ -137,7 +140,7 @@ pub fn proxy_env() -> Vec<(String, String)> {
 /// included, crosses the network to the proxy unencrypted even for `localhost`, so
 /// loopback counts as local only when no proxy applies. `NO_PROXY` is not consulted:
 /// erring towards a refusal cannot leak the token.
-pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Option<String> {
+pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Option<SetupError> {
     let (scheme, rest) = config.url.split_once("://")?;
     if !scheme.eq_ignore_ascii_case("http") || config.allow_plain_http {
         return None;
@@ -161,19 +164,11 @@ pub fn plain_http_refusal(config: &HttpConfig, env: &[(String, String)]) -> Opti
         )),
         (None, None) => None,
     };
+    let url = config.url.clone();
     match (loopback, proxy) {
         (true, None) => None,
-        (true, Some(proxy)) => Some(format!(
-            "plain http:// to this machine goes through {proxy}, so the token and the data \
-             cross the network unencrypted: use https://, unset the proxy, or set \
-             `allow_plain_http = true` if that network is trusted; found \"{}\"",
-            config.url
-        )),
-        (false, _) => Some(format!(
-            "plain http:// to another machine sends the token and the data unencrypted: use \
-             https://, or set `allow_plain_http = true` if this network is trusted; found \"{}\"",
-            config.url
-        )),
+        (true, Some(proxy)) => Some(SetupError::PlainHttpViaProxy { url, proxy }),
+        (false, _) => Some(SetupError::PlainHttp { url }),
     }
 }
 
@@ -195,8 +190,12 @@ pub fn without_userinfo(url: &str) -> String {
 /// The built-in (Mozilla) roots plus the certificates in a PEM file.
 pub fn root_certs_with(ca_file: &std::path::Path) -> Result<ureq::tls::RootCerts, SetupError> {
     use ureq::tls::{Certificate, PemItem};
-    let pem = secret::read_regular_file(ca_file, secret::MAX_CA_FILE_BYTES)
-        .map_err(|e| SetupError(format!("cannot read ca_file {}: {e}", ca_file.display())))?;
+    let pem = secret::read_regular_file(ca_file, secret::MAX_CA_FILE_BYTES).map_err(|e| {
+        SetupError::CaFileUnreadable {
+            path: ca_file.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?;
     let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|der| Certificate::from_der(der.as_ref()))
@@ -207,18 +206,17 @@ pub fn root_certs_with(ca_file: &std::path::Path) -> Result<ureq::tls::RootCerts
             Ok(PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}
             Err(e) => {
-                return Err(SetupError(format!(
-                    "ca_file {}: not a PEM certificate file: {e}",
-                    ca_file.display()
-                )))
+                return Err(SetupError::CaFileNotPem {
+                    path: ca_file.to_path_buf(),
+                    reason: e.to_string(),
+                })
             }
         }
     }
     if certs.len() == builtin {
-        return Err(SetupError(format!(
-            "ca_file {}: no certificate found (expected PEM, `-----BEGIN CERTIFICATE-----`)",
-            ca_file.display()
-        )));
+        return Err(SetupError::CaFileEmpty {
+            path: ca_file.to_path_buf(),
+        });
     }
     Ok(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
 }
@@ -550,13 +548,14 @@ mod tests {
                 "{url}"
             );
             let why = plain_http_refusal(&config(url, None, false), &env).expect(url);
+            let text = why.to_string();
             assert!(
-                why.contains("$HTTP_PROXY") && why.contains("allow_plain_http"),
+                text.contains("$HTTP_PROXY") && text.contains("allow_plain_http"),
                 "{why}"
             );
             let why =
                 plain_http_refusal(&config(url, Some("http://p:3128"), false), &none).expect(url);
-            assert!(why.contains("`proxy`"), "{why}");
+            assert!(why.to_string().contains("`proxy`"), "{why}");
             assert_eq!(
                 plain_http_refusal(&config(url, Some("http://p:3128"), true), &env),
                 None

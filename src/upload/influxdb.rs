@@ -68,8 +68,8 @@ impl InfluxDestination {
     /// Checks the settings and reads the secret; connects only when the first batch
     /// is sent.
     pub fn new(config: &InfluxConfig) -> Result<InfluxDestination, SetupError> {
-        if let Some(why) = config.plain_http_refusal() {
-            return Err(SetupError(why));
+        if let Some(refusal) = config.plain_http_refusal() {
+            return Err(refusal);
         }
         let (auth, secrets) = match config.api {
             InfluxApi::V2 => {

@@ -17,9 +17,13 @@ pub mod mqtt;
 pub mod outbox;
 pub mod payload;
 pub mod secret;
+mod setup_error;
+#[cfg(test)]
+mod setup_error_tests;
 pub mod tasks;
 
 pub use outbox::{run_uploader, Policy};
+pub use setup_error::SetupError;
 pub use tasks::{spawn_all, Uploads};
 
 use crate::config::parse::Problem;
@@ -495,12 +499,6 @@ pub fn station_id(name: &str) -> String {
     id
 }
 
-/// A destination that cannot be set up (unreadable or group-readable secret file, bad
-/// CA file, unusable proxy): the reason, for one log line and `weatherd status`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct SetupError(pub String);
-
 /// `check-config`'s look at every destination's secret, with the loaders `run` uses:
 /// `(key path, finding)` for each one `run` would refuse or that cannot be checked
 /// here. A systemd credential can only be read under systemd; outside, it is a note.
@@ -517,7 +515,7 @@ pub fn check_secrets(uploads: &[UploadConfig]) -> Vec<(String, secret::Finding)>
         if let Some(e) = upload.kind().check_ca_file() {
             out.push((
                 format!("upload[{i}].ca_file"),
-                secret::Finding::Problem(e.0),
+                secret::Finding::Problem(e.to_string()),
             ));
         }
     }

@@ -56,7 +56,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-pub use super::SetupError;
+use super::SetupError;
 
 /// A password that never shows up in `{:?}` output or logs.
 #[derive(Clone)]
@@ -169,29 +169,32 @@ struct Message {
     payload: Vec<u8>,
 }
 
-fn expand(template: &str, station_id: &str, key: &str) -> Result<String, SetupError> {
+fn expand(template: &str, station_id: &str, key: &'static str) -> Result<String, SetupError> {
     let topic = template.replace("{station}", station_id);
     if topic.contains(['+', '#', '\0']) {
-        return Err(SetupError(format!(
-            "MQTT {key} `{template}` may not contain `+`, `#` or NUL (those are for subscribing)"
-        )));
+        return Err(SetupError::TopicWildcard {
+            key,
+            template: template.to_string(),
+        });
     }
     Ok(topic)
 }
 
 fn credentials_path(config: &MqttConfig) -> Result<Option<PathBuf>, SetupError> {
     match (&config.credentials_file, &config.credentials_credential) {
-        (Some(_), Some(_)) => Err(SetupError(format!(
-            "upload `{}`: set credentials_file or credentials_credential, not both",
-            config.name
-        ))),
+        (Some(_), Some(_)) => Err(SetupError::SecretTwice {
+            upload: config.name.clone(),
+            file_key: "credentials_file",
+            credential_key: "credentials_credential",
+        }),
         (Some(path), None) => Ok(Some(path.clone())),
         (None, Some(name)) => {
             if name.is_empty() || name.contains('/') {
-                return Err(SetupError(format!(
-                    "upload `{}`: credentials_credential `{name}` is not a credential name",
-                    config.name
-                )));
+                return Err(SetupError::BadCredentialName {
+                    upload: config.name.clone(),
+                    key: "credentials_credential",
+                    name: name.clone(),
+                });
             }
             secret::credential_path(name).map(Some)
         }
@@ -201,7 +204,6 @@ fn credentials_path(config: &MqttConfig) -> Result<Option<PathBuf>, SetupError> 
 
 /// Reads and checks an MQTT credentials file (`run` and `check-config`).
 pub(crate) fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
-    const WHAT: &str = "MQTT credentials file";
     let text = secret::read_private_file(path)?;
     let mut lines = text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l));
     let username = lines.next().unwrap_or_default().to_string();
@@ -213,10 +215,9 @@ pub(crate) fn load_credentials(path: &Path) -> Result<Credentials, SetupError> {
             password: Password(password),
             source: path.to_path_buf(),
         }),
-        _ => Err(SetupError(format!(
-            "{WHAT} {} must hold exactly two lines: the username, then the password",
-            path.display()
-        ))),
+        _ => Err(SetupError::CredentialsFileShape {
+            path: path.to_path_buf(),
+        }),
     }
 }
 
@@ -225,41 +226,47 @@ pub fn tls_config(
     host: &str,
     ca_file: Option<&Path>,
 ) -> Result<Arc<rustls::ClientConfig>, SetupError> {
-    ServerName::try_from(host.to_string()).map_err(|_| {
-        SetupError(format!(
-            "MQTT host `{host}` is neither a DNS name nor an IP address, so TLS cannot verify it"
-        ))
+    ServerName::try_from(host.to_string()).map_err(|_| SetupError::HostNotVerifiable {
+        host: host.to_string(),
     })?;
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable system certificates are not fatal as long as something is trusted.
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     if let Some(path) = ca_file {
-        let bad =
-            |e: &dyn fmt::Display| SetupError(format!("MQTT ca_file {}: {e}", path.display()));
+        let path_buf = || path.to_path_buf();
         let pem = super::secret::read_regular_file(path, super::secret::MAX_CA_FILE_BYTES)
-            .map_err(|e| bad(&e))?;
+            .map_err(|e| SetupError::CaFileUnreadable {
+                path: path_buf(),
+                reason: e.to_string(),
+            })?;
         let certs = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(&e))?;
+            .map_err(|e| SetupError::CaFileNotPem {
+                path: path_buf(),
+                reason: e.to_string(),
+            })?;
         if certs.is_empty() {
-            return Err(bad(&"holds no PEM certificate"));
+            return Err(SetupError::CaFileEmpty { path: path_buf() });
         }
         for cert in certs {
-            roots.add(cert).map_err(|e| bad(&e))?;
+            roots
+                .add(cert)
+                .map_err(|e| SetupError::CaCertificateRejected {
+                    path: path_buf(),
+                    reason: e.to_string(),
+                })?;
         }
     }
     if roots.is_empty() {
-        return Err(SetupError(
-            "no CA certificate to verify the MQTT broker with: install the system's \
-             ca-certificates or set ca_file"
-                .into(),
-        ));
+        return Err(SetupError::NoCaCertificates);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| SetupError(format!("TLS setup: {e}")))?
+        .map_err(|e| SetupError::TlsSetup {
+            reason: e.to_string(),
+        })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -268,37 +275,25 @@ pub fn tls_config(
 impl MqttDestination {
     /// Connects lazily: construction only checks the settings and credentials.
     pub fn new(config: &MqttConfig, station_id: &str) -> Result<MqttDestination, SetupError> {
+        let upload = || config.name.clone();
         if config.host.is_empty() {
-            return Err(SetupError(format!(
-                "upload `{}`: MQTT host is empty",
-                config.name
-            )));
+            return Err(SetupError::MqttHostEmpty { upload: upload() });
         }
         if config.common.timeout_seconds == 0 {
-            return Err(SetupError(format!(
-                "upload `{}`: timeout_seconds must be at least 1",
-                config.name
-            )));
+            return Err(SetupError::TimeoutZero { upload: upload() });
         }
         if config.keep_alive_seconds > u32::from(u16::MAX) {
-            return Err(SetupError(format!(
-                "upload `{}`: keep_alive_seconds must be at most {}",
-                config.name,
-                u16::MAX
-            )));
+            return Err(SetupError::KeepAliveTooLong {
+                upload: upload(),
+                max: u32::from(u16::MAX),
+            });
         }
         if config.ca_file.is_some() && !config.tls {
-            return Err(SetupError(format!(
-                "upload `{}`: ca_file is set but tls is false",
-                config.name
-            )));
+            return Err(SetupError::CaFileWithoutTls { upload: upload() });
         }
         let archive_topic = expand(&config.topic, station_id, "topic")?;
         if archive_topic.is_empty() {
-            return Err(SetupError(format!(
-                "upload `{}`: MQTT topic is empty",
-                config.name
-            )));
+            return Err(SetupError::MqttTopicEmpty { upload: upload() });
         }
         let credentials = credentials_path(config)?
             .map(|p| load_credentials(&p))
@@ -313,10 +308,7 @@ impl MqttDestination {
             None => format!("weatherd-{station_id}"),
         };
         if client_id.is_empty() {
-            return Err(SetupError(format!(
-                "upload `{}`: client_id is empty, and a persistent session needs a stable one",
-                config.name
-            )));
+            return Err(SetupError::ClientIdEmpty { upload: upload() });
         }
         let settings = Settings {
             host: config.host.clone(),

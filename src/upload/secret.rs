@@ -2,6 +2,7 @@
 //! read, or from a systemd credential; never from the main config, which is often
 //! world-readable and gets pasted into forum posts.
 
+use super::setup_error::file_kind;
 use super::SetupError;
 use crate::config::path::KeyPath;
 use crate::config::validate::Validator;
@@ -31,56 +32,46 @@ impl fmt::Debug for Secret {
 
 /// Reads a secret file, refusing one that group or others may read or write.
 pub fn read_private_file(path: &Path) -> Result<String, SetupError> {
+    let cannot = |e: std::io::Error| SetupError::SecretUnreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|e| {
-            SetupError(format!(
-                "cannot read the secret file {}: {e}",
-                path.display()
-            ))
-        })?;
+        let meta = std::fs::metadata(path).map_err(cannot)?;
         if !meta.is_file() {
-            return Err(SetupError(format!(
-                "{} is not a regular file (a directory?); it must be the file holding the secret",
-                path.display()
-            )));
+            return Err(SetupError::SecretNotAFile {
+                path: path.to_path_buf(),
+                kind: file_kind(&meta),
+            });
         }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(SetupError(format!(
-                "{} is readable by other users (mode {mode:04o}); a secret file must be private: \
-                 run `chmod 600 {}` (and make the weatherd user its owner)",
-                path.display(),
-                path.display()
-            )));
+            return Err(SetupError::SecretNotPrivate {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
     }
-    let cannot = |e: std::io::Error| {
-        SetupError(format!(
-            "cannot read the secret file {}: {e}",
-            path.display()
-        ))
-    };
     // Opened without blocking and checked again on the descriptor: a path swapped for
     // a FIFO after the check above must not hang weatherd waiting for a writer.
     let file = open_nonblocking(path).map_err(cannot)?;
     let meta = file.metadata().map_err(cannot)?;
     if !meta.is_file() {
-        return Err(SetupError(format!(
-            "{} is not a regular file; it must be the file holding the secret",
-            path.display()
-        )));
+        return Err(SetupError::SecretNotAFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta),
+        });
     }
     // A token or a user name and password is a line or two; a file of megabytes is the
     // wrong file, and reading it whole would only cost a small Pi its memory.
     if meta.len() > MAX_SECRET_FILE_BYTES {
-        return Err(SetupError(format!(
-            "{} is {} bytes, more than the {MAX_SECRET_FILE_BYTES}-byte limit for a secret file \
-             (it holds a token, or a user name and a password): is it the right file?",
-            path.display(),
-            meta.len()
-        )));
+        return Err(SetupError::SecretTooLarge {
+            path: path.to_path_buf(),
+            bytes: meta.len(),
+            limit: MAX_SECRET_FILE_BYTES,
+        });
     }
     let mut text = String::new();
     std::io::Read::read_to_string(
@@ -144,10 +135,9 @@ fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
 pub fn credential_path(name: &str) -> Result<PathBuf, SetupError> {
     match std::env::var_os("CREDENTIALS_DIRECTORY") {
         Some(dir) => Ok(PathBuf::from(dir).join(name)),
-        None => Err(SetupError(format!(
-            "the credential `{name}` cannot be read: $CREDENTIALS_DIRECTORY is not set (is weatherd \
-             running under systemd with `LoadCredential={name}:/path/to/file`?)"
-        ))),
+        None => Err(SetupError::CredentialsDirectoryUnset {
+            name: name.to_string(),
+        }),
     }
 }
 
@@ -159,11 +149,9 @@ pub fn load(file: Option<&Path>, credential: Option<&str>) -> Result<Option<Stri
         // systemd makes credential files readable by the service alone.
         (None, Some(name)) => {
             let path = credential_path(name)?;
-            std::fs::read_to_string(&path).map_err(|e| {
-                SetupError(format!(
-                    "cannot read the credential {}: {e}",
-                    path.display()
-                ))
+            std::fs::read_to_string(&path).map_err(|e| SetupError::CredentialUnreadable {
+                reason: e.to_string(),
+                path,
             })?
         }
         (None, None) => return Ok(None),
@@ -267,7 +255,7 @@ pub fn classify(
             path.display()
         ))
     } else {
-        Finding::Problem(err.0)
+        Finding::Problem(err.to_string())
     }
 }
 
@@ -293,21 +281,27 @@ pub fn load_token(
     let Some(text) = load(file, credential)? else {
         return Ok(None);
     };
-    let source = match (file, credential) {
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(SetupError::TokenEmpty {
+            origin: origin(file, credential),
+        });
+    }
+    if !token.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(SetupError::TokenNotPrintable {
+            origin: origin(file, credential),
+        });
+    }
+    Ok(Some(Secret::new(token)))
+}
+
+/// Where a secret comes from, for a message: the file, or `credential `NAME``.
+pub(crate) fn origin(file: Option<&Path>, credential: Option<&str>) -> String {
+    match (file, credential) {
         (Some(f), _) => f.display().to_string(),
         (None, Some(c)) => format!("credential `{c}`"),
         (None, None) => String::new(),
-    };
-    let token = text.lines().next().unwrap_or("").trim();
-    if token.is_empty() {
-        return Err(SetupError(format!("{source}: the token is empty")));
     }
-    if !token.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-        return Err(SetupError(format!(
-            "{source}: the token has characters that cannot go in an HTTP header (spaces or control characters)"
-        )));
-    }
-    Ok(Some(Secret::new(token)))
 }
 
 /// What replaces a secret in any text that is logged or stored.
@@ -430,7 +424,7 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "s3cret\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = load_token(Some(&path), None).unwrap_err().0;
+        let err = load_token(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("mode 0644"), "{err}");
         assert!(
             err.contains(&format!("chmod 600 {}", path.display())),
@@ -474,7 +468,10 @@ mod tests {
     #[test]
     fn an_unopenable_private_file_is_a_note_anything_else_a_problem() {
         let path = Path::new("/etc/weatherd/upload-token");
-        let err = || SetupError("cannot read".into());
+        let err = || SetupError::SecretUnreadable {
+            path: path.to_path_buf(),
+            reason: "cannot read".into(),
+        };
         let denied = Some(std::io::ErrorKind::PermissionDenied);
         assert!(matches!(
             classify(path, err(), denied, true),
@@ -499,7 +496,7 @@ mod tests {
     #[test]
     fn a_directory_is_not_a_secret_file() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_token(Some(dir.path()), None).unwrap_err().0;
+        let err = load_token(Some(dir.path()), None).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
     }
 
@@ -511,7 +508,7 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
         assert!(load_token(Some(&path), None)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("empty"));
     }
 }

@@ -92,10 +92,9 @@ fn load_passcode(
         return Ok(None);
     };
     if !s.expose().parse::<u16>().is_ok_and(|n| n <= 32767) {
-        return Err(SetupError(
-            "the APRS-IS passcode must be a number from 0 to 32767 (the one computed for your callsign)"
-                .into(),
-        ));
+        return Err(SetupError::BadPasscode {
+            origin: secret::origin(file, credential),
+        });
     }
     Ok(Some(s))
 }

@@ -124,8 +124,8 @@ impl GetKeys<'_> {
         &self,
         network: impl FnOnce(Endpoint) -> N,
     ) -> Result<Current<N>, SetupError> {
-        if let Some(why) = super::plain_http_refusal(self.url) {
-            return Err(SetupError(why));
+        if let Some(refusal) = super::plain_http_refusal(self.url) {
+            return Err(refusal);
         }
         let secret =
             super::load_secret(self.secret.name, self.secret_file, self.secret_credential)?;

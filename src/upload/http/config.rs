@@ -67,7 +67,7 @@ impl DestinationKind for HttpConfig {
             // proxy variables of this process's environment.
             Ok(_) => {
                 if let Some(why) = plain_http_refusal(self, &proxy_env()) {
-                    v.push(path.key("url"), why);
+                    v.push(path.key("url"), why.to_string());
                 }
             }
         }

@@ -82,7 +82,7 @@ pub(super) fn credentials_path(config: &InfluxConfig) -> Result<Option<PathBuf>,
 
 impl InfluxConfig {
     /// The http destination's rule for plain `http://`, applied to this URL.
-    pub(super) fn plain_http_refusal(&self) -> Option<String> {
+    pub(super) fn plain_http_refusal(&self) -> Option<SetupError> {
         let as_http = HttpConfig {
             name: self.name.clone(),
             url: self.url.clone(),
@@ -120,7 +120,7 @@ impl DestinationKind for InfluxConfig {
                 ),
             );
         } else if let Some(why) = self.plain_http_refusal() {
-            v.push(path.key("url"), why);
+            v.push(path.key("url"), why.to_string());
         }
         let nonempty =
             |value: &Option<String>| value.as_deref().is_some_and(|s| !s.trim().is_empty());
