@@ -6,7 +6,7 @@ mod support;
 use embedded_hal_mock::eh1::delay::NoopDelay;
 use support::backend::TestBackend;
 use support::bh1750_chip::{Bh1750Chip, Power};
-use weatherd::config::{Config, SensorConfig, EXAMPLE_TOML};
+use weatherd::config::{Config, ConfigError, SensorConfig, EXAMPLE_TOML};
 
 use weatherd::observation::Quantity;
 use weatherd::sensors::bh1750::{Bh1750, Settings};
@@ -148,6 +148,48 @@ fn light_only(chip: &Bh1750Chip) -> TestBackend {
 fn config(sensor_toml: &str) -> Config {
     let text = format!("[station]\nname = \"t\"\nlatitude = 0.0\nlongitude = 0.0\n{sensor_toml}");
     Config::from_toml(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every problem the config check finds with `sensor_toml`, by key path.
+fn problems(sensor_toml: &str) -> Vec<ConfigError> {
+    let text = format!("[station]\nname = \"t\"\nlatitude = 0.0\nlongitude = 0.0\n{sensor_toml}");
+    Config::from_toml_all(&text).err().unwrap_or_default()
+}
+
+fn paths(problems: &[ConfigError]) -> Vec<&str> {
+    problems.iter().map(|p| p.path.as_str()).collect()
+}
+
+#[test]
+fn its_address_and_conflicts_are_checked() {
+    assert!(problems("[sensors.light]\ntype = \"bh1750\"\n").is_empty());
+    let p = problems("[sensors.light]\ntype = \"bh1750\"\naddress = 0x77\n");
+    assert_eq!(paths(&p), ["sensors.light.address"]);
+    assert!(
+        p[0].message.contains("0x23") && p[0].message.contains("0x5c"),
+        "{}",
+        p[0].message
+    );
+    // Two on one address: the second is rejected (and so is its quantity).
+    let p = problems("[sensors.a]\ntype = \"bh1750\"\n[sensors.b]\ntype = \"bh1750\"\n");
+    assert_eq!(paths(&p), ["sensors.b.address", "sensors.b.quantity"]);
+    assert!(p[0]
+        .message
+        .contains("I2C address 0x23 on /dev/i2c-1 is already used by `sensors.a.address`"));
+    // At both addresses, each with its own quantity: fine.
+    assert!(problems(
+        "[sensors.a]\ntype = \"bh1750\"\n[sensors.b]\ntype = \"bh1750\"\naddress = 0x5c\nquantity = \"shade_illuminance_lux\"\n"
+    )
+    .is_empty());
+    // Its bus pins are taken like the BME280's.
+    let p =
+        problems("[sensors.l]\ntype = \"bh1750\"\n[sensors.r]\ntype = \"rain_gauge\"\npin = 2\n");
+    assert_eq!(paths(&p), ["sensors.r.pin"]);
+    assert!(
+        p[0].message.contains("I2C bus 1's SDA line"),
+        "{}",
+        p[0].message
+    );
 }
 
 #[test]

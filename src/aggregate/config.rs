@@ -72,9 +72,12 @@ impl AggregatorConfig {
                 .sensors
                 .values()
                 .flat_map(|s| {
-                    s.quantities().into_iter().filter_map(move |q| match &q {
-                        Quantity::Extra(name) => Some((name.clone(), s.aggregation(&q))),
-                        _ => None,
+                    // Only extras: a standard quantity's fold is its column's.
+                    s.quantities().into_iter().filter_map(move |q| {
+                        let Quantity::Extra(name) = &q else {
+                            return None;
+                        };
+                        Some((name.clone(), s.aggregation(&q)))
                     })
                 })
                 .collect(),

@@ -551,39 +551,6 @@ mod tests {
     }
 
     #[test]
-    fn bh1750_address_and_conflicts() {
-        assert!(problems_of("[sensors.light]\ntype = \"bh1750\"\n").is_empty());
-        let p = problems_of("[sensors.light]\ntype = \"bh1750\"\naddress = 0x77\n");
-        assert_eq!(paths(&p), ["sensors.light.address"]);
-        assert!(
-            p[0].message.contains("0x23") && p[0].message.contains("0x5c"),
-            "{}",
-            p[0].message
-        );
-        // Two on one address: the second is rejected (and so is its quantity).
-        let p = problems_of("[sensors.a]\ntype = \"bh1750\"\n[sensors.b]\ntype = \"bh1750\"\n");
-        assert_eq!(paths(&p), ["sensors.b.address", "sensors.b.quantity"]);
-        assert!(p[0]
-            .message
-            .contains("I2C address 0x23 on /dev/i2c-1 is already used by `sensors.a.address`"));
-        // At both addresses, each with its own quantity: fine.
-        assert!(problems_of(
-            "[sensors.a]\ntype = \"bh1750\"\n[sensors.b]\ntype = \"bh1750\"\naddress = 0x5c\nquantity = \"shade_illuminance_lux\"\n"
-        )
-        .is_empty());
-        // Its bus pins are taken like the BME280's.
-        let p = problems_of(
-            "[sensors.l]\ntype = \"bh1750\"\n[sensors.r]\ntype = \"rain_gauge\"\npin = 2\n",
-        );
-        assert_eq!(paths(&p), ["sensors.r.pin"]);
-        assert!(
-            p[0].message.contains("I2C bus 1's SDA line"),
-            "{}",
-            p[0].message
-        );
-    }
-
-    #[test]
     fn physical_pin_hint() {
         assert_eq!(physical_to_bcm(29), Some(5));
         assert_eq!(physical_to_bcm(31), Some(6));

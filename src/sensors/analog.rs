@@ -329,7 +329,7 @@ impl PolledSensor for Analog {
 /// - `aggregate = "vector"` (a `_deg` quantity): a second vane, the model's wind
 ///   direction;
 /// - `_v`: a 12 V battery on a solar charger, 12.5 V in the dark rising towards
-///   14.1 V in full sun (the model's daylight, as the BH1750 sees it);
+///   14.1 V in full sun (the model's daylight, as the light sensor sees it);
 /// - `_c`: the model's air temperature; `_pct`: its relative humidity;
 /// - anything else (e.g. an energy per sample): the model's daylight as a share of
 ///   the configured range (0 at night, the full range at 120 000 lx).

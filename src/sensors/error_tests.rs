@@ -49,7 +49,7 @@ fn one_of_each() -> Vec<SensorError> {
             detail: s("I2C bus error"),
         },
         SensorError::Crc {
-            sensor: s("SHT31 at 0x44 on /dev/i2c-1"),
+            sensor: s("HTU21D at 0x40 on /dev/i2c-1"),
             what: s("humidity"),
             received: 0x12,
             computed: 0x34,
@@ -71,7 +71,7 @@ fn one_of_each() -> Vec<SensorError> {
             fix: "check its 3.3 V supply; if it keeps doing this, replace the sensor",
         },
         SensorError::Saturated {
-            sensor: s("BH1750 at 0x23"),
+            sensor: s("TSL2591 at 0x29"),
             limit_lx: 54612.5,
         },
         SensorError::NoProbe {
@@ -119,14 +119,14 @@ fn every_sensor_error_names_the_fix() {
 #[test]
 fn sensor_texts_carry_the_details_an_operator_compares() {
     let crc = SensorError::Crc {
-        sensor: "SHT31 at 0x44 on /dev/i2c-1".into(),
+        sensor: "HTU21D at 0x40 on /dev/i2c-1".into(),
         what: "humidity".into(),
         received: 0x12,
         computed: 0x34,
     };
     assert_eq!(
         crc.to_string(),
-        "SHT31 at 0x44 on /dev/i2c-1: the humidity word failed its CRC check (received 0x12, \
+        "HTU21D at 0x40 on /dev/i2c-1: the humidity word failed its CRC check (received 0x12, \
          computed 0x34); the bus is noisy or too long, check the wiring and pull-ups"
     );
     let probe = SensorError::Probe {

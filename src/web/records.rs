@@ -488,7 +488,14 @@ pub fn build(
                     weight_of(c).and_then(|w| table.column(&w))
                 }
                 Statistic::VectorMean { speed } => table.column(speed),
-                _ => None,
+                // Not weighted by another column.
+                Statistic::Samples
+                | Statistic::Min
+                | Statistic::Max
+                | Statistic::Count
+                | Statistic::Derived
+                | Statistic::Sum
+                | Statistic::Last => None,
             })
             .collect();
         let dir_n = table
@@ -532,7 +539,15 @@ pub fn build(
                         let n = dir_n.and_then(|a| number(&row[a])).unwrap_or(1.0);
                         speed * n
                     }
-                    _ => weight_idx[i].and_then(|a| number(&row[a])).unwrap_or(1.0),
+                    Statistic::Samples
+                    | Statistic::Mean
+                    | Statistic::UnitVectorMean
+                    | Statistic::Min
+                    | Statistic::Max
+                    | Statistic::Count
+                    | Statistic::Derived
+                    | Statistic::Sum
+                    | Statistic::Last => weight_idx[i].and_then(|a| number(&row[a])).unwrap_or(1.0),
                 };
                 folds[i].add(*st, v, weight);
             }

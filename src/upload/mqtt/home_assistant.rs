@@ -391,17 +391,12 @@ mod tests {
         let cases = [
             ("illuminance_lux", "Illuminance", "lx", Some("illuminance")),
             (
-                "sht31_temperature_c",
-                "Sht31 temperature",
+                "box_temperature_c",
+                "Box temperature",
                 "°C",
                 Some("temperature"),
             ),
-            (
-                "sht31_humidity_pct",
-                "Sht31 humidity",
-                "%",
-                Some("humidity"),
-            ),
+            ("box_humidity_pct", "Box humidity", "%", Some("humidity")),
             ("soil_moisture_pct", "Soil moisture", "%", Some("moisture")),
             ("cloud_cover_pct", "Cloud cover", "%", None),
             (
@@ -460,7 +455,7 @@ mod tests {
         assert!(!present_fields(&[(1, lux(0))]).0.contains("illuminance_lux"));
         let mut faulted = lux(0);
         faulted.faults.push(crate::record::FaultCount {
-            sensor: "bh1750".into(),
+            sensor: "light".into(),
             quantity: Some(Quantity::from_name("illuminance_lux")),
             kind: FaultKind::ReadError,
             count: 12,

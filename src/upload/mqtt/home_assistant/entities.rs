@@ -198,7 +198,7 @@ fn extra_class(stem: &str, unit: &str) -> Option<&'static str> {
 }
 
 /// The entity of an extra quantity (a driver's name outside the standard record, e.g.
-/// the BH1750's `illuminance_lux`): unit and device class from its unit suffix, state
+/// a light sensor's `illuminance_lux`): unit and device class from its unit suffix, state
 /// class `measurement`, value = the record's mean. An unknown suffix becomes the unit
 /// as written, without a device class (HA takes any unit then).
 pub fn extra_sensor(name: &str) -> Sensor {
