@@ -127,6 +127,9 @@ fn a_version_1_database_upgrades_keeping_every_row_and_gains_the_daily_times() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
+    // An old database keeps its page size: changing it would rewrite the whole file.
+    let page: i64 = b.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(page, 4096);
     assert_eq!(columns(&a, "daily"), columns(&b, "daily"));
     let n = records().len();
     for (sql, want) in [

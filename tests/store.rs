@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use weatherd::query::{render, Format};
 use weatherd::record::ArchiveRecord;
-use weatherd::store::{Every, Store, StoreError, Table, Value, APPLICATION_ID, SCHEMA_VERSION};
+use weatherd::store::{
+    Every, Store, StoreError, Table, Value, APPLICATION_ID, NEW_DATABASE_PAGE_SIZE, SCHEMA_VERSION,
+};
 use weatherd::time::{parse_time, Timestamp};
 
 use support::db::temp_db;
@@ -54,6 +56,12 @@ fn new_database_is_marked_and_in_wal_mode() {
     assert_eq!(app, APPLICATION_ID);
     assert_eq!(version, SCHEMA_VERSION);
     assert_eq!(mode, "wal");
+    // Small pages, for less written per record (see NEW_DATABASE_PAGE_SIZE).
+    let page: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page, NEW_DATABASE_PAGE_SIZE);
+    assert_eq!(page, 1024);
     // Opening again is a no-op migration and keeps the data.
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     store
