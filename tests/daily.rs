@@ -197,3 +197,37 @@ fn the_time_of_an_extreme_is_the_start_of_the_first_record_reaching_it() {
     assert_eq!(cell(&day, 0, "illuminance_max_lux"), &Value::Real(900.5));
     assert_eq!(cell(&day, 0, "dew_point_min_c"), &Value::Real(0.0));
 }
+
+/// `query --every day` shows each whole day as the `daily_summary` view does (it
+/// formats the times of the extremes itself, not through SQLite's strftime): the
+/// same columns, in the same order, with the same values.
+#[test]
+fn a_daily_query_shows_the_daily_summary_view_as_sql_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let mut store = Store::open(&path, TZ).unwrap();
+    store.insert_batch(&records()).unwrap();
+    let day = store.query(None, None, Every::Day).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let view = rows(&conn, "SELECT * FROM daily_summary ORDER BY date");
+    let names = columns(&conn, "daily_summary");
+    assert_eq!(day.rows.len(), view.len());
+    assert_eq!(day.columns[..names.len()], names[..]);
+    let mut times = 0;
+    for (got, want) in day.rows.iter().zip(&view) {
+        for (i, name) in names.iter().enumerate() {
+            let want = match &want[i] {
+                Sql::Null => Value::Null,
+                Sql::Integer(n) => Value::Int(*n),
+                Sql::Real(x) => Value::Real(*x),
+                Sql::Text(t) => Value::Text(t.clone()),
+                Sql::Blob(_) => panic!("a blob in {name}"),
+            };
+            if name.ends_with("_time_utc") && want != Value::Null {
+                times += 1;
+            }
+            assert_eq!(got[i], want, "{name}");
+        }
+    }
+    assert!(times > 20, "the days have times of extremes: {times}");
+}

@@ -98,11 +98,13 @@ const MIGRATIONS: &[&str] = &[
 /// about the pages it dirties (the archive's newest leaf, the `start_ts` index's, the
 /// day's `daily` and `daily_extra` rows), times the page size, plus the 4 KiB file
 /// pages those frames straddle. Measured with `scripts/bench --only 3` (`--short`,
-/// 2026-11-30): 21.5 kB written per record with 4096-byte pages, 10.7 kB with 1024,
-/// 7.6 kB with 512. 1024 halves the wear while a record (~200 bytes) still fits five
-/// to a leaf, so the tree stays as shallow and range queries as fast (`--only 4`: same
-/// figures within the noise). Databases created before keep their page size.
-pub const NEW_DATABASE_PAGE_SIZE: i64 = 1024;
+/// 2026-11-30): 21.5 kB written per record with 4096-byte pages, 13.3 kB with 2048,
+/// 10.7 kB with 1024. Not 1024: a `daily` row (~254 bytes) is more than a 1 KiB page of
+/// a WITHOUT ROWID table keeps in place (231 bytes), so every day's row spills into an
+/// overflow page, which made the ten-year daily query 1.7 times slower and the file
+/// 17 % larger. At 2048 every row stays in place. Databases created before keep their
+/// page size (docs/benchmarks.md says how to convert one).
+pub const NEW_DATABASE_PAGE_SIZE: i64 = 2048;
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

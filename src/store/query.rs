@@ -384,11 +384,16 @@ impl Reader {
             || "9999-99-99".to_string(),
             |t| local_date(t.add_nanos(-1), self.db.tz),
         );
-        let mut stmt = self.db.conn.prepare_cached(
-            "SELECT * FROM daily_summary WHERE date >= ?1 AND date <= ?2 ORDER BY date",
-        )?;
+        let sql = format!(
+            "SELECT * FROM ({}) WHERE date >= ?1 AND date <= ?2 ORDER BY date",
+            self.daily_summary_select()?
+        );
+        let mut stmt = self.db.conn.prepare_cached(&sql)?;
         let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
         let width = columns.len();
+        // The view's times, selected as Unix seconds: formatted here as the view
+        // formats them (SQLite's strftime, ten a day, was most of a ten-year query).
+        let times: Vec<bool> = columns.iter().map(|c| c.ends_with("_time_utc")).collect();
         let mut table = Table {
             columns,
             rows: vec![],
@@ -397,7 +402,12 @@ impl Reader {
         while let Some(row) = rows.next()? {
             table.rows.push(
                 (0..width)
-                    .map(|i| row.get_ref(i).map(cell))
+                    .map(|i| {
+                        row.get_ref(i).map(|v| match (times[i], v) {
+                            (true, ValueRef::Integer(secs)) => Value::Text(utc_text(secs)),
+                            (_, v) => cell(v),
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
             );
         }
@@ -447,6 +457,45 @@ impl Reader {
         }
         self.add_day_extras(&mut table, &partial)?;
         Ok(table)
+    }
+
+    /// The `daily_summary` view's SELECT as this database defines it, with each time
+    /// of an extreme left as Unix seconds (`strftime('%Y-%m-%dT%H:%M:%SZ', x,
+    /// 'unixepoch')` → `x`) for [`utc_text`] to format.
+    fn daily_summary_select(&self) -> Result<String, StoreError> {
+        const STRFTIME: &str = "strftime('%Y-%m-%dT%H:%M:%SZ', ";
+        const UNIXEPOCH: &str = ", 'unixepoch')";
+        let view: String = self.db.conn.query_row(
+            "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = 'daily_summary'",
+            [],
+            |row| row.get(0),
+        )?;
+        let select = view
+            .split_once(" AS")
+            .map(|(_, s)| s.trim())
+            .filter(|s| s.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select")))
+            .ok_or_else(|| {
+                self.db
+                    .corrupt(format!("the daily_summary view is not a SELECT: {view}"))
+            })?;
+        let mut out = String::with_capacity(select.len());
+        let mut rest = select;
+        while let Some(at) = rest.find(STRFTIME) {
+            out.push_str(&rest[..at]);
+            let arg = &rest[at + STRFTIME.len()..];
+            match arg.find(UNIXEPOCH) {
+                Some(end) => {
+                    out.push_str(&arg[..end]);
+                    rest = &arg[end + UNIXEPOCH.len()..];
+                }
+                None => {
+                    out.push_str(&rest[at..at + STRFTIME.len()]);
+                    rest = arg;
+                }
+            }
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 
     /// The quantities of `daily_extra` (extra drivers' and computed ones such as the
