@@ -135,14 +135,15 @@ pub fn add_local_columns(table: &mut Table, tz: chrono_tz::Tz) {
     for row in &mut table.rows {
         for (i, _) in &utc {
             let local = match &row[*i] {
-                Value::Text(t) => {
-                    chrono::DateTime::parse_from_rfc3339(t).map_or(Value::Null, |t| {
-                        Value::Text(crate::time::local_rfc3339(
-                            crate::time::Timestamp::from_chrono(t.with_timezone(&chrono::Utc)),
-                            tz,
-                        ))
+                Value::Text(t) => crate::time::parse_utc_text(t)
+                    .or_else(|| {
+                        chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| {
+                            crate::time::Timestamp::from_chrono(t.with_timezone(&chrono::Utc))
+                        })
                     })
-                }
+                    .map_or(Value::Null, |t| {
+                        Value::Text(crate::time::local_rfc3339(t, tz))
+                    }),
                 _ => Value::Null,
             };
             row.push(local);

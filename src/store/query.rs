@@ -7,7 +7,7 @@ use super::row::{read_record, Columns, VALUE_COLUMNS};
 use super::{ceil_secs, daily::local_date, Db, Reader, StoreError};
 use crate::observation::Quantity;
 use crate::record::ExtraStat;
-use crate::time::Timestamp;
+use crate::time::{utc_text, Timestamp};
 use rusqlite::params;
 use rusqlite::types::ValueRef;
 use rusqlite::OptionalExtension;
@@ -563,43 +563,6 @@ fn extra_cells(st: &DayStat) -> [Value; 4] {
     ]
 }
 
-/// `2026-01-01T00:00:00Z` for Unix seconds, as `Timestamp::rfc3339` writes it, but
-/// without a format-string interpreter: the raw query writes two per row.
-fn utc_text(secs: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-    let (days, tod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    if !(0..=9999).contains(&year) {
-        return Timestamp::from_secs(secs).rfc3339();
-    }
-    let (h, m, s) = (tod / 3600, tod / 60 % 60, tod % 60);
-    let mut out = String::with_capacity(20);
-    for (v, width, sep) in [
-        (year, 4, '-'),
-        (month, 2, '-'),
-        (day, 2, 'T'),
-        (h, 2, ':'),
-        (m, 2, ':'),
-        (s, 2, 'Z'),
-    ] {
-        let mut div = 10i64.pow(width - 1);
-        while div > 0 {
-            out.push(char::from(b'0' + (v / div % 10) as u8));
-            div /= 10;
-        }
-        out.push(sep);
-    }
-    out
-}
-
 fn bounds(from: Option<Timestamp>, to: Option<Timestamp>) -> (i64, i64) {
     (
         from.map_or(i64::MIN, ceil_secs),
@@ -637,20 +600,5 @@ mod tests {
             "soil_temperature_max_c"
         );
         assert_eq!(n_name("soil_temperature_c"), "soil_temperature_n");
-    }
-
-    #[test]
-    fn utc_text_matches_chrono() {
-        let mut secs = -86_400 * 366;
-        while secs < 4_102_444_800 {
-            assert_eq!(
-                utc_text(secs),
-                Timestamp::from_secs(secs).rfc3339(),
-                "{secs}"
-            );
-            secs += 86_399 * 7 + 3_601;
-        }
-        assert_eq!(utc_text(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(utc_text(1_767_225_599), "2025-12-31T23:59:59Z");
     }
 }
