@@ -23,6 +23,8 @@ pub mod aggregate;
 pub mod cli;
 pub mod clock;
 pub mod config;
+#[cfg(test)]
+mod error_test_kit;
 pub mod hw;
 pub mod meteo;
 pub mod observation;

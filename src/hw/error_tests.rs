@@ -97,16 +97,8 @@ fn one_of_each() -> Vec<HwError> {
 #[test]
 fn every_hardware_error_names_the_device_and_the_fix() {
     let all = one_of_each();
-    // One of each: distinct discriminants, as many as the match in `fix_of` names.
-    let kinds: std::collections::HashSet<_> = all.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), all.len(), "a variant is listed twice");
-    assert_eq!(all.len(), 16, "a variant is missing from one_of_each");
-    for e in &all {
-        let text = e.to_string();
-        assert!(
-            text.contains(fix_of(e)),
-            "{e:?} does not say the fix: {text}"
-        );
+    let texts = crate::error_test_kit::messages_with_their_fix(&all, 16, fix_of);
+    for (e, text) in all.iter().zip(texts) {
         // Names what it is about: a device, pin, id or the clock.
         assert!(
             ["/dev/", "/sys/", "GPIO", "28-", "../x", "clock_gettime"]
