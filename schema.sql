@@ -1,4 +1,4 @@
--- weatherd database schema, version 3.
+-- weatherd database schema, version 5.
 --
 -- This file is the documentation of the database as much as its definition: weatherd
 -- embeds it and runs it once to create a new database, and you can read the database
@@ -34,7 +34,7 @@
 -- write into a database that belongs to another program, and `file` can tell.
 PRAGMA application_id = 1465141330;
 -- The schema version of this file. weatherd sets it too, after creating the tables.
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 
 -- One row per archive interval (normally one minute), written once and never changed.
 --
@@ -47,9 +47,15 @@ PRAGMA user_version = 4;
 --
 -- A record covers [start_ts, end_ts). Records never overlap, and they are stored in
 -- time order, so ordering by id and ordering by start_ts give the same result.
+--
+-- Since schema version 5 `start_ts` has no index of its own (weatherd refuses a record
+-- that overlaps the newest, so start times stay unique): an index is a second B-tree,
+-- and its newest page was written to the SD card with every record. In your own
+-- queries, a condition on `id` is instant, one on `start_ts` reads the whole table
+-- (about a second for ten years of one-minute records on a Raspberry Pi 4).
 CREATE TABLE archive (
     id                        INTEGER PRIMARY KEY,
-    start_ts                  INTEGER NOT NULL UNIQUE,
+    start_ts                  INTEGER NOT NULL,
     end_ts                    INTEGER NOT NULL,
     -- Sample ticks aggregated into this record (fewer than usual when weatherd started
     -- or stopped during the interval).
@@ -164,8 +170,17 @@ CREATE TABLE fault (
 );
 CREATE INDEX fault_by_archive ON fault (archive_id);
 
--- One row per station-local calendar day, kept up to date by weatherd in the same
--- transaction as each record, so summaries over years of records are instant.
+-- One row per station-local calendar day, so summaries over years of records are
+-- instant. Since schema version 5 weatherd folds the records into it hourly, at local
+-- midnight and when it stops or starts (not with every record: that rewrote today's
+-- row on the SD card once a minute), so while the station runs today's row can be up
+-- to an hour behind; `state.daily_through_id` is the newest record in it.
+-- `weatherd query --every day` and the web page always include the newest records.
+--
+-- This table and `daily_extra` are ordinary tables, not WITHOUT ROWID: a row of ~250
+-- bytes is more than a 512-byte page of a WITHOUT ROWID table keeps in place, and
+-- would spill into an overflow page. (Databases created before schema version 5 have
+-- them WITHOUT ROWID, on larger pages; the same SQL works on both.)
 --
 -- A record belongs to the local date (in the station's time zone, from weatherd.toml)
 -- of its start: rain "since local midnight" is the sum of the records that started
@@ -175,7 +190,7 @@ CREATE INDEX fault_by_archive ON fault (archive_id);
 -- daily mean is the mean of all valid samples of the day. The `daily_summary` view
 -- below does the division for you.
 CREATE TABLE daily (
-    date                      TEXT    PRIMARY KEY,  -- YYYY-MM-DD, station-local
+    date                      TEXT    NOT NULL PRIMARY KEY,  -- YYYY-MM-DD, station-local
     records                   INTEGER NOT NULL,
 
     temperature_sum_c         REAL,
@@ -228,10 +243,10 @@ CREATE TABLE daily (
     -- The day's highest rain rate and when.
     rain_rate_mm_per_h        REAL,
     rain_rate_ts              INTEGER
-) WITHOUT ROWID;
+);
 
 -- Since schema version 2: every quantity the `daily` table has no columns for, per
--- station-local day, kept up to date in the same transaction as each record: the
+-- station-local day, folded in with `daily` (see there): the
 -- quantities of extra drivers (`illuminance_lux`, as in archive_extra) and the
 -- archive's computed columns (`dew_point_c`, `sea_level_pressure_hpa`, ...).
 -- Each is folded by its `kind` (as in archive_extra; computed columns are 'mean'):
@@ -265,16 +280,18 @@ CREATE TABLE daily_extra (
     last        REAL,
     last_ts     INTEGER,
     PRIMARY KEY (date, quantity)
-) WITHOUT ROWID;
+);
 
 -- Small pieces of state weatherd keeps between runs, e.g.
 --   last_rain_tip_ns  time of the last rain-bucket tip (Unix nanoseconds), so that
 --                     the first rain rate after a restart is computed correctly;
---   time_zone         the time zone the `daily` table was computed in.
+--   time_zone         the time zone the `daily` table was computed in;
+--   daily_through_id  the newest record folded into `daily` and `daily_extra`.
 CREATE TABLE state (
     key    TEXT PRIMARY KEY,
     value
 ) WITHOUT ROWID;
+INSERT INTO state (key, value) VALUES ('daily_through_id', 0);
 
 -- The archive with readable UTC times. Start here.
 CREATE VIEW records AS

@@ -235,7 +235,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         && Store::open_read_only(&path)
             .and_then(|s| s.record_count())
             .map(|n| n == expected)
-            .unwrap_or(false);
+            .unwrap_or(false)
+        && made_by_this_build(&path);
     if !reuse {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -329,4 +330,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("query_month_csv_cpu_ms", ms(d.cpu), "ms");
     report("query_month_csv_mb", out.len() as f64 / 1e6, "MB");
     Ok(())
+}
+
+/// Whether the cached database has the tables and page size a new one gets from this
+/// build (the schema version alone does not say: new databases may change both).
+fn made_by_this_build(path: &std::path::Path) -> bool {
+    let shape = |conn: &rusqlite::Connection| -> rusqlite::Result<(i64, String)> {
+        Ok((
+            conn.query_row("PRAGMA page_size", [], |r| r.get(0))?,
+            conn.query_row(
+                "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)",
+                [],
+                |r| r.get(0),
+            )?,
+        ))
+    };
+    let fresh = rusqlite::Connection::open_in_memory().and_then(|c| {
+        c.pragma_update(None, "page_size", weatherd::store::NEW_DATABASE_PAGE_SIZE)?;
+        c.execute_batch(weatherd::store::SCHEMA_SQL)?;
+        shape(&c)
+    });
+    let cached =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| shape(&c));
+    matches!((fresh, cached), (Ok(a), Ok(b)) if a == b)
 }

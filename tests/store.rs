@@ -61,7 +61,7 @@ fn new_database_is_marked_and_in_wal_mode() {
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .unwrap();
     assert_eq!(page, NEW_DATABASE_PAGE_SIZE);
-    assert_eq!(page, 2048);
+    assert_eq!(page, 512);
     // Opening again is a no-op migration and keeps the data.
     let mut store = Store::open(&path, chrono_tz::UTC).unwrap();
     store

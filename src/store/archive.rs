@@ -1,7 +1,7 @@
 //! Writing records: one transaction per record (or per imported batch) with its row,
-//! extras, faults, daily summary and the rain gauge's last tip.
+//! extras, faults and the rain gauge's last tip (and hourly the daily summaries).
 
-use super::daily::upsert_daily;
+use super::fold::closes_a_fold;
 use super::row::{record_values, VALUE_COLUMNS};
 use super::{finite, Db, Reader, Store, StoreError};
 use crate::record::{ArchiveRecord, Resume};
@@ -27,8 +27,8 @@ pub(super) fn insert_archive_sql() -> &'static str {
 }
 
 impl Store {
-    /// Writes one record (row, extras, faults, daily summary, rain state) in one
-    /// transaction and returns its id.
+    /// Writes one record (row, extras, faults, rain state; the daily summaries when it
+    /// ends an hour, see `fold`) in one transaction and returns its id.
     pub fn insert(&mut self, rec: &ArchiveRecord) -> Result<i64, StoreError> {
         Ok(self
             .insert_batch(std::slice::from_ref(rec))?
@@ -45,14 +45,14 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut last_end: Option<Timestamp> = tx
-            .prepare_cached("SELECT end_ts FROM archive ORDER BY start_ts DESC LIMIT 1")?
+            .prepare_cached("SELECT end_ts FROM archive ORDER BY id DESC LIMIT 1")?
             .query_row([], |row| row.get(0))
             .optional()?;
         let mut rain_tip = self.last_rain_tip;
         let mut ids = Vec::with_capacity(recs.len());
         for rec in recs {
             check_record(rec, last_end)?;
-            let id = insert_one(&tx, self.reader.db.tz, rec)?;
+            let id = insert_one(&tx, rec)?;
             if rec.last_rain_tip != rain_tip {
                 rain_tip = rec.last_rain_tip;
                 write_rain_tip(&tx, rain_tip)?;
@@ -60,8 +60,17 @@ impl Store {
             last_end = Some(rec.end);
             ids.push(id);
         }
+        // A batch (an import) is folded at once; a single record when it ends an hour
+        // or a day (see `fold`).
+        let tz = self.reader.db.tz;
+        let through = match recs {
+            [] => self.daily_through,
+            [one] if !closes_a_fold(one, tz) => self.daily_through,
+            _ => Store::fold_into_daily(&tx, tz, self.daily_through)?,
+        };
         tx.commit()?;
         self.last_rain_tip = rain_tip;
+        self.daily_through = through;
         Ok(ids)
     }
 }
@@ -72,7 +81,7 @@ impl Reader {
         let last_end: Option<Timestamp> = self
             .db
             .conn
-            .prepare_cached("SELECT end_ts FROM archive ORDER BY start_ts DESC LIMIT 1")?
+            .prepare_cached("SELECT end_ts FROM archive ORDER BY id DESC LIMIT 1")?
             .query_row([], |row| row.get(0))
             .optional()?;
         Ok(Resume {
@@ -117,11 +126,7 @@ fn check_record(rec: &ArchiveRecord, last_end: Option<Timestamp>) -> Result<(), 
     Ok(())
 }
 
-fn insert_one(
-    conn: &Connection,
-    tz: chrono_tz::Tz,
-    rec: &ArchiveRecord,
-) -> Result<i64, StoreError> {
+fn insert_one(conn: &Connection, rec: &ArchiveRecord) -> Result<i64, StoreError> {
     let mut values = record_values(rec);
     values.insert(0, SqlValue::Integer(rec.end.secs()));
     values.insert(0, SqlValue::Integer(rec.start.secs()));
@@ -163,7 +168,6 @@ fn insert_one(
             ])?;
         }
     }
-    upsert_daily(conn, tz, rec)?;
     Ok(id)
 }
 
@@ -177,4 +181,15 @@ fn write_rain_tip(conn: &Connection, tip: Option<Timestamp>) -> rusqlite::Result
             .execute([STATE_LAST_RAIN_TIP])?,
     };
     Ok(())
+}
+
+impl Drop for Store {
+    /// A station that stops leaves every record folded into the daily tables, so
+    /// `sqlite3` users see complete days. Best effort: what is left (a full disk, a
+    /// lock) is folded when the station starts again, and readers fold it meanwhile.
+    fn drop(&mut self) {
+        if let Err(e) = self.catch_up_daily() {
+            tracing::warn!(path = %self.reader.db.path.display(), error = %e, "daily summaries not folded at close; they will be at the next start");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! written, recomputed when the station's time zone changes, and computed from the
 //! records for a day a query's bounds cut.
 
+use super::fold::{Target, STATE_DAILY_THROUGH};
 use super::hourly::HourAcc;
 use super::query::Value;
 use super::row::{read_record, real, weighted, VALUE_COLUMNS};
@@ -109,9 +110,9 @@ fn kept_mean_of(count: &Column) -> Option<&'static Column> {
 /// only when the new record beats the kept extreme strictly (the first record that
 /// reached it keeps it); SQLite evaluates every `SET` expression on the old row, so
 /// the comparison sees the old extreme.
-pub(super) fn upsert_daily_sql() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
+pub(super) fn upsert_daily_sql(target: Target) -> &'static str {
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    target.cached(&SQL, |target| {
         let mut cols = vec!["date".to_string(), "records".to_string()];
         let mut sets = vec!["records = records + 1".to_string()];
         let keep = |op: &str, c: &str| {
@@ -146,7 +147,8 @@ pub(super) fn upsert_daily_sql() -> &'static str {
         let mut params = vec!["?1".to_string(), "1".to_string()];
         params.extend((2..cols.len()).map(|i| format!("?{i}")));
         format!(
-            "INSERT INTO daily ({}) VALUES ({}) ON CONFLICT (date) DO UPDATE SET {}",
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (date) DO UPDATE SET {}",
+            target.daily(),
             cols.join(", "),
             params.join(", "),
             sets.join(", ")
@@ -182,6 +184,7 @@ pub fn local_date(t: Timestamp, tz: chrono_tz::Tz) -> String {
 
 pub(super) fn upsert_daily(
     conn: &Connection,
+    target: Target,
     tz: chrono_tz::Tz,
     r: &ArchiveRecord,
 ) -> rusqlite::Result<()> {
@@ -211,9 +214,9 @@ pub(super) fn upsert_daily(
             Merge::Weight => SqlValue::Real(wind_vector(c, r).2),
         });
     }
-    conn.prepare_cached(upsert_daily_sql())?
+    conn.prepare_cached(upsert_daily_sql(target))?
         .execute(rusqlite::params_from_iter(v))?;
-    super::daily_extra::upsert(conn, &date, r)?;
+    super::daily_extra::upsert(conn, target, &date, r)?;
     Ok(())
 }
 
@@ -243,10 +246,11 @@ impl Reader {
     /// Rain since local midnight of the station-local day containing `at` (from the
     /// daily summary); `None` when the gauge gave no data that day.
     pub fn daily_rain_mm(&self, at: Timestamp) -> Result<Option<f64>, StoreError> {
+        let daily = self.db.daily_sources()?.daily;
         Ok(self
             .db
             .conn
-            .prepare_cached("SELECT rain_mm FROM daily WHERE date = ?1")?
+            .prepare_cached(&format!("SELECT rain_mm FROM {daily} WHERE date = ?1"))?
             .query_row([local_date(at, self.db.tz)], |row| row.get(0))
             .optional()?
             .flatten())
@@ -262,11 +266,11 @@ impl Reader {
         hi: i64,
     ) -> Result<Option<Vec<Value>>, StoreError> {
         let sql = format!(
-            "SELECT start_ts, end_ts, {} FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
+            "SELECT start_ts, end_ts, {} FROM archive WHERE id >= ?1 AND id < ?2 ORDER BY id",
             VALUE_COLUMNS.join(", ")
         );
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![lo, hi])?;
+        let mut rows = stmt.query(self.db.id_range(lo, hi)?)?;
         // A cut day folds its records as an hour does; the daily summary's columns are
         // a subset of an hour's (means, extremes, gust, rain).
         let mut acc = HourAcc::default();
@@ -349,18 +353,11 @@ impl Store {
         }
         tx.execute("DELETE FROM daily", [])?;
         tx.execute("DELETE FROM daily_extra", [])?;
-        {
-            let sql = format!(
-                "SELECT start_ts, end_ts, {} FROM archive ORDER BY start_ts",
-                VALUE_COLUMNS.join(", ")
-            );
-            let mut stmt = tx.prepare(&sql)?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                upsert_daily(&tx, self.reader.db.tz, &read_record(row)?)?;
-            }
-        }
-        super::daily_extra::refill_extras(&tx, self.reader.db.tz)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO state (key, value) VALUES (?1, 0)",
+            [STATE_DAILY_THROUGH],
+        )?;
+        Store::fold_into_daily(&tx, self.reader.db.tz, 0)?;
         tx.execute(
             "INSERT OR REPLACE INTO state (key, value) VALUES (?1, ?2)",
             params![STATE_TIME_ZONE, self.reader.db.tz.name()],
@@ -378,7 +375,7 @@ mod tests {
 
     #[test]
     fn daily_upsert_names_every_column_once() {
-        let sql = upsert_daily_sql();
+        let sql = upsert_daily_sql(Target::Stored);
         let cols = sql.split('(').nth(1).unwrap().split(')').next().unwrap();
         let cols: Vec<&str> = cols.split(", ").collect();
         let values = sql

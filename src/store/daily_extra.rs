@@ -5,6 +5,7 @@
 //!
 //! It also hands out the daily rows themselves, typed, for the climate reports.
 
+use super::fold::Target;
 use super::row::{real, weighted, Columns};
 use super::{finite, Reader, StoreError};
 use crate::meteo::VectorSum;
@@ -13,6 +14,7 @@ use crate::record::{Access, ArchiveRecord, ExtraStat, Statistic, COLUMNS};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// One day (or hour) of one quantity from `daily_extra`, folded by its `kind`.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -59,7 +61,8 @@ fn extra_columns() -> impl Iterator<Item = &'static crate::record::Column> {
     })
 }
 
-const UPSERT: &str = "INSERT INTO daily_extra \
+/// The upsert into `{table}`: one value of one quantity into its day's row.
+const UPSERT: &str = "INSERT INTO {table} \
      (date, quantity, kind, mean_sum, n, min, min_ts, max, max_ts, total, east_sum, north_sum, \
       last, last_ts) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?11, ?12, ?7) \
@@ -173,9 +176,21 @@ fn computed(v: Option<f64>, samples: u32) -> ExtraStat {
     }
 }
 
-/// Folds one record into its day's `daily_extra` rows (in the record's transaction).
-pub(super) fn upsert(conn: &Connection, date: &str, r: &ArchiveRecord) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(UPSERT)?;
+fn upsert_sql(target: Target) -> &'static str {
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    target.cached(&SQL, |target| {
+        UPSERT.replace("{table}", target.daily_extra())
+    })
+}
+
+/// Folds one record's computed columns and extras into its day's `daily_extra` rows.
+pub(super) fn upsert(
+    conn: &Connection,
+    target: Target,
+    date: &str,
+    r: &ArchiveRecord,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(upsert_sql(target))?;
     let at = r.start.secs();
     for c in extra_columns() {
         put(&mut stmt, date, at, c.name, &computed(c.real(r), r.samples))?;
@@ -186,20 +201,25 @@ pub(super) fn upsert(conn: &Connection, date: &str, r: &ArchiveRecord) -> rusqli
     Ok(())
 }
 
-/// Folds every stored extra (`archive_extra`) into `daily_extra`, in record order
-/// as they were written: the second half of recomputing the daily tables (the
+/// Folds the stored extras (`archive_extra`) of the records after id `after` into
+/// `target`, in record order as they were written: the second half of a fold (the
 /// first, `upsert` per record read back, sees no extras).
-pub(super) fn refill_extras(conn: &Connection, tz: chrono_tz::Tz) -> rusqlite::Result<()> {
+pub(super) fn fold_extras(
+    conn: &Connection,
+    target: Target,
+    tz: chrono_tz::Tz,
+    after: i64,
+) -> rusqlite::Result<()> {
     // Quantities of one record go to different rows, so their order among
     // themselves does not matter; the records' order does (sums, first extremes).
-    let mut rows_stmt = conn.prepare(
+    let mut rows_stmt = conn.prepare_cached(
         "SELECT a.start_ts AS start_ts, e.quantity AS quantity, e.kind AS kind, \
                 e.value AS value, e.min AS min, e.max AS max, e.n AS n \
-         FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
-         ORDER BY a.start_ts, e.quantity",
+         FROM archive_extra e JOIN archive a ON a.id = e.archive_id \
+         WHERE e.archive_id > ?1 ORDER BY e.archive_id, e.quantity",
     )?;
-    let mut stmt = conn.prepare_cached(UPSERT)?;
-    let mut rows = rows_stmt.query([])?;
+    let mut stmt = conn.prepare_cached(upsert_sql(target))?;
+    let mut rows = rows_stmt.query([after])?;
     let (mut last, mut date) = (i64::MIN, String::new());
     while let Some(row) = rows.next()? {
         let mut cols = Columns::new(row);
@@ -219,10 +239,10 @@ impl Reader {
     /// `daily` rows for the station-local dates `first..=last` (`YYYY-MM-DD`), in
     /// date order.
     pub fn daily_rows(&self, first: &str, last: &str) -> Result<Vec<DailyRow>, StoreError> {
-        let mut stmt = self
-            .db
-            .conn
-            .prepare_cached("SELECT * FROM daily WHERE date >= ?1 AND date <= ?2 ORDER BY date")?;
+        let daily = self.db.daily_sources()?.daily;
+        let mut stmt = self.db.conn.prepare_cached(&format!(
+            "SELECT * FROM {daily} WHERE date >= ?1 AND date <= ?2 ORDER BY date"
+        ))?;
         let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
         let mut rows = stmt.query(params![first, last])?;
         let mut out = Vec::new();
@@ -253,11 +273,12 @@ impl Reader {
         first: &str,
         last: &str,
     ) -> Result<Vec<(String, String, DayStat)>, StoreError> {
-        let mut stmt = self.db.conn.prepare_cached(
+        let daily_extra = self.db.daily_sources()?.daily_extra;
+        let mut stmt = self.db.conn.prepare_cached(&format!(
             "SELECT date, quantity, kind, mean_sum, n, min, min_ts, max, max_ts, total, \
-                    east_sum, north_sum, last FROM daily_extra \
-             WHERE date >= ?1 AND date <= ?2 ORDER BY date, quantity",
-        )?;
+                    east_sum, north_sum, last FROM {daily_extra} \
+             WHERE date >= ?1 AND date <= ?2 ORDER BY date, quantity"
+        ))?;
         let rows = stmt.query_map(params![first, last], |row| {
             let mut cols = Columns::new(row);
             let (date, quantity) = (cols.get("date")?, cols.get("quantity")?);
@@ -378,11 +399,12 @@ impl Reader {
         let tz = self.db.tz;
         let mut folds: BTreeMap<String, ExtraFold> = BTreeMap::new();
         let sql = format!(
-            "SELECT start_ts, end_ts, {} FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
+            "SELECT start_ts, end_ts, {} FROM archive WHERE id >= ?1 AND id < ?2 ORDER BY id",
             VALUE_COLUMNS.join(", ")
         );
+        let ids = self.db.id_range(lo, hi)?;
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![lo, hi])?;
+        let mut rows = stmt.query(ids)?;
         while let Some(row) = rows.next()? {
             let r = read_record(row)?;
             if super::local_date(r.start, tz) != date {
@@ -402,10 +424,10 @@ impl Reader {
         let mut stmt = self.db.conn.prepare_cached(
             "SELECT a.start_ts AS start_ts, e.quantity AS quantity, e.kind AS kind, \
                     e.value AS value, e.min AS min, e.max AS max, e.n AS n \
-             FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
-             WHERE a.start_ts >= ?1 AND a.start_ts < ?2 ORDER BY a.start_ts",
+             FROM archive_extra e JOIN archive a ON a.id = e.archive_id \
+             WHERE e.archive_id >= ?1 AND e.archive_id < ?2 ORDER BY e.archive_id",
         )?;
-        let mut rows = stmt.query(params![lo, hi])?;
+        let mut rows = stmt.query(ids)?;
         while let Some(row) = rows.next()? {
             let mut cols = Columns::new(row);
             let start: i64 = cols.get("start_ts")?;

@@ -14,10 +14,19 @@
 //! within 30 s anyway. Simulated replays at `--speed max` switch to
 //! `synchronous=NORMAL` ([`Durability::Fast`]): the log is then synced only at
 //! checkpoints, still never corrupt, and the data can be replayed from its seed.
-//! Checkpoints run at SQLite's default cadence (the log reaches 1000 pages, a few
-//! hours of records at one a minute), which writes each hot page (the newest archive
-//! and index leaves, today's summary) to the main file once per checkpoint rather than
-//! once per record.
+//! Checkpoints run at SQLite's default cadence (the log reaches 1000 pages, hours of
+//! records at one a minute), which writes each hot page (the newest archive leaf, the
+//! day's summary rows) to the main file once per checkpoint rather than once per
+//! record.
+//!
+//! # SD wear
+//!
+//! A commit costs the pages it changed, appended to the log, and the kernel writes
+//! whole 4 KiB file pages. So a record's commit changes as few pages as possible: the
+//! archive's newest leaf (and, as it fills, a new leaf with its parent and the file
+//! header), small pages ([`NEW_DATABASE_PAGE_SIZE`]), no index on `start_ts` (see
+//! `migrate`), and the daily tables folded in hourly rather than with every record
+//! (see `fold`). docs/benchmarks.md has the measurements.
 //!
 //! # Concurrent readers
 //!
@@ -30,7 +39,9 @@
 //! # Rooms
 //!
 //! - `mod.rs` (here): the handles, opening, identifying and migrating the file, pragmas.
-//! - `archive`: writing records. `daily`: the daily summaries. `outbox`: upload cursors,
+//! - `archive`: writing records. `daily`: the daily summaries. `fold`: when records
+//!   reach them, and what readers see meanwhile. `migrate`: migration steps written in
+//!   code. `outbox`: upload cursors,
 //!   batches in flight and destination states. `query`: reading tables back.
 //!   `row`: the archive's value columns and how a record maps to them. `hourly`: the
 //!   hourly accumulators. `report`: the store report file next to the database.
@@ -49,14 +60,16 @@
 //!   database already at this build's schema, which the station's `Store` made so).
 
 use crate::time::{Timestamp, NANOS_PER_SEC};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod archive;
 mod daily;
 mod daily_extra;
+mod fold;
 mod hourly;
+mod migrate;
 mod outbox;
 mod query;
 mod rain_windows;
@@ -80,31 +93,52 @@ pub const APPLICATION_ID: i32 = 0x5754_4852;
 /// edits an old one: databases in the field were created by it). Step 0 is
 /// `schema.sql`, which always describes the NEWEST schema: a new database is created
 /// by it alone, at [`SCHEMA_VERSION`]; the later steps only upgrade older files.
-const MIGRATIONS: &[&str] = &[
-    SCHEMA_SQL,
+const MIGRATIONS: &[Step] = &[
+    Step::sql(SCHEMA_SQL),
     // 1 → 2: times of the daily extremes, `daily_extra` (refilled on open).
-    include_str!("v2_daily_times.sql"),
+    Step::sql(include_str!("v2_daily_times.sql")),
     // 2 → 3: derived values (altimeter, heat index, wind chill, apparent temperature)
     // and the `spike` fault kind.
-    include_str!("v3_derived_and_spike.sql"),
+    Step::sql(include_str!("v3_derived_and_spike.sql")),
     // 3 → 4: how each extra quantity folds (`kind`), and its value whatever the kind.
-    include_str!("v4_extra_kinds.sql"),
+    Step::sql(include_str!("v4_extra_kinds.sql")),
+    // 4 → 5: fewer pages per record: the daily tables folded hourly, and `archive`
+    // rebuilt without the `start_ts` index.
+    Step {
+        sql: include_str!("v5_fewer_pages_per_record.sql"),
+        then: Some(migrate::archive_without_start_index),
+    },
 ];
 
-/// The page size of a database weatherd creates, in bytes (SQLite's default: 4096).
+/// One migration step: its SQL, then, where SQL cannot say it from what the file
+/// holds, code (in the same transaction).
+struct Step {
+    sql: &'static str,
+    then: Option<fn(&rusqlite::Connection) -> rusqlite::Result<()>>,
+}
+
+impl Step {
+    const fn sql(sql: &'static str) -> Step {
+        Step { sql, then: None }
+    }
+}
+
+/// The page size of a database weatherd creates, in bytes (SQLite's default: 4096;
+/// 512 is its smallest).
 ///
 /// SD wear: with `synchronous=FULL` every commit appends each page it changed to the
-/// write-ahead log as one frame (page + 24 bytes) and syncs it, so a record costs
-/// about the pages it dirties (the archive's newest leaf, the `start_ts` index's, the
-/// day's `daily` and `daily_extra` rows), times the page size, plus the 4 KiB file
-/// pages those frames straddle. Measured with `scripts/bench --only 3` (`--short`,
-/// 2026-11-30): 21.5 kB written per record with 4096-byte pages, 13.3 kB with 2048,
-/// 10.7 kB with 1024. Not 1024: a `daily` row (~254 bytes) is more than a 1 KiB page of
-/// a WITHOUT ROWID table keeps in place (231 bytes), so every day's row spills into an
-/// overflow page, which made the ten-year daily query 1.7 times slower and the file
-/// 17 % larger. At 2048 every row stays in place. Databases created before keep their
-/// page size (docs/benchmarks.md says how to convert one).
-pub const NEW_DATABASE_PAGE_SIZE: i64 = 2048;
+/// write-ahead log as one frame (page + 24 bytes) and syncs it, and the kernel writes
+/// the log in 4 KiB file pages: a commit costs the file pages its frames touch (the one
+/// the last commit ended in, again, and those after). A record changes the archive's
+/// newest leaf, and when that is full a new leaf, its parent and the file header; a
+/// leaf of 512 bytes holds two one-minute records. Measured with `scripts/bench --only
+/// 3` (one simulated day, three runs, 2026-11-30, after the daily tables left the
+/// record's commit and `start_ts` its index): 5.66 kB written per record with 512-byte
+/// pages, 6.13 kB with 1024, 6.8 kB with 2048 (`--short`). Queries read more, smaller
+/// pages (the ten-year database is 7 % larger); the daily tables are ordinary tables
+/// so their rows stay whole on a 512-byte page (schema.sql). Databases created before
+/// keep their page size (docs/benchmarks.md says how to convert one).
+pub const NEW_DATABASE_PAGE_SIZE: i64 = 512;
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -216,6 +250,9 @@ struct Db {
     /// The station time zone the daily summaries are computed in.
     tz: chrono_tz::Tz,
     path: PathBuf,
+    /// The open days' temporary rows (see `fold`), and for which `(daily_through_id,
+    /// newest id)` and first open date they were built.
+    tail: std::cell::RefCell<Option<((i64, i64), String)>>,
 }
 
 impl Db {
@@ -244,6 +281,7 @@ impl Db {
         let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(|e| open_error(path, e))?;
         conn.busy_timeout(busy).map_err(|e| open_error(path, e))?;
+        memory_temp_store(&conn).map_err(|e| open_error(path, e))?;
         let version = identify(&conn, path)?;
         if version < SCHEMA_VERSION {
             return Err(open_error(
@@ -258,6 +296,7 @@ impl Db {
             conn,
             tz: chrono_tz::UTC,
             path: path.to_path_buf(),
+            tail: Default::default(),
         };
         if let Some(tz) = db.stored_time_zone()? {
             db.tz = tz;
@@ -291,6 +330,8 @@ pub struct Store {
     reader: Reader,
     /// The rain tip as stored in `state`, so it is written only when it changes.
     last_rain_tip: Option<Timestamp>,
+    /// The newest record folded into the daily tables (`state.daily_through_id`).
+    daily_through: i64,
 }
 
 /// An uploader's handle (see the `outbox` room): it reads batches after a cursor and
@@ -403,6 +444,7 @@ impl Store {
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
         conn.busy_timeout(WRITE_BUSY_TIMEOUT)
             .map_err(|e| open_error(path, e))?;
+        memory_temp_store(&conn).map_err(|e| open_error(path, e))?;
         // Identify before anything below writes (setting WAL rewrites the header).
         let version = identify(&conn, path)?;
         if conn.is_readonly(rusqlite::DatabaseName::Main)? {
@@ -433,13 +475,16 @@ impl Store {
             conn,
             tz,
             path: path.to_path_buf(),
+            tail: Default::default(),
         };
         let last_rain_tip = db.stored_rain_tip()?;
         let mut store = Store {
             reader: Reader { db },
             last_rain_tip,
+            daily_through: 0,
         };
         store.adopt_time_zone()?;
+        store.catch_up_daily()?;
         Ok(store)
     }
 
@@ -458,6 +503,12 @@ impl Store {
         write_pragmas(&db.conn)?;
         Ok(Outbox { db })
     }
+}
+
+/// Temporary tables (a reader's open days, see `fold`) in memory, not in a file
+/// under /var/tmp on the SD card.
+fn memory_temp_store(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "temp_store", "MEMORY")
 }
 
 /// The pragmas of every connection that writes: a committed cursor or record survives
@@ -589,7 +640,7 @@ fn identify(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
 }
 
 fn migrate(conn: &mut Connection, path: &Path, from: i64) -> Result<(), StoreError> {
-    for (step, sql) in MIGRATIONS
+    for (step, migration) in MIGRATIONS
         .iter()
         .enumerate()
         .skip(usize::try_from(from).unwrap_or(usize::MAX))
@@ -600,11 +651,34 @@ fn migrate(conn: &mut Connection, path: &Path, from: i64) -> Result<(), StoreErr
         } else {
             step as i64 + 1
         };
+        let failed = |e: rusqlite::Error| {
+            open_error(path, format!("upgrading to schema version {version}: {e}"))
+        };
+        // A step may rebuild a table: with foreign keys on, dropping the old copy
+        // would delete the rows that refer to it (ON DELETE CASCADE), and renaming it
+        // would point those references, and the views, at the old copy. Both pragmas
+        // are no-ops inside a transaction, so they are set around it, and the keys are
+        // checked before anything else runs.
+        conn.pragma_update(None, "foreign_keys", false)?;
+        conn.pragma_update(None, "legacy_alter_table", true)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)
-            .map_err(|e| open_error(path, format!("upgrading to schema version {version}: {e}")))?;
+        tx.execute_batch(migration.sql).map_err(failed)?;
+        if let Some(then) = migration.then {
+            then(&tx).map_err(failed)?;
+        }
         tx.pragma_update(None, "user_version", version)?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(open_error(
+                path,
+                format!("upgrading to schema version {version}: a row of `{table}` lost the record it belongs to; not upgraded"),
+            ));
+        }
         tx.commit()?;
+        conn.pragma_update(None, "legacy_alter_table", false)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
         tracing::info!(path = %path.display(), version, "database schema created/upgraded");
         if step == 0 {
             break;

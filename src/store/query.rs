@@ -89,6 +89,49 @@ fn n_name(quantity: &str) -> String {
 }
 
 impl Db {
+    /// The first id of the records that start at or after `secs` (one past the newest
+    /// id when none does). `start_ts` has no index (it cost a page per record on the SD
+    /// card, see `migrate`), but ids and start times grow together, so a binary search
+    /// over ids finds it in about 25 lookups of the id's own B-tree.
+    pub(super) fn id_at(&self, secs: i64) -> Result<i64, StoreError> {
+        let (mut lo, mut hi): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce((SELECT min(id) FROM archive), 1), \
+                    coalesce((SELECT max(id) FROM archive), 0) + 1",
+            )?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let mut probe = self.conn.prepare_cached(
+            "SELECT id, start_ts FROM archive WHERE id >= ?1 ORDER BY id LIMIT 1",
+        )?;
+        // Invariant: every record before `lo` starts before `secs`; the first record
+        // at or after `hi` (if any) starts at or after it.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (id, start): (i64, i64) = probe
+                .query_row([mid], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?
+                .unwrap_or((hi, i64::MAX));
+            if start >= secs {
+                hi = mid;
+            } else {
+                lo = id + 1;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The ids of the records that start in `[from_s, to_s)`, as `[lo, hi)`.
+    pub(super) fn id_range(&self, from_s: i64, to_s: i64) -> Result<(i64, i64), StoreError> {
+        let lo = self.id_at(from_s)?;
+        let hi = if to_s <= from_s {
+            lo
+        } else {
+            self.id_at(to_s)?
+        };
+        Ok((lo, hi))
+    }
+
     /// The newest record's id (0 when empty): where a new uploader's cursor starts if
     /// it should send only what comes next.
     pub(super) fn last_id(&self) -> Result<i64, StoreError> {
@@ -131,13 +174,12 @@ impl Reader {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<f64>, StoreError> {
+        let (lo, hi) = self.db.id_range(ceil_secs(from), ceil_secs(to))?;
         Ok(self
             .db
             .conn
-            .prepare_cached(
-                "SELECT sum(rain_mm) FROM archive WHERE start_ts >= ?1 AND start_ts < ?2",
-            )?
-            .query_row(params![ceil_secs(from), ceil_secs(to)], |row| row.get(0))?)
+            .prepare_cached("SELECT sum(rain_mm) FROM archive WHERE id >= ?1 AND id < ?2")?
+            .query_row(params![lo, hi], |row| row.get(0))?)
     }
 
     /// The end of the newest record with at least one valid sample of `quantity`: when
@@ -182,13 +224,13 @@ impl Reader {
     pub fn sensor_faults(&self, since: Timestamp) -> Result<Vec<SensorFaults>, StoreError> {
         let mut stmt = self.db.conn.prepare(
             "SELECT f.sensor AS sensor, sum(f.count) AS total, \
-                    sum(CASE WHEN a.start_ts >= ?1 THEN f.count ELSE 0 END) AS recent, \
+                    sum(CASE WHEN f.archive_id >= ?1 THEN f.count ELSE 0 END) AS recent, \
                     max(f.first_ts) AS last_at, \
                     (SELECT g.message FROM fault g WHERE g.sensor = f.sensor ORDER BY g.id DESC LIMIT 1) AS last_message \
-             FROM fault f JOIN archive a ON a.id = f.archive_id \
-             GROUP BY f.sensor ORDER BY f.sensor",
+             FROM fault f GROUP BY f.sensor ORDER BY f.sensor",
         )?;
-        let rows = stmt.query_map([ceil_secs(since)], |row| {
+        let since = self.db.id_at(ceil_secs(since))?;
+        let rows = stmt.query_map([since], |row| {
             let mut cols = Columns::new(row);
             Ok(SensorFaults {
                 sensor: cols.get("sensor")?,
@@ -240,9 +282,10 @@ impl Reader {
         let (from_s, to_s) = bounds(from, to);
         let sql = format!(
             "SELECT id, start_ts, end_ts, {} \
-             FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
+             FROM archive WHERE id >= ?1 AND id < ?2 ORDER BY id",
             VALUE_COLUMNS.join(", ")
         );
+        let (lo, hi) = self.db.id_range(from_s, to_s)?;
         let mut table = Table {
             columns: vec!["id".into(), "start_utc".into(), "end_utc".into()],
             rows: vec![],
@@ -252,7 +295,7 @@ impl Reader {
             .extend(VALUE_COLUMNS.iter().map(|c| c.to_string()));
         let width = table.columns.len();
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![from_s, to_s])?;
+        let mut rows = stmt.query(params![lo, hi])?;
         let mut ids = Vec::new();
         while let Some(row) = rows.next()? {
             let mut cells = Vec::with_capacity(width);
@@ -308,11 +351,12 @@ impl Reader {
         let sql = format!(
             "SELECT {key} AS key, e.quantity AS quantity, e.kind AS kind, e.value AS value, \
                     e.min AS min, e.max AS max, e.n AS n \
-             FROM archive a JOIN archive_extra e ON e.archive_id = a.id \
-             WHERE a.start_ts >= ?1 AND a.start_ts < ?2 ORDER BY a.start_ts"
+             FROM archive_extra e JOIN archive a ON a.id = e.archive_id \
+             WHERE e.archive_id >= ?1 AND e.archive_id < ?2 ORDER BY e.archive_id"
         );
+        let (lo, hi) = self.db.id_range(from_s, to_s)?;
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![from_s, to_s], |row| {
+        let rows = stmt.query_map(params![lo, hi], |row| {
             let mut cols = Columns::new(row);
             Ok((cols.get("key")?, cols.get("quantity")?, cols.extra()?))
         })?;
@@ -326,12 +370,13 @@ impl Reader {
     ) -> Result<Table, StoreError> {
         let (from_s, to_s) = bounds(from, to);
         let sql = format!(
-            "SELECT start_ts, end_ts, {} FROM archive WHERE start_ts >= ?1 AND start_ts < ?2 ORDER BY start_ts",
+            "SELECT start_ts, end_ts, {} FROM archive WHERE id >= ?1 AND id < ?2 ORDER BY id",
             VALUE_COLUMNS.join(", ")
         );
+        let (lo, hi) = self.db.id_range(from_s, to_s)?;
         let mut hours: BTreeMap<i64, HourAcc> = BTreeMap::new();
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![from_s, to_s])?;
+        let mut rows = stmt.query(params![lo, hi])?;
         while let Some(row) = rows.next()? {
             let rec = read_record(row)?;
             hours
@@ -495,7 +540,15 @@ impl Reader {
             }
         }
         out.push_str(rest);
-        Ok(out)
+        // The view reads the stored `daily` table; a query also sees the records not
+        // folded into it yet (see `fold`).
+        let daily = self.db.daily_sources()?.daily;
+        match out.trim_end().rsplit_once("FROM daily") {
+            Some((select, "")) => Ok(format!("{select}FROM {daily}")),
+            _ => Err(self.db.corrupt(format!(
+                "the daily_summary view does not end `FROM daily`: {view}"
+            ))),
+        }
     }
 
     /// The quantities of `daily_extra` (extra drivers' and computed ones such as the
