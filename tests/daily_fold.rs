@@ -362,6 +362,11 @@ fn an_upgrade_rebuilds_the_archive_keeping_ids_extras_faults_and_cursors() {
         rows(&b, "SELECT count(*) FROM fault"),
         vec![vec![Sql::Integer(50)]]
     );
+    assert_eq!(
+        rows(&b, "SELECT count(*) FROM pragma_index_list('archive')"),
+        vec![vec![Sql::Integer(0)]],
+        "the upgraded archive still has its start_ts index"
+    );
     // Foreign keys still point at the archive: deleting a record takes its rows.
     b.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM archive WHERE id = 7;")
         .unwrap();
