@@ -1,10 +1,13 @@
 //! The daily summaries of schema version 2: the time of each extreme, every other
 //! quantity in `daily_extra`, and the upgrade of a version-1 database.
 
+mod support;
+
 use rusqlite::types::Value as Sql;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
+use support::db::{sql_columns as columns, sql_rows as rows};
 use weatherd::record::{ArchiveRecord, Stat};
 use weatherd::store::{Every, Store, Value, SCHEMA_VERSION};
 use weatherd::time::Timestamp;
@@ -55,28 +58,6 @@ fn records() -> Vec<ArchiveRecord> {
             record(T0 + i * 420, t)
         })
         .collect()
-}
-
-fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Sql>> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Sql>(i)).collect())
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
-fn columns(conn: &Connection, table: &str) -> Vec<String> {
-    rows(
-        conn,
-        &format!("SELECT name FROM pragma_table_info('{table}')"),
-    )
-    .into_iter()
-    .map(|r| match &r[0] {
-        Sql::Text(t) => t.clone(),
-        _ => unreachable!(),
-    })
-    .collect()
 }
 
 fn fresh(path: &Path) -> Store {

@@ -9,6 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
+use support::db::{sql_columns, sql_rows as rows};
 use support::records::{full, record, BASE};
 use weatherd::record::{ArchiveRecord, Stat};
 use weatherd::store::{Every, Reader, Store, Table};
@@ -54,15 +55,6 @@ fn records() -> Vec<ArchiveRecord> {
             }
         })
         .collect()
-}
-
-fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Sql>> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Sql>(i)).collect())
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 /// The stored daily tables, as `sqlite3` sees them.
@@ -312,19 +304,7 @@ fn an_upgrade_rebuilds_the_archive_keeping_ids_extras_faults_and_cursors() {
         let conn = Connection::open(&old).unwrap();
         conn.execute_batch(include_str!("fixtures/schema_v1.sql"))
             .unwrap();
-        let cols = |table: &str| -> String {
-            rows(
-                &conn,
-                &format!("SELECT name FROM pragma_table_info('{table}')"),
-            )
-            .into_iter()
-            .map(|r| match &r[0] {
-                Sql::Text(t) => t.clone(),
-                _ => unreachable!(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-        };
+        let cols = |table: &str| sql_columns(&conn, table).join(", ");
         let (archive, extra, fault) = (cols("archive"), cols("archive_extra"), cols("fault"));
         conn.execute_batch(&format!(
             "ATTACH '{}' AS new;

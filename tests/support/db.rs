@@ -44,3 +44,28 @@ pub fn count_rows(db: &Path) -> usize {
         .and_then(|c| c.query_row("SELECT count(*) FROM archive", [], |r| r.get::<_, i64>(0)))
         .map_or(0, |n| n as usize)
 }
+
+/// Every row `sql` returns on `conn`, each column as SQLite's own value (for comparing
+/// databases, or a table with what a query shows).
+pub fn sql_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// The column names of a table or view, in order.
+pub fn sql_columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    sql_rows(
+        conn,
+        &format!("SELECT name FROM pragma_table_info('{table}')"),
+    )
+    .into_iter()
+    .map(|r| match &r[0] {
+        rusqlite::types::Value::Text(t) => t.clone(),
+        v => panic!("a column name is {v:?}"),
+    })
+    .collect()
+}
