@@ -99,18 +99,28 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// The station zone's offset from UTC at `t`, in seconds east.
+pub fn utc_offset_secs(t: Timestamp, tz: chrono_tz::Tz) -> i32 {
+    use chrono::{Offset, TimeZone};
+    tz.offset_from_utc_datetime(&t.to_chrono().naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// The station-local calendar day of `t`, as days since 1970-01-01: two instants are
+/// on the same local date exactly when their numbers are equal (no text to format).
+pub fn local_day_number(t: Timestamp, tz: chrono_tz::Tz) -> i64 {
+    (t.secs() + i64::from(utc_offset_secs(t, tz))).div_euclid(86_400)
+}
+
 /// `2026-11-30T09:15:00+01:00`: an instant in the station's time zone, with its
 /// offset, the form every `*_local` field and column uses. Written digit by digit
 /// rather than through chrono's format-string interpreter: a daily table has ten
 /// local times a day (a ten-year CSV, 36,530), and the interpreter was most of its
 /// time. A test holds it to chrono's `%Y-%m-%dT%H:%M:%S%:z`.
 pub fn local_rfc3339(t: Timestamp, tz: chrono_tz::Tz) -> String {
-    use chrono::{Offset, TimeZone};
     let utc = t.to_chrono();
-    let offset = tz
-        .offset_from_utc_datetime(&utc.naive_utc())
-        .fix()
-        .local_minus_utc();
+    let offset = utc_offset_secs(t, tz);
     let mut out = String::with_capacity(25);
     if !push_civil(&mut out, t.secs() + i64::from(offset)) {
         return utc
@@ -380,6 +390,14 @@ mod tests {
                     .format("%Y-%m-%dT%H:%M:%S%:z")
                     .to_string();
                 assert_eq!(local_rfc3339(t, tz), want, "{secs} in {tz}");
+                assert_eq!(
+                    crate::store::local_date(t, tz),
+                    want[..10],
+                    "{secs} in {tz}"
+                );
+                let day = t.to_chrono().with_timezone(&tz).date_naive()
+                    - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+                assert_eq!(local_day_number(t, tz), day.num_days(), "{secs} in {tz}");
             }
             let utc = utc_text(secs);
             assert_eq!(utc, t.rfc3339(), "{secs}");

@@ -174,8 +174,15 @@ pub(super) fn wind_vector(c: &Column, r: &ArchiveRecord) -> (f64, f64, f64) {
     }
 }
 
-/// The station-local calendar date (`YYYY-MM-DD`) of an instant.
+/// The station-local calendar date (`YYYY-MM-DD`) of an instant: the date part of
+/// [`crate::time::local_rfc3339`], which is written digit by digit (this runs for every
+/// record folded, and chrono's format interpreter was most of its cost).
 pub fn local_date(t: Timestamp, tz: chrono_tz::Tz) -> String {
+    let mut text = crate::time::local_rfc3339(t, tz);
+    if text.as_bytes().get(10) == Some(&b'T') {
+        text.truncate(10);
+        return text;
+    }
     t.to_chrono()
         .with_timezone(&tz)
         .format("%Y-%m-%d")

@@ -65,7 +65,9 @@ impl Target {
 /// Whether a fold follows this record in its transaction: it ends an hour (UTC; every
 /// whole-hour zone's hours too) or a station-local day (zones at :30 and :45).
 pub(super) fn closes_a_fold(r: &ArchiveRecord, tz: chrono_tz::Tz) -> bool {
-    r.end.secs().rem_euclid(3600) == 0 || local_date(r.start, tz) != local_date(r.end, tz)
+    use crate::time::local_day_number;
+    r.end.secs().rem_euclid(3600) == 0
+        || local_day_number(r.start, tz) != local_day_number(r.end, tz)
 }
 
 /// Folds the records after id `after` into `target`'s daily tables, in record order
