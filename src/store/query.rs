@@ -310,7 +310,7 @@ impl Reader {
         }
         drop(rows);
 
-        let extras = self.extras_in(from_s, to_s)?;
+        let extras = self.extras_query("a.id", lo, hi)?;
         let names: BTreeSet<&str> = extras.iter().map(|e| e.1.as_str()).collect();
         let names: Vec<&str> = names.into_iter().collect();
         add_extra_columns(&mut table, &names);
@@ -328,25 +328,18 @@ impl Reader {
             row[at + 2] = stat.max.into();
             row[at + 3] = Value::Int(i64::from(stat.n));
         }
-        self.add_rain_windows(&mut table, from_s, to_s)?;
+        self.add_rain_windows(&mut table, from_s, hi)?;
         Ok(table)
     }
 
-    /// Extras of the records starting in `[from_s, to_s)`: (archive id or start second
-    /// as asked, quantity, stat), in archive order.
-    fn extras_in(
-        &self,
-        from_s: i64,
-        to_s: i64,
-    ) -> Result<Vec<(i64, String, ExtraStat)>, StoreError> {
-        self.extras_query("a.id", from_s, to_s)
-    }
-
+    /// Extras of the records with ids in `[lo, hi)` (as [`Db::id_range`] finds a time
+    /// range): (archive id or start second, as `key` asks, quantity, stat), in archive
+    /// order.
     fn extras_query(
         &self,
         key: &str,
-        from_s: i64,
-        to_s: i64,
+        lo: i64,
+        hi: i64,
     ) -> Result<Vec<(i64, String, ExtraStat)>, StoreError> {
         let sql = format!(
             "SELECT {key} AS key, e.quantity AS quantity, e.kind AS kind, e.value AS value, \
@@ -354,7 +347,6 @@ impl Reader {
              FROM archive_extra e JOIN archive a ON a.id = e.archive_id \
              WHERE e.archive_id >= ?1 AND e.archive_id < ?2 ORDER BY e.archive_id"
         );
-        let (lo, hi) = self.db.id_range(from_s, to_s)?;
         let mut stmt = self.db.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![lo, hi], |row| {
             let mut cols = Columns::new(row);
@@ -386,7 +378,7 @@ impl Reader {
         }
         drop(rows);
 
-        let extras = self.extras_query("a.start_ts", from_s, to_s)?;
+        let extras = self.extras_query("a.start_ts", lo, hi)?;
         let mut extra_acc: BTreeMap<(i64, &str), ExtraFold> = BTreeMap::new();
         for (start, quantity, stat) in &extras {
             let hour = start.div_euclid(3600) * 3600;

@@ -49,24 +49,23 @@ impl Running {
 }
 
 impl Reader {
-    /// Appends [`RAIN_WINDOW_COLUMNS`] to a raw table of the records starting in
-    /// `[from_s, to_s)` (column 0 is the record id). Each window ends at the record's
+    /// Appends [`RAIN_WINDOW_COLUMNS`] to a raw table of the records starting at
+    /// `from_s` or later with ids below `to_id` (column 0 is the record id). Each window ends at the record's
     /// end: the last hour is the records ending in (end − 1 h, end], and so on; "today"
     /// starts at the local midnight of the record's start.
     pub(super) fn add_rain_windows(
         &self,
         table: &mut Table,
         from_s: i64,
-        to_s: i64,
+        to_id: i64,
     ) -> Result<(), StoreError> {
         // A record is at most a day long (the archive interval divides a day), so the
         // records ending in the day before `from` start at most two days before it:
         // that bound lets SQLite read a range of ids from there, not every record
         // ever stored (`end_ts` has no index).
         let first = self.db.id_at(from_s.saturating_sub(2 * DAY_S))?;
-        let last = self.db.id_at(to_s)?;
         let mut stmt = self.db.conn.prepare_cached(WINDOW_ROWS)?;
-        let mut rows = stmt.query(params![from_s.saturating_sub(DAY_S), last, first])?;
+        let mut rows = stmt.query(params![from_s.saturating_sub(DAY_S), to_id, first])?;
         let mut at = HashMap::new();
         let mut starts = Vec::new();
         let mut run = Running {
